@@ -1,0 +1,37 @@
+//! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N] [--booting-ms N]`:
+//! runs the Linode API stand-in on 127.0.0.1 until killed; prints its base URL.
+
+use linode_sim::{Sim, SimConfig};
+
+fn main() {
+    let mut config = SimConfig::default();
+    let mut port = 0u16;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let val = args.get(i + 1).cloned().unwrap_or_default();
+        let num = || {
+            val.parse::<u64>()
+                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+        };
+        match args[i].as_str() {
+            "--port" => port = num() as u16,
+            "--latency-ms" => config.latency_ms = num(),
+            "--provisioning-ms" => config.provisioning_ms = num(),
+            "--booting-ms" => config.booting_ms = num(),
+            "--token" => config.token = val.clone(),
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    let sim = Sim::start_on(port, config).expect("bind 127.0.0.1");
+    println!("http://127.0.0.1:{}/v4", sim.port);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}

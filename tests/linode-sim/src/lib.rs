@@ -1,0 +1,828 @@
+//! A local stand-in for the Linode API v4, for tests only.
+//!
+//! It applies the rules the real API enforces (see shared FACTS.md): label
+//! and tag rules, one-line base64 `metadata.user_data` of at most 16384
+//! decoded bytes starting with `#cloud-config`, credentials with an image,
+//! real region and type ids, the Metadata capability, unique labels. It
+//! answers with the real error bodies (`{"errors": [{"reason", "field"}]}`),
+//! moves instances through provisioning -> booting -> running, serves
+//! `/ips` with loopback rDNS, and takes injected faults (status + Retry-After,
+//! delays, latency) through `/__sim/*` admin endpoints or the Rust API.
+//! Every address it hands out is loopback.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+pub mod app;
+
+/// A fault applied to matching requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fault {
+    /// HTTP method to match (any when empty).
+    #[serde(default)]
+    pub method: String,
+    /// Path prefix to match, e.g. `/v4/linode/instances`.
+    pub path: String,
+    /// Error status to answer with (0: none, see `delay_ms`).
+    #[serde(default)]
+    pub status: u16,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Handle the request normally but answer only after this delay.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// How many requests this fault applies to.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Fault {
+    fn default() -> Self {
+        Fault {
+            method: String::new(),
+            path: String::new(),
+            status: 0,
+            reason: String::new(),
+            retry_after: None,
+            delay_ms: 0,
+            times: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Accepted bearer token.
+    pub token: String,
+    /// Added to every API request.
+    pub latency_ms: u64,
+    pub provisioning_ms: u64,
+    pub booting_ms: u64,
+    /// Address every instance gets (loopback).
+    pub ipv4: String,
+    /// rDNS of that address.
+    pub rdns: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            token: "test-token".into(),
+            latency_ms: 0,
+            provisioning_ms: 300,
+            booting_ms: 300,
+            ipv4: "127.0.0.1".into(),
+            rdns: Some("localhost".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub body: Option<Value>,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct SimInstance {
+    body: Value,
+    created: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    config: SimConfig,
+    next_id: u64,
+    instances: BTreeMap<u64, SimInstance>,
+    faults: Vec<Fault>,
+    log: Vec<LoggedRequest>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// A running simulator; stops when dropped.
+pub struct Sim {
+    state: Arc<Mutex<State>>,
+    server: Arc<Server>,
+    pub port: u16,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+impl Sim {
+    /// Starts on 127.0.0.1 with a free port.
+    pub fn start(config: SimConfig) -> Sim {
+        Self::start_on(0, config).expect("bind 127.0.0.1")
+    }
+
+    pub fn start_on(port: u16, config: SimConfig) -> std::io::Result<Sim> {
+        let server = Arc::new(Server::http(("127.0.0.1", port)).map_err(std::io::Error::other)?);
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .unwrap_or(port);
+        let state = Arc::new(Mutex::new(State {
+            config,
+            next_id: 1000,
+            ..Default::default()
+        }));
+        let (s, st) = (server.clone(), state.clone());
+        std::thread::spawn(move || {
+            for req in s.incoming_requests() {
+                let st = st.clone();
+                std::thread::spawn(move || handle(st, req));
+            }
+        });
+        Ok(Sim {
+            state,
+            server,
+            port,
+        })
+    }
+
+    /// Base URL as linode-cli builds it: `http://127.0.0.1:PORT/v4`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v4", self.port)
+    }
+
+    pub fn add_fault(&self, f: Fault) {
+        self.state.lock().unwrap().faults.push(f);
+    }
+
+    /// Most API requests seen in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
+    pub fn set_latency(&self, ms: u64) {
+        self.state.lock().unwrap().config.latency_ms = ms;
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Bodies of current (not deleted) instances.
+    pub fn instances(&self) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        st.instances
+            .values()
+            .map(|i| instance_json(&st.config, i))
+            .collect()
+    }
+
+    /// Adds an instance directly (for status benchmarks), already running.
+    pub fn seed_instance(&self, label: &str) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = st.next_id;
+        let body = json!({"id": id, "label": label, "region": "us-ord", "type": "g6-standard-2", "image": "linode/ubuntu24.04", "tags": []});
+        let past = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap_or_else(Instant::now);
+        st.instances.insert(
+            id,
+            SimInstance {
+                body,
+                created: past,
+            },
+        );
+        id
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+fn reply(req: Request, status: u16, body: Value, extra: &[(String, String)]) {
+    let mut resp = Response::from_string(body.to_string())
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"));
+    for (k, v) in extra {
+        resp = resp.with_header(header(k, v));
+    }
+    let _ = req.respond(resp);
+}
+
+fn errors(list: &[(&str, Option<&str>)]) -> Value {
+    json!({ "errors": list.iter().map(|(r, f)| match f {
+        Some(f) => json!({"reason": r, "field": f}),
+        None => json!({"reason": r}),
+    }).collect::<Vec<_>>() })
+}
+
+fn handle(state: Arc<Mutex<State>>, mut req: Request) {
+    let method = req.method().clone();
+    let url = req.url().to_string();
+    let (path, query) = url
+        .split_once('?')
+        .map(|(p, q)| (p.to_string(), q.to_string()))
+        .unwrap_or((url.clone(), String::new()));
+    let mut body_text = String::new();
+    let _ = req.as_reader().take(1 << 20).read_to_string(&mut body_text);
+    let get_header = |name: &'static str| {
+        req.headers()
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str().to_string())
+    };
+    let auth = get_header("Authorization");
+    let filter = get_header("X-Filter");
+
+    if let Some(admin) = path.strip_prefix("/__sim/") {
+        return admin_request(&state, req, &method, admin, &body_text);
+    }
+
+    let body: Option<Value> = serde_json::from_str(&body_text).ok();
+    let (latency, fault) = {
+        let mut st = state.lock().unwrap();
+        st.log.push(LoggedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            body: body.clone(),
+            filter: filter.clone(),
+        });
+        let m = method.to_string();
+        let fault = st
+            .faults
+            .iter_mut()
+            .find(|f| {
+                f.times > 0
+                    && (f.method.is_empty() || f.method.eq_ignore_ascii_case(&m))
+                    && path.starts_with(&f.path)
+            })
+            .map(|f| {
+                f.times -= 1;
+                f.clone()
+            });
+        st.faults.retain(|f| f.times > 0);
+        st.in_flight += 1;
+        st.max_in_flight = st.max_in_flight.max(st.in_flight);
+        (st.config.latency_ms, fault)
+    };
+    let _guard = InFlight(state.clone());
+    if latency > 0 {
+        std::thread::sleep(Duration::from_millis(latency));
+    }
+    if let Some(f) = &fault {
+        if f.status != 0 {
+            if f.delay_ms > 0 {
+                std::thread::sleep(Duration::from_millis(f.delay_ms));
+            }
+            let reason = if f.reason.is_empty() {
+                "Injected fault"
+            } else {
+                f.reason.as_str()
+            };
+            let mut extra = vec![];
+            if let Some(ra) = f.retry_after {
+                extra.push(("Retry-After".to_string(), ra.to_string()));
+            }
+            return reply(req, f.status, errors(&[(reason, None)]), &extra);
+        }
+    }
+
+    let Some(rest) = path.strip_prefix("/v4") else {
+        return reply(req, 404, errors(&[("Not found", None)]), &[]);
+    };
+    let public = method == Method::Get
+        && (rest == "/regions" || rest == "/linode/types" || rest.starts_with("/linode/types/"));
+    if !public {
+        let token = state.lock().unwrap().config.token.clone();
+        if auth.as_deref() != Some(&format!("Bearer {token}")) {
+            return reply(req, 401, errors(&[("Invalid Token", None)]), &[]);
+        }
+    }
+    let (status, out) = route(&state, &method, rest, &query, body, filter.as_deref());
+    if let Some(f) = fault {
+        if f.delay_ms > 0 {
+            std::thread::sleep(Duration::from_millis(f.delay_ms));
+        }
+    }
+    reply(
+        req,
+        status,
+        out,
+        &[("X-RateLimit-Limit".into(), "800".into())],
+    );
+}
+
+struct InFlight(Arc<Mutex<State>>);
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
+}
+
+fn admin_request(state: &Arc<Mutex<State>>, req: Request, method: &Method, path: &str, body: &str) {
+    let mut st = state.lock().unwrap();
+    match (method, path) {
+        (Method::Post, "faults") => match serde_json::from_str::<Fault>(body) {
+            Ok(f) => {
+                st.faults.push(f);
+                drop(st);
+                reply(req, 200, json!({}), &[])
+            }
+            Err(e) => {
+                drop(st);
+                reply(req, 400, json!({"error": e.to_string()}), &[])
+            }
+        },
+        (Method::Post, "config") => {
+            let mut cfg = serde_json::to_value(&st.config).unwrap();
+            if let (Some(obj), Ok(Value::Object(patch))) =
+                (cfg.as_object_mut(), serde_json::from_str::<Value>(body))
+            {
+                obj.extend(patch);
+            }
+            match serde_json::from_value(cfg) {
+                Ok(c) => st.config = c,
+                Err(e) => {
+                    drop(st);
+                    return reply(req, 400, json!({"error": e.to_string()}), &[]);
+                }
+            }
+            drop(st);
+            reply(req, 200, json!({}), &[])
+        }
+        (Method::Get, "requests") => {
+            let log = serde_json::to_value(&st.log).unwrap();
+            drop(st);
+            reply(req, 200, log, &[])
+        }
+        (Method::Get, "instances") => {
+            let v: Vec<Value> = st
+                .instances
+                .values()
+                .map(|i| instance_json(&st.config, i))
+                .collect();
+            drop(st);
+            reply(req, 200, json!(v), &[])
+        }
+        _ => {
+            drop(st);
+            reply(req, 404, json!({"error": "unknown admin endpoint"}), &[])
+        }
+    }
+}
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+}
+
+fn paginate(items: Vec<Value>, query: &str) -> (u16, Value) {
+    let page: usize = query_param(query, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let size: usize = query_param(query, "page_size")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(100);
+    if !(25..=500).contains(&size) {
+        return (
+            400,
+            errors(&[("Must be a value between 25 and 500.", Some("page_size"))]),
+        );
+    }
+    let pages = items.len().div_ceil(size).max(1);
+    if page == 0 || page > pages {
+        return (
+            400,
+            errors(&[(
+                "Must be a value between 1 and ".to_string().as_str(),
+                Some("page"),
+            )]),
+        );
+    }
+    let data: Vec<Value> = items
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .cloned()
+        .collect();
+    (
+        200,
+        json!({"data": data, "page": page, "pages": pages, "results": items.len()}),
+    )
+}
+
+fn status_of(config: &SimConfig, created: Instant) -> &'static str {
+    let age = created.elapsed().as_millis() as u64;
+    if age < config.provisioning_ms {
+        "provisioning"
+    } else if age < config.provisioning_ms + config.booting_ms {
+        "booting"
+    } else {
+        "running"
+    }
+}
+
+fn instance_json(config: &SimConfig, i: &SimInstance) -> Value {
+    let mut v = i.body.clone();
+    let obj = v.as_object_mut().unwrap();
+    obj.insert("status".into(), json!(status_of(config, i.created)));
+    obj.insert("ipv4".into(), json!([config.ipv4, "192.168.130.5"]));
+    obj.insert("ipv6".into(), json!("::1/128"));
+    // Naive UTC timestamps, nulls and fields the spec does not list, as the real API.
+    obj.insert("created".into(), json!("2026-11-26T14:30:00"));
+    obj.insert("updated".into(), json!("2026-11-26T14:30:00"));
+    obj.insert("group".into(), json!(""));
+    obj.insert("hypervisor".into(), json!("kvm"));
+    obj.insert("site_type".into(), json!("core"));
+    obj.insert("has_user_data".into(), json!(true));
+    obj.insert("backups".into(), json!({"enabled": false, "available": false, "schedule": {"day": null, "window": null}, "last_successful": null}));
+    obj.insert("lke_cluster_id".into(), Value::Null);
+    obj.insert("placement_group".into(), Value::Null);
+    obj.insert("disk_encryption".into(), json!("disabled"));
+    v
+}
+
+fn route(
+    state: &Arc<Mutex<State>>,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: Option<Value>,
+    filter: Option<&str>,
+) -> (u16, Value) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        (Method::Get, ["regions"]) => paginate(regions(), query),
+        (Method::Get, ["linode", "types"]) => paginate(types(), query),
+        (Method::Get, ["linode", "types", id]) => {
+            match types().into_iter().find(|t| t["id"] == *id) {
+                Some(t) => (200, t),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Get, ["linode", "instances"]) => {
+            let st = state.lock().unwrap();
+            let f: Option<Value> = filter.and_then(|f| serde_json::from_str(f).ok());
+            let items: Vec<Value> = st
+                .instances
+                .values()
+                .map(|i| instance_json(&st.config, i))
+                .filter(|i| match f.as_ref().and_then(|f| f.as_object()) {
+                    Some(obj) => obj.iter().all(|(k, want)| match k.as_str() {
+                        "tags" => i["tags"].as_array().is_some_and(|t| t.contains(want)),
+                        _ => &i[k] == want,
+                    }),
+                    None => true,
+                })
+                .collect();
+            paginate(items, query)
+        }
+        (Method::Post, ["linode", "instances"]) => create(state, body),
+        (Method::Get, ["linode", "instances", id]) => {
+            let st = state.lock().unwrap();
+            match id.parse::<u64>().ok().and_then(|id| st.instances.get(&id)) {
+                Some(i) => (200, instance_json(&st.config, i)),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Get, ["linode", "instances", id, "ips"]) => {
+            let st = state.lock().unwrap();
+            match id
+                .parse::<u64>()
+                .ok()
+                .filter(|id| st.instances.contains_key(id))
+            {
+                Some(id) => (
+                    200,
+                    json!({
+                        "ipv4": {
+                            "public": [{"address": st.config.ipv4, "gateway": null, "linode_id": id, "prefix": 24, "public": true,
+                                        "rdns": st.config.rdns, "region": "us-ord", "subnet_mask": "255.255.255.0", "type": "ipv4"}],
+                            "private": [{"address": "192.168.130.5", "gateway": null, "linode_id": id, "prefix": 17, "public": false,
+                                         "rdns": null, "region": "us-ord", "subnet_mask": "255.255.128.0", "type": "ipv4"}],
+                            "shared": [], "reserved": [], "vpc": []
+                        },
+                        "ipv6": {"link_local": null, "slaac": null, "global": []}
+                    }),
+                ),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Delete, ["linode", "instances", id]) => {
+            let mut st = state.lock().unwrap();
+            match id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| st.instances.remove(&id))
+            {
+                Some(_) => (200, json!({})),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        _ => (404, errors(&[("Not found", None)])),
+    }
+}
+
+/// The API's label rule (hand-checked: the pattern needs look-ahead).
+pub fn label_ok(label: &str) -> bool {
+    let n = label.chars().count();
+    (3..=64).contains(&n)
+        && label
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        && label
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !label.contains("--")
+        && !label.contains("__")
+        && !label.contains("..")
+}
+
+fn strong_password(p: &str) -> bool {
+    let classes = [
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    p.len() >= 11 && classes.iter().filter(|c| **c).count() >= 3
+}
+
+fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
+    let Some(Value::Object(b)) = body else {
+        return (400, errors(&[("Request body must be a JSON object", None)]));
+    };
+    let mut errs: Vec<(String, Option<String>)> = Vec::new();
+    let mut err = |r: &str, f: Option<&str>| errs.push((r.to_string(), f.map(str::to_string)));
+    let s = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+    let region = s("region");
+    let ty = s("type");
+    let regions = regions();
+    let region_v = region
+        .as_ref()
+        .and_then(|r| regions.iter().find(|x| x["id"] == r.as_str()).cloned());
+    match (&region, &region_v) {
+        (None, _) => err("region is required", Some("region")),
+        (Some(_), None) => err("region is not valid", Some("region")),
+        _ => {}
+    }
+    let types = types();
+    match &ty {
+        None => err("type is required", Some("type")),
+        Some(t) if !types.iter().any(|x| x["id"] == t.as_str()) => {
+            err("A valid plan type by that ID was not found", Some("type"))
+        }
+        _ => {}
+    }
+    if let Some(label) = s("label") {
+        if !label_ok(&label) {
+            err("Label must begin with a letter, contain only letters, digits, '-', '_' or '.', without consecutive '-', '_' or '.', and be 3-64 characters", Some("label"));
+        }
+    } else if b.contains_key("label") {
+        err("label must be a string", Some("label"));
+    }
+    if let Some(tags) = b.get("tags") {
+        match tags.as_array() {
+            Some(list) => {
+                for (i, t) in list.iter().enumerate() {
+                    let t = t.as_str().unwrap_or("");
+                    let n = t.chars().count();
+                    if !(3..=50).contains(&n) {
+                        err(
+                            &format!("Tag {i} ({t}) length must be 3-50 characters"),
+                            Some(&format!("tags[{i}]")),
+                        );
+                    }
+                }
+            }
+            None => err("tags must be a list", Some("tags")),
+        }
+    }
+    if b.get("interfaces")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.is_empty())
+    {
+        err(
+            "interfaces must contain at least one interface when given",
+            Some("interfaces"),
+        );
+    }
+    if let Some(fw) = b.get("firewall_id") {
+        if !fw.is_u64() {
+            err("firewall_id must be an integer", Some("firewall_id"));
+        }
+    }
+    let image = s("image");
+    if let Some(img) = &image {
+        if ![
+            "linode/ubuntu24.04",
+            "linode/ubuntu22.04",
+            "linode/debian12",
+            "linode/alpine3.23",
+        ]
+        .contains(&img.as_str())
+        {
+            err("image is not valid", Some("image"));
+        }
+        let has_pass = s("root_pass").is_some();
+        let keys = b
+            .get("authorized_keys")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        let users = b
+            .get("authorized_users")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        if !has_pass && !keys && !users {
+            err(
+                "Must provide valid root_pass, authorized_keys, or authorized_users",
+                None,
+            );
+        }
+    }
+    if let Some(p) = s("root_pass") {
+        if p.len() < 7 || p.len() > 128 {
+            err("root_pass must be 7-128 characters", Some("root_pass"));
+        } else if !strong_password(&p) {
+            err(
+                "Password does not meet strength requirement.",
+                Some("root_pass"),
+            );
+        }
+    }
+    if let Some(keys) = b.get("authorized_keys").and_then(Value::as_array) {
+        for k in keys {
+            let k = k.as_str().unwrap_or("");
+            if !(k.starts_with("ssh-") || k.starts_with("ecdsa-") || k.starts_with("sk-"))
+                || k.split_whitespace().count() < 2
+            {
+                err(
+                    "authorized_keys must be SSH public keys",
+                    Some("authorized_keys"),
+                );
+            }
+        }
+    }
+    if let Some(md) = b.get("metadata") {
+        match md.get("user_data").and_then(Value::as_str) {
+            Some(ud) => {
+                let decoded = if ud.contains('\n') || ud.contains('\r') {
+                    None
+                } else {
+                    base64::engine::general_purpose::STANDARD.decode(ud).ok()
+                };
+                match decoded {
+                    None => err(
+                        "user_data must be a base64 encoded string",
+                        Some("metadata.user_data"),
+                    ),
+                    Some(bytes) if bytes.len() > 16384 => err(
+                        "user_data must be no more than 16384 bytes when decoded",
+                        Some("metadata.user_data"),
+                    ),
+                    Some(bytes) if !bytes.starts_with(b"#cloud-config") => err(
+                        "user_data must be a cloud-config document beginning with #cloud-config",
+                        Some("metadata.user_data"),
+                    ),
+                    _ => {}
+                }
+                if image.is_none() {
+                    err(
+                        "metadata requires an image with cloud-init",
+                        Some("metadata"),
+                    );
+                }
+                if let Some(r) = &region_v {
+                    if !r["capabilities"]
+                        .as_array()
+                        .is_some_and(|c| c.contains(&json!("Metadata")))
+                    {
+                        err("Metadata is not available in this region", Some("metadata"));
+                    }
+                }
+            }
+            None => err(
+                "user_data must be a base64 encoded string",
+                Some("metadata.user_data"),
+            ),
+        }
+    }
+    let mut st = state.lock().unwrap();
+    if let Some(label) = s("label") {
+        if st
+            .instances
+            .values()
+            .any(|i| i.body["label"] == label.as_str())
+        {
+            err("Label must be unique among your linodes", Some("label"));
+        }
+    }
+    if !errs.is_empty() {
+        let list: Vec<(&str, Option<&str>)> = errs
+            .iter()
+            .map(|(r, f)| (r.as_str(), f.as_deref()))
+            .collect();
+        return (400, errors(&list));
+    }
+    st.next_id += 1;
+    let id = st.next_id;
+    let label = s("label").unwrap_or_else(|| format!("linode{id}"));
+    let stored = json!({
+        "id": id, "label": label, "region": region, "type": ty, "image": image,
+        "tags": b.get("tags").cloned().unwrap_or(json!([])),
+        "specs": {"disk": 81920, "memory": 4096, "vcpus": 2, "gpus": 0, "transfer": 4000},
+    });
+    let inst = SimInstance {
+        body: stored,
+        created: Instant::now(),
+    };
+    let out = instance_json(&st.config, &inst);
+    st.instances.insert(id, inst);
+    (200, out)
+}
+
+/// Real region ids and capabilities (from recorded API traffic), plus one
+/// region without Metadata.
+pub fn regions() -> Vec<Value> {
+    let all = [
+        "Linodes",
+        "Block Storage",
+        "Cloud Firewall",
+        "Metadata",
+        "Placement Group",
+    ];
+    let gpu = [
+        "Linodes",
+        "GPU Linodes",
+        "Block Storage",
+        "Cloud Firewall",
+        "Metadata",
+        "Placement Group",
+    ];
+    let mk = |id: &str, label: &str, country: &str, caps: &[&str]| {
+        json!({"id": id, "label": label, "country": country, "capabilities": caps, "status": "ok", "site_type": "core",
+               "resolvers": {"ipv4": "127.0.0.53", "ipv6": "::1"}, "placement_group_limits": {"maximum_pgs_per_customer": null, "maximum_linodes_per_pg": 5}})
+    };
+    vec![
+        mk("us-ord", "Chicago, IL", "us", &gpu),
+        mk("us-east", "Newark, NJ", "us", &all),
+        mk("us-sea", "Seattle, WA", "us", &gpu),
+        mk("us-iad", "Washington, DC", "us", &all),
+        mk("de-fra-2", "Frankfurt 2, DE", "de", &gpu),
+        mk("fr-par", "Paris, FR", "fr", &gpu),
+        mk("jp-osa", "Osaka, JP", "jp", &gpu),
+        mk("sg-sin-2", "Singapore 2, SG", "sg", &gpu),
+        mk(
+            "ap-west",
+            "Mumbai, IN",
+            "in",
+            &["Linodes", "NodeBalancers", "Block Storage"],
+        ),
+    ]
+}
+
+/// Real plan ids, memory and GPU counts (from recorded API traffic).
+pub fn types() -> Vec<Value> {
+    let mk = |id: &str, class: &str, memory: u64, vcpus: u64, gpus: u64, hourly: f64| {
+        json!({"id": id, "label": id, "class": class, "memory": memory, "vcpus": vcpus, "gpus": gpus, "disk": memory * 20,
+               "transfer": 4000, "network_out": 4000, "price": {"hourly": hourly, "monthly": hourly * 730.0},
+               "region_prices": [], "addons": {"backups": {"price": {"hourly": 0.008, "monthly": 5.0}, "region_prices": []}},
+               "successor": null, "accelerated_devices": 0})
+    };
+    vec![
+        mk("g6-nanode-1", "nanode", 1024, 1, 0, 0.0075),
+        mk("g6-standard-1", "standard", 2048, 1, 0, 0.018),
+        mk("g6-standard-2", "standard", 4096, 2, 0, 0.036),
+        mk("g6-standard-4", "standard", 8192, 4, 0, 0.072),
+        mk("g6-standard-6", "standard", 16384, 6, 0, 0.144),
+        mk("g6-dedicated-2", "dedicated", 4096, 2, 0, 0.054),
+        mk("g6-dedicated-4", "dedicated", 8192, 4, 0, 0.108),
+        mk("g2-gpu-rtx4000a1-s", "gpu", 16384, 4, 1, 0.52),
+        mk("g2-gpu-rtx4000a1-m", "gpu", 32768, 8, 1, 0.67),
+        mk("g1-gpu-rtx6000-1", "gpu", 32768, 8, 1, 1.5),
+    ]
+}

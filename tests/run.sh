@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: unit and integration tests (debug build), then the
+# rendered user-data checked by cloud-init and shellcheck.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+cargo test --workspace --locked
+tests/check-user-data.sh "$PWD/target/debug/linode-ai"
