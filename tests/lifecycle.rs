@@ -253,7 +253,7 @@ fn full_lifecycle_provisioning_to_running_to_destroyed() {
     .unwrap();
     assert!(doc.starts_with("#cloud-config\n"));
     assert!(
-        doc.contains("SECRET_THING='p@ss w0rd $x'"),
+        doc.contains("SECRET_THING=$'p@ss w0rd $x'"),
         "values reach the instance intact"
     );
     assert!(doc.contains(&format!("-p {port}:11434")));

@@ -71,18 +71,40 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// `/etc/build-ai.env`: one `KEY='value'` line per var, sourced by the start
+/// Quotes a value as one bash line: `$'...'` with `\\`, `\'`, newlines and
+/// control characters escaped, so every variable is exactly one line.
+pub fn env_value_quote(v: &str) -> String {
+    let mut out = String::from("$'");
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// One `KEY=$'value'` line of `/etc/build-ai.env`.
+pub fn env_line(key: &str, value: &str) -> String {
+    format!("{key}={}\n", env_value_quote(value))
+}
+
+/// `/etc/build-ai.env`: one `KEY=$'value'` line per var, sourced by the start
 /// script (Docker's `--env-file` format cannot carry newlines or quotes).
 pub fn env_file_content(env: &EnvVars) -> String {
     let mut out = String::from(
-        "# Written by linode-ai. Sourced by start-container.sh; values are shell-quoted.\n",
+        "# Written by linode-ai. Sourced by start-container.sh (bash); one variable per line.\n",
     );
     for (k, v) in env {
-        out.push_str(k);
-        out.push('=');
-        // Always quote, so even a value like `a b` or `$(x)` is literal.
-        out.push_str(&format!("'{}'", v.replace('\'', r"'\''")));
-        out.push('\n');
+        out.push_str(&env_line(k, v));
     }
     out
 }
@@ -95,9 +117,7 @@ pub fn start_script(input: &RenderInput<'_>) -> String {
         format!("--name {CONTAINER_NAME}"),
         "--restart unless-stopped".into(),
     ];
-    for key in input.env.keys() {
-        run.push(format!("-e {key}"));
-    }
+    run.push("\"${env_args[@]}\"".into());
     run.push(format!(
         "-p {}:{}",
         input.external_port, input.internal_port
@@ -130,6 +150,11 @@ pub fn start_script(input: &RenderInput<'_>) -> String {
          # shellcheck disable=SC1091\n\
          . {ENV_FILE}\n\
          set +a\n\
+         # Pass every variable of the env file (one per line) into the container.\n\
+         env_args=()\n\
+         while IFS='=' read -r key _; do\n\
+         \x20 if [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then env_args+=(-e \"$key\"); fi\n\
+         done < {ENV_FILE}\n\
          docker pull {image}\n\
          docker rm -f {CONTAINER_NAME} >/dev/null 2>&1 || true\n\
          {run}\n{post}"
@@ -320,7 +345,7 @@ mod tests {
         let s = start_script(&input(&env, &args, &vols));
         assert!(s.contains("-p 80:11434"));
         assert!(s.contains("--restart unless-stopped"));
-        assert!(s.contains("-e API_KEY"));
+        assert!(s.contains("env_args+=(-e"));
         assert!(!s.contains("x'"), "values never appear in the script");
         assert!(s.contains("'BAAI/bge small'"));
         assert!(s.contains(POST_START_SCRIPT));

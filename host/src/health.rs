@@ -58,6 +58,8 @@ pub fn probe_client() -> reqwest::Client {
         ))
         .connect_timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::limited(3))
+        // Each probe goes to a different host; idle keep-alive connections only tie up servers.
+        .pool_max_idle_per_host(0)
         .build()
         .expect("probe client builds")
 }

@@ -281,7 +281,12 @@ fn handle(state: Arc<Mutex<State>>, mut req: Request) {
         st.max_in_flight = st.max_in_flight.max(st.in_flight);
         (st.config.latency_ms, fault)
     };
-    let _guard = InFlight(state.clone());
+    let mut guard = Some(InFlight(state.clone()));
+    // The request stops counting as in flight just before its answer is sent.
+    let mut reply = |req: Request, status: u16, body: Value, extra: &[(String, String)]| {
+        guard.take();
+        reply(req, status, body, extra)
+    };
     if latency > 0 {
         std::thread::sleep(Duration::from_millis(latency));
     }
