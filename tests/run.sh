@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: unit and integration tests (debug build), then the
+# The test command: guest components (example hook, hostile hooks), unit and
+# integration tests (debug build), then the
 # rendered user-data checked by cloud-init and shellcheck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+tests/build-guests.sh
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"

@@ -126,6 +126,22 @@ pub fn load_env(template: &Template, path: &Path) -> Result<EnvVars> {
     Ok(vars)
 }
 
+/// The document with every env value replaced by `<redacted>` (hooks see
+/// the real values; only what is shown is redacted).
+pub fn redact(doc: &str, env: &EnvVars) -> String {
+    let mut out = doc.to_string();
+    for (k, v) in env {
+        out = out.replace(&cloud_init::env_line(k, v), &format!("{k}={REDACTED}\n"));
+    }
+    // A hook may have copied values elsewhere: longest first, trivial ones left.
+    let mut values: Vec<&String> = env.values().filter(|v| v.len() >= 4).collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in values {
+        out = out.replace(v.as_str(), REDACTED);
+    }
+    out
+}
+
 /// Strong random root password (50 random bytes, base64: 68 chars). Never printed or stored.
 pub fn generate_root_password() -> Result<String> {
     use base64::Engine;
@@ -301,15 +317,7 @@ pub fn plan(
         Ok(doc)
     };
     let user_data = render(&env, &context)?;
-    let redacted_env: EnvVars = env
-        .keys()
-        .map(|k| (k.clone(), REDACTED.to_string()))
-        .collect();
-    let display_ctx = DeployContext {
-        env_vars: redacted_env.clone(),
-        ..context.clone()
-    };
-    let user_data_display = render(&redacted_env, &display_ctx)?;
+    let user_data_display = redact(&user_data, &env);
 
     let deployment_id = Uuid::new_v4();
     let label = naming::instance_label(&settings.app_name, &settings.env_name, now);

@@ -181,6 +181,8 @@ fn print_dry_run(
                 "user_data_bytes": plan.user_data.len(),
                 "api_checks": checks,
                 "has_hook": plan.hooks.has_hook(),
+                "hook_load": plan.hooks.load_kind(),
+                "hook_logs": plan.hooks.take_logs().iter().map(|l| deploy::redact(l, &plan.env)).collect::<Vec<_>>(),
                 "notes": plan.notes,
             }))
         );
@@ -219,6 +221,9 @@ fn print_dry_run(
     }
     for n in &plan.notes {
         println!("Note:        {n}");
+    }
+    for l in plan.hooks.take_logs() {
+        println!("Hook log:    {}", deploy::redact(&l, &plan.env));
     }
     println!();
     println!("{}", s.bold("Request: POST /linode/instances"));
