@@ -9,7 +9,10 @@ fn render(c: &mut Criterion) {
     let t = catalog.get("chat-agent").expect("stock template");
     let mut env = EnvVars::new();
     for i in 0..20 {
-        env.insert(format!("VAR_{i}"), format!("value with 'quotes' $dollars #{i}\nand a second line"));
+        env.insert(
+            format!("VAR_{i}"),
+            format!("value with 'quotes' $dollars #{i}\nand a second line"),
+        );
     }
     let ctr = t.container();
     let input = RenderInput {

@@ -1,4 +1,4 @@
-//! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N] [--booting-ms N]`:
+//! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N] [--booting-ms N] [--seed N]`:
 //! runs the Linode API stand-in on 127.0.0.1 until killed; prints its base URL.
 
 use linode_sim::{Sim, SimConfig};
@@ -6,6 +6,7 @@ use linode_sim::{Sim, SimConfig};
 fn main() {
     let mut config = SimConfig::default();
     let mut port = 0u16;
+    let mut seed = 0u64;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -20,6 +21,7 @@ fn main() {
             "--provisioning-ms" => config.provisioning_ms = num(),
             "--booting-ms" => config.booting_ms = num(),
             "--token" => config.token = val.clone(),
+            "--seed" => seed = num(),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -28,6 +30,10 @@ fn main() {
         i += 2;
     }
     let sim = Sim::start_on(port, config).expect("bind 127.0.0.1");
+    // Running instances with ids 1001.. for benchmarks.
+    for i in 0..seed {
+        sim.seed_instance(&format!("bench-{i}"));
+    }
     println!("http://127.0.0.1:{}/v4", sim.port);
     use std::io::Write;
     let _ = std::io::stdout().flush();

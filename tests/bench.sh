@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmarks (hyperfine): templates list vs linode-cli --version (when
+# installed), status over 100 deployments behind 100 ms of API latency,
+# deploy --dry-run with a hook (first run compiles, then cached). Cloud-init
+# rendering: cargo bench -p linode-ai --bench render. Release build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+command -v hyperfine >/dev/null || { echo "hyperfine missing: apt-get install hyperfine" >&2; exit 1; }
+cargo build --release -q -p linode-ai -p linode-sim
+bin="$root/target/release/linode-ai"
+work=$(mktemp -d)
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
+pids=()
+trap cleanup EXIT
+export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" NO_COLOR=1
+mkdir -p "$HOME"
+
+cmds=("$bin templates list")
+command -v linode-cli >/dev/null && cmds+=("LINODE_CLI_TOKEN= linode-cli --version")
+hyperfine -N --warmup 3 "${cmds[@]}" --export-markdown "$work/list.md" >/dev/null
+cat "$work/list.md"
+
+# status: 100 deployments, 100 ms injected latency on every API call.
+"$root/target/release/linode-sim" --latency-ms 100 --seed 100 > "$work/sim.url" & pids+=($!)
+python3 -m http.server 0 --bind 127.0.0.1 --directory "$work" > "$work/http.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do [ -s "$work/sim.url" ] && grep -q "port" "$work/http.log" && break; sleep 0.1; done
+sim_port=$(sed -E 's#.*:([0-9]+)/v4#\1#' "$work/sim.url")
+app_port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$work/http.log" | head -1)
+python3 - "$XDG_CONFIG_HOME/linode-ai/ai-deployments.json" "$app_port" <<'PY'
+import json, os, sys
+path, port = sys.argv[1], int(sys.argv[2])
+os.makedirs(os.path.dirname(path), exist_ok=True)
+deps = [{"deployment_id": f"d{i}", "app_name": f"app{i}", "env": "default", "template": "embeddings",
+         "template_version": "0.1.0", "region": "us-ord", "linode_id": 1001 + i, "ipv4": "127.0.0.1",
+         "hostname": "localhost", "url": f"http://localhost:{port}", "health": {"http_path": "/", "port": port},
+         "created_at": "2026-11-26T14:30:00Z", "last_status": "provisioning"} for i in range(100)]
+json.dump({"deployments": deps}, open(path, "w"))
+PY
+export LINODE_CLI_API_HOST="127.0.0.1:$sim_port" LINODE_CLI_API_SCHEME=http LINODE_CLI_TOKEN=test-token
+hyperfine -N --warmup 1 --runs 10 "$bin status" --export-markdown "$work/status.md" >/dev/null
+cat "$work/status.md"
+
+# Hook overhead on deploy --dry-run: first run compiles, later runs use the cache.
+if [ -f templates/examples/ollama-ready/hook.wasm ]; then
+  "$bin" templates add templates/examples/ollama-ready >/dev/null
+  "$bin" init ollama-ready --directory "$work/hooked" >/dev/null
+  "$bin" init chat-agent --directory "$work/plain" >/dev/null
+  export LINODE_CLI_API_HOST=127.0.0.1:9
+  hyperfine -N --warmup 2 --runs 20 \
+    --prepare "rm -rf $XDG_CACHE_HOME/linode-ai" -n "dry-run with hook, first run (compile)" "$bin deploy --dry-run --directory $work/hooked" \
+    --export-markdown "$work/hook1.md" >/dev/null
+  hyperfine -N --warmup 2 --runs 20 \
+    -n "dry-run with hook, cached" "$bin deploy --dry-run --directory $work/hooked" \
+    -n "dry-run, stock template (no hook)" "$bin deploy --dry-run --directory $work/plain" \
+    --export-markdown "$work/hook2.md" >/dev/null
+  cat "$work/hook1.md" "$work/hook2.md"
+else
+  echo "(hook benchmark skipped: run tests/build-guests.sh first)"
+fi
