@@ -23,7 +23,7 @@ cat "$work/list.md"
 
 # status: 100 deployments, 100 ms injected latency on every API call.
 "$root/target/release/linode-sim" --latency-ms 100 --seed 100 > "$work/sim.url" & pids+=($!)
-python3 -m http.server 0 --bind 127.0.0.1 --directory "$work" > "$work/http.log" 2>&1 & pids+=($!)
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work" > "$work/http.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do [ -s "$work/sim.url" ] && grep -q "port" "$work/http.log" && break; sleep 0.1; done
 sim_port=$(sed -E 's#.*:([0-9]+)/v4#\1#' "$work/sim.url")
 app_port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$work/http.log" | head -1)
