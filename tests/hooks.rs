@@ -97,10 +97,7 @@ fn example_hook_end_to_end() {
         dry.stdout
     );
     assert!(!dry.stdout.contains("qwen2.5"), "{}", dry.stdout);
-    let j = env
-        .run(&["deploy", "--dry-run", "--json"], Some(&dir))
-        .ok()
-        .json();
+    let j = env.dry_run_json(&dir);
     assert_eq!(
         j["hook_load"], "Cached",
         "second run uses the compile cache"
@@ -218,17 +215,11 @@ fn broken_cache_entries_are_misses() {
     assert_eq!(entries.len(), 1);
     std::fs::write(&entries[0], b"garbage").unwrap();
     let dir = env.project("cachetest");
-    let j = env
-        .run(&["deploy", "--dry-run", "--json"], Some(&dir))
-        .ok()
-        .json();
+    let j = env.dry_run_json(&dir);
     assert_eq!(
         j["hook_load"], "Compiled",
         "a broken entry is recompiled, not an error"
     );
-    let j = env
-        .run(&["deploy", "--dry-run", "--json"], Some(&dir))
-        .ok()
-        .json();
+    let j = env.dry_run_json(&dir);
     assert_eq!(j["hook_load"], "Cached");
 }

@@ -96,10 +96,7 @@ fn dry_run_works_offline_without_token_and_redacts_secrets() {
     assert!(out.stdout.contains("skipped: the API"), "{}", out.stdout);
     assert!(!out.stdout.contains("s3cr3t") && !out.stderr.contains("s3cr3t"));
     assert!(!env.registry_path().exists(), "dry run changes nothing");
-    let j = env
-        .run(&["deploy", "--dry-run", "--json"], Some(&dir))
-        .ok()
-        .json();
+    let j = env.dry_run_json(&dir);
     assert_eq!(j["request"]["body"]["region"], "us-ord");
     assert!(j["request"]["body"]["root_pass"]
         .as_str()
@@ -601,10 +598,7 @@ fn rendered_user_data_passes_cloud_init_schema() {
             &dir,
             "VLLM_API_KEY=a\nAPI_KEY='x y'\nWEIRD=\"multi\\nline $HOME 'q'\"\n",
         );
-        let j = env
-            .run(&["deploy", "--dry-run", "--json"], Some(&dir))
-            .ok()
-            .json();
+        let j = env.dry_run_json(&dir);
         let doc = j["user_data"].as_str().unwrap();
         let value: serde_json::Value = serde_yaml::from_str(doc).unwrap();
         let errors: Vec<String> = validator

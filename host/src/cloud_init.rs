@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::template::EnvVars;
+use crate::template::{EnvVars, Template};
 
 /// Linode's Metadata service limit on decoded user-data.
 pub const USER_DATA_MAX: usize = 16384;
@@ -58,6 +58,31 @@ pub struct RenderInput<'a> {
     pub nvidia_driver: Option<&'a str>,
     pub env: &'a EnvVars,
     pub post_start_script: Option<&'a str>,
+}
+
+impl<'a> RenderInput<'a> {
+    /// The default rendering of `template` with the resolved image, published port and env.
+    pub fn for_template(
+        template: &'a Template,
+        image: &'a str,
+        external_port: u16,
+        env: &'a EnvVars,
+    ) -> RenderInput<'a> {
+        let linode = template.linode();
+        let c = template.container();
+        RenderInput {
+            image,
+            internal_port: c.internal_port,
+            external_port,
+            args: &c.args,
+            volumes: &c.volumes,
+            gpus: c.gpus || linode.gpu,
+            ipc_host: c.ipc_host,
+            nvidia_driver: linode.gpu.then_some(linode.nvidia_driver.as_str()),
+            env,
+            post_start_script: c.post_start_script.as_deref(),
+        }
+    }
 }
 
 /// Quotes a string for POSIX shells: `'...'` with `'` written as `'\''`.
@@ -372,6 +397,46 @@ mod tests {
         );
         let enc = encode_user_data("#cloud-config\n");
         assert!(!enc.contains('\n'));
+    }
+
+    #[test]
+    fn guest_sdk_env_edits_match_the_host_format() {
+        // The SDK keeps its own copy of the `$'...'` quoting (it cannot depend
+        // on the host); an env var a hook adds must read like one we render.
+        let nasty = "it's \\ \"q\" $HOME\nline\t\x01 #x";
+        let first: EnvVars = [("A".to_string(), "1".to_string())].into();
+        let empty: [String; 0] = [];
+        let input = |env| RenderInput {
+            image: "img",
+            internal_port: 1,
+            external_port: 2,
+            args: &empty,
+            volumes: &empty,
+            gpus: false,
+            ipc_host: false,
+            nvidia_driver: None,
+            env,
+            post_start_script: None,
+        };
+        let mut cc =
+            linode_ai_guest_sdk::CloudConfig::parse(&default_config(&input(&first)).render())
+                .unwrap();
+        cc.add_env_var("B", nasty).unwrap();
+        let edited: CloudConfig = serde_yaml::from_str(&cc.render().unwrap()).unwrap();
+        let both: EnvVars = [
+            ("A".to_string(), "1".to_string()),
+            ("B".to_string(), nasty.to_string()),
+        ]
+        .into();
+        let file = |c: &CloudConfig| {
+            c.write_files
+                .iter()
+                .find(|f| f.path == ENV_FILE)
+                .unwrap()
+                .content
+                .clone()
+        };
+        assert_eq!(file(&edited), env_file_content(&both));
     }
 
     #[test]

@@ -292,31 +292,15 @@ pub fn plan(
         env_vars: env.clone(),
     };
     let hooks = TemplateHooks::for_template(&template)?;
-    let render = |env: &EnvVars, ctx: &DeployContext| -> Result<String> {
-        let c = template.container();
-        let input = RenderInput {
-            image: &settings.image,
-            internal_port: settings.internal_port,
-            external_port: settings.external_port,
-            args: &c.args,
-            volumes: &c.volumes,
-            gpus: c.gpus || linode.gpu,
-            ipc_host: c.ipc_host,
-            nvidia_driver: linode.gpu.then_some(linode.nvidia_driver.as_str()),
-            env,
-            post_start_script: c.post_start_script.as_deref(),
-        };
-        let doc = hooks.render(ctx, cloud_init::default_config(&input).render())?;
-        cloud_init::validate_user_data(&doc).with_context(|| {
-            format!(
-                "template \"{}\" {} produced unusable user-data",
-                template.name(),
-                template.version()
-            )
-        })?;
-        Ok(doc)
-    };
-    let user_data = render(&env, &context)?;
+    let input = RenderInput::for_template(&template, &settings.image, settings.external_port, &env);
+    let user_data = hooks.render(&context, cloud_init::default_config(&input).render())?;
+    cloud_init::validate_user_data(&user_data).with_context(|| {
+        format!(
+            "template \"{}\" {} produced unusable user-data",
+            template.name(),
+            template.version()
+        )
+    })?;
     let user_data_display = redact(&user_data, &env);
 
     let deployment_id = Uuid::new_v4();

@@ -14,19 +14,8 @@ fn render(c: &mut Criterion) {
             format!("value with 'quotes' $dollars #{i}\nand a second line"),
         );
     }
-    let ctr = t.container();
-    let input = RenderInput {
-        image: &ctr.image,
-        internal_port: ctr.internal_port,
-        external_port: ctr.external_port,
-        args: &ctr.args,
-        volumes: &ctr.volumes,
-        gpus: false,
-        ipc_host: false,
-        nvidia_driver: None,
-        env: &env,
-        post_start_script: ctr.post_start_script.as_deref(),
-    };
+    let input =
+        RenderInput::for_template(t, &t.container().image, t.container().external_port, &env);
     c.bench_function("render+validate chat-agent user-data (20 env vars)", |b| {
         b.iter(|| {
             let doc = default_config(&input).render();

@@ -1,7 +1,7 @@
 //! Test harness: runs the real `linode-ai` binary in a private HOME against
 //! the local Linode API stand-in. Every address is loopback.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -125,6 +125,13 @@ impl Env {
 
     pub fn run(&self, args: &[&str], cwd: Option<&Path>) -> Run {
         Run::from(self.cmd(args, cwd).output().expect("run linode-ai"))
+    }
+
+    /// `deploy --dry-run --json` in `dir`, which must succeed.
+    pub fn dry_run_json(&self, dir: &Path) -> serde_json::Value {
+        self.run(&["deploy", "--dry-run", "--json"], Some(dir))
+            .ok()
+            .json()
     }
 
     pub fn posts(&self) -> Vec<serde_json::Value> {

@@ -170,6 +170,13 @@ fn print_dry_run(
     has_token: bool,
 ) -> Result<()> {
     let request = plan.request.redacted_json();
+    // Hooks see real values; what they logged is shown redacted.
+    let hook_logs: Vec<String> = plan
+        .hooks
+        .take_logs()
+        .iter()
+        .map(|l| deploy::redact(l, &plan.env))
+        .collect();
     if as_json {
         print!(
             "{}",
@@ -182,7 +189,7 @@ fn print_dry_run(
                 "api_checks": checks,
                 "has_hook": plan.hooks.has_hook(),
                 "hook_load": plan.hooks.load_kind(),
-                "hook_logs": plan.hooks.take_logs().iter().map(|l| deploy::redact(l, &plan.env)).collect::<Vec<_>>(),
+                "hook_logs": hook_logs,
                 "notes": plan.notes,
             }))
         );
@@ -222,8 +229,8 @@ fn print_dry_run(
     for n in &plan.notes {
         println!("Note:        {n}");
     }
-    for l in plan.hooks.take_logs() {
-        println!("Hook log:    {}", deploy::redact(&l, &plan.env));
+    for l in &hook_logs {
+        println!("Hook log:    {l}");
     }
     println!();
     println!("{}", s.bold("Request: POST /linode/instances"));
