@@ -11,16 +11,16 @@
 //! Every address it hands out is loopback.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::http::{Method, Request, Server};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 pub mod app;
+pub mod http;
 
 /// A fault applied to matching requests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,14 +118,8 @@ struct State {
 /// A running simulator; stops when dropped.
 pub struct Sim {
     state: Arc<Mutex<State>>,
-    server: Arc<Server>,
+    _server: Server,
     pub port: u16,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.server.unblock();
-    }
 }
 
 impl Sim {
@@ -135,28 +129,17 @@ impl Sim {
     }
 
     pub fn start_on(port: u16, config: SimConfig) -> std::io::Result<Sim> {
-        let server = Arc::new(Server::http(("127.0.0.1", port)).map_err(std::io::Error::other)?);
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .unwrap_or(port);
         let state = Arc::new(Mutex::new(State {
             config,
             next_id: 1000,
             ..Default::default()
         }));
-        let (s, st) = (server.clone(), state.clone());
-        std::thread::spawn(move || {
-            for req in s.incoming_requests() {
-                let st = st.clone();
-                std::thread::spawn(move || handle(st, req));
-            }
-        });
+        let st = state.clone();
+        let server = Server::start(listen(port)?, Arc::new(move |req| handle(st.clone(), req)))?;
         Ok(Sim {
             state,
-            server,
-            port,
+            port: server.port,
+            _server: server,
         })
     }
 
@@ -211,18 +194,21 @@ impl Sim {
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+/// A loopback listener with a deep accept queue: a client opening 100
+/// connections at once must not see dropped SYNs (and 1-31 s retransmits).
+pub fn listen(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 fn reply(req: Request, status: u16, body: Value, extra: &[(String, String)]) {
-    let mut resp = Response::from_string(body.to_string())
-        .with_status_code(status)
-        .with_header(header("Content-Type", "application/json"));
-    for (k, v) in extra {
-        resp = resp.with_header(header(k, v));
-    }
-    let _ = req.respond(resp);
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    headers.extend_from_slice(extra);
+    req.respond(status, headers, body.to_string());
 }
 
 fn errors(list: &[(&str, Option<&str>)]) -> Value {
@@ -232,21 +218,15 @@ fn errors(list: &[(&str, Option<&str>)]) -> Value {
     }).collect::<Vec<_>>() })
 }
 
-fn handle(state: Arc<Mutex<State>>, mut req: Request) {
+fn handle(state: Arc<Mutex<State>>, req: Request) {
     let method = req.method().clone();
     let url = req.url().to_string();
     let (path, query) = url
         .split_once('?')
         .map(|(p, q)| (p.to_string(), q.to_string()))
         .unwrap_or((url.clone(), String::new()));
-    let mut body_text = String::new();
-    let _ = req.as_reader().take(1 << 20).read_to_string(&mut body_text);
-    let get_header = |name: &'static str| {
-        req.headers()
-            .iter()
-            .find(|h| h.field.equiv(name))
-            .map(|h| h.value.as_str().to_string())
-    };
+    let body_text = req.body().to_string();
+    let get_header = |name: &str| req.header(name);
     let auth = get_header("Authorization");
     let filter = get_header("X-Filter");
 
