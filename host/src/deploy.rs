@@ -567,10 +567,8 @@ pub async fn wait_until_healthy(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<HealthVerdict> {
     let id = record.linode_id.context("deployment has no Linode id")?;
-    let url = record
-        .url
-        .clone()
-        .map(|u| format!("{u}{}", record.health.http_path))
+    let target = record
+        .probe_target()
         .context("deployment has no address to probe")?;
     let probe_client = health::probe_client();
     let start = Instant::now();
@@ -584,7 +582,7 @@ pub async fn wait_until_healthy(
             "running" => {
                 let probe = health::probe(
                     &probe_client,
-                    &url,
+                    &target,
                     Duration::from_secs(record.health.timeout_seconds.max(1)),
                 )
                 .await;
@@ -616,7 +614,7 @@ pub async fn wait_until_healthy(
             bail!(
                 "timed out after {}s waiting for {} to become healthy (last: {phase}{}); it may still come up: run 'linode-ai status'",
                 timeout.as_secs(),
-                url,
+                record.url.as_ref().map(|u| format!("{u}{}", record.health.http_path)).unwrap_or_else(|| target.url.clone()),
                 detail.map(|d| format!(", {d}")).unwrap_or_default()
             );
         }

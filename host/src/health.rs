@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::registry::Deployment;
+
 /// Bodies are read up to this many bytes (hooks see at most this much).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -73,10 +75,50 @@ pub fn app_url(hostname: &str, port: u16) -> String {
     }
 }
 
-/// GETs `url` with a timeout, reading at most [`BODY_LIMIT`] bytes of body.
-pub async fn probe(client: &reqwest::Client, url: &str, timeout: Duration) -> ProbeResult {
+/// Where a deployment's health check goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTarget {
+    /// The URL actually fetched: the recorded IPv4 when there is one.
+    pub url: String,
+    /// `Host` header naming the deployment's hostname when `url` uses its IP.
+    pub host: Option<String>,
+}
+
+impl Deployment {
+    /// The health check of the published port: `http://<ipv4>:<port><path>` with
+    /// `Host: <hostname>`, so checking many deployments needs no DNS lookups
+    /// (the hostname is the IP's own rDNS name); the recorded URL otherwise.
+    pub fn probe_target(&self) -> Option<ProbeTarget> {
+        let path = &self.health.http_path;
+        match (&self.ipv4, &self.hostname) {
+            (Some(ip), Some(host)) => Some(ProbeTarget {
+                url: format!("{}{path}", app_url(ip, self.health.port)),
+                host: Some(if self.health.port == 80 {
+                    host.clone()
+                } else {
+                    format!("{host}:{}", self.health.port)
+                }),
+            }),
+            _ => self.url.as_ref().map(|u| ProbeTarget {
+                url: format!("{u}{path}"),
+                host: None,
+            }),
+        }
+    }
+}
+
+/// GETs the target with a timeout, reading at most [`BODY_LIMIT`] bytes of body.
+pub async fn probe(
+    client: &reqwest::Client,
+    target: &ProbeTarget,
+    timeout: Duration,
+) -> ProbeResult {
     let fut = async {
-        let mut resp = client.get(url).send().await?;
+        let mut req = client.get(&target.url);
+        if let Some(host) = &target.host {
+            req = req.header(reqwest::header::HOST, host);
+        }
+        let mut resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -177,5 +219,34 @@ mod tests {
         assert_eq!(default_verdict(&[200], &err).status(), "starting");
         assert_eq!(app_url("h", 80), "http://h");
         assert_eq!(app_url("h", 8080), "http://h:8080");
+    }
+
+    #[test]
+    fn probes_go_to_the_recorded_ip_with_the_hostname_as_host() {
+        let mut d: Deployment = serde_json::from_value(serde_json::json!({
+            "deployment_id": "d", "app_name": "a", "env": "e", "template": "t", "template_version": "1",
+            "region": "us-ord", "ipv4": "203.0.113.9", "hostname": "203-0-113-9.ip.linodeusercontent.com",
+            "url": "http://203-0-113-9.ip.linodeusercontent.com",
+            "health": {"http_path": "/api/tags", "port": 80},
+            "created_at": "2026-11-26T14:30:00Z", "last_status": "running"
+        }))
+        .unwrap();
+        let t = d.probe_target().unwrap();
+        assert_eq!(t.url, "http://203.0.113.9/api/tags");
+        assert_eq!(
+            t.host.as_deref(),
+            Some("203-0-113-9.ip.linodeusercontent.com")
+        );
+        d.health.port = 8080;
+        assert_eq!(
+            d.probe_target().unwrap().host.as_deref(),
+            Some("203-0-113-9.ip.linodeusercontent.com:8080")
+        );
+        d.ipv4 = None;
+        let t = d.probe_target().unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.host),
+            ("http://203-0-113-9.ip.linodeusercontent.com/api/tags", None)
+        );
     }
 }

@@ -106,7 +106,7 @@ pub async fn check_one(
     if mapped != "running" {
         return row(Some(api), mapped, None, None, d);
     }
-    let Some(base) = d.url.clone() else {
+    let Some(target) = d.probe_target() else {
         return row(
             Some(api),
             "unknown",
@@ -115,10 +115,9 @@ pub async fn check_one(
             d,
         );
     };
-    let url = format!("{base}{}", d.health.http_path);
     let probe = health::probe(
         probe_client,
-        &url,
+        &target,
         Duration::from_secs(d.health.timeout_seconds.max(1)),
     )
     .await;
