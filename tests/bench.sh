@@ -22,22 +22,22 @@ hyperfine -N --warmup 3 "${cmds[@]}" --export-markdown "$work/list.md" >/dev/nul
 cat "$work/list.md"
 
 # status: 100 deployments, 100 ms injected latency on every API call.
-"$root/target/release/linode-sim" --latency-ms 100 --seed 100 > "$work/sim.url" & pids+=($!)
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work" > "$work/http.log" 2>&1 & pids+=($!)
-for _ in $(seq 50); do [ -s "$work/sim.url" ] && grep -q "port" "$work/http.log" && break; sleep 0.1; done
-sim_port=$(sed -E 's#.*:([0-9]+)/v4#\1#' "$work/sim.url")
-app_port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$work/http.log" | head -1)
+"$root/target/release/linode-sim" --latency-ms 100 --seed 100 --app > "$work/sim.url" & pids+=($!)
+for _ in $(seq 50); do [ "$(wc -l < "$work/sim.url")" -ge 2 ] && break; sleep 0.1; done
+sim_port=$(sed -nE '1s#.*:([0-9]+)/v4#\1#p' "$work/sim.url")
+app_port=$(sed -nE '2s#.*:([0-9]+)/health#\1#p' "$work/sim.url")
 python3 - "$XDG_CONFIG_HOME/linode-ai/ai-deployments.json" "$app_port" <<'PY'
 import json, os, sys
 path, port = sys.argv[1], int(sys.argv[2])
 os.makedirs(os.path.dirname(path), exist_ok=True)
 deps = [{"deployment_id": f"d{i}", "app_name": f"app{i}", "env": "default", "template": "embeddings",
          "template_version": "0.1.0", "region": "us-ord", "linode_id": 1001 + i, "ipv4": "127.0.0.1",
-         "hostname": "localhost", "url": f"http://localhost:{port}", "health": {"http_path": "/", "port": port},
+         "hostname": "localhost", "url": f"http://localhost:{port}", "health": {"http_path": "/health", "port": port},
          "created_at": "2026-11-26T14:30:00Z", "last_status": "provisioning"} for i in range(100)]
 json.dump({"deployments": deps}, open(path, "w"))
 PY
 export LINODE_CLI_API_HOST="127.0.0.1:$sim_port" LINODE_CLI_API_SCHEME=http LINODE_CLI_TOKEN=test-token
+"$bin" status --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert len(r) == 100 and all(x["status"] == "running" for x in r), "status bench setup is broken"'
 hyperfine -N --warmup 1 --runs 10 "$bin status" --export-markdown "$work/status.md" >/dev/null
 cat "$work/status.md"
 
