@@ -34,9 +34,19 @@ impl Template for Hostile {
             Err(e) => Err(format!("file read denied: {e}")),
         };
         #[cfg(feature = "socket")]
-        return match std::net::TcpStream::connect("127.0.0.1:9") {
-            Ok(_) => Ok(Some("#cloud-config\n# connected\n".into())),
-            Err(e) => Err(format!("socket denied: {e}")),
+        return {
+            use wasi::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+            let network = wasi::sockets::instance_network::instance_network();
+            match wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4) {
+                Err(e) => Err(format!("socket denied: {e:?}")),
+                Ok(socket) => {
+                    let to = IpSocketAddress::Ipv4(Ipv4SocketAddress { port: 9, address: (127, 0, 0, 1) });
+                    match socket.start_connect(&network, to) {
+                        Err(e) => Err(format!("socket denied: {e:?}")),
+                        Ok(()) => Ok(Some("#cloud-config\n# connecting to 127.0.0.1:9\n".into())),
+                    }
+                }
+            }
         };
         Ok(Some(default.to_string()))
     }
