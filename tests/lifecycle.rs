@@ -608,3 +608,23 @@ fn rendered_user_data_passes_cloud_init_schema() {
         assert!(errors.is_empty(), "{t}: {errors:?}\n{doc}");
     }
 }
+
+#[test]
+fn completions_and_no_colour_off_a_terminal() {
+    let mut env = Env::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env.run(&["completions", shell], None).ok();
+        assert!(
+            out.stdout.contains("linode-ai") && out.stdout.contains("deploy"),
+            "{shell}"
+        );
+    }
+    assert_eq!(env.run(&["completions", "powershell-ish"], None).code, 2);
+    // Output to a pipe is never coloured, even without NO_COLOR.
+    env.extra.push(("NO_COLOR".into(), "".into()));
+    env.extra.push(("TERM".into(), "xterm-256color".into()));
+    let out = env.run(&["templates", "list"], None).ok();
+    assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+    let out = env.run(&["templates", "show", "nope"], None).fails();
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}

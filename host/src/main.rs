@@ -40,12 +40,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let red = if ctx.style.color {
-                "\x1b[31merror:\x1b[0m"
-            } else {
-                "error:"
-            };
-            eprintln!("{red} {e:#}");
+            eprintln!("{} {e:#}", ctx.style.error_label());
             ExitCode::from(1)
         }
     }

@@ -6,16 +6,46 @@ use std::io::IsTerminal;
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// stderr is a terminal: progress hints and coloured error labels go there.
     pub interactive: bool,
+    err_color: bool,
 }
 
 impl Style {
     pub fn detect() -> Style {
-        let tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let interactive = std::io::stderr().is_terminal();
         Style {
-            color: tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb"),
-            interactive: std::io::stderr().is_terminal(),
+            color: std::io::stdout().is_terminal() && !no_color,
+            interactive,
+            err_color: interactive && !no_color,
+        }
+    }
+
+    /// Plain style: no colour, not interactive.
+    pub fn plain() -> Style {
+        Style {
+            color: false,
+            interactive: false,
+            err_color: false,
+        }
+    }
+
+    /// The same style for text written to stderr (coloured only if stderr is a terminal).
+    pub fn for_stderr(&self) -> Style {
+        Style {
+            color: self.err_color,
+            ..*self
+        }
+    }
+
+    /// The `error:` label for stderr.
+    pub fn error_label(&self) -> &'static str {
+        if self.err_color {
+            "\x1b[31merror:\x1b[0m"
+        } else {
+            "error:"
         }
     }
 
@@ -103,10 +133,7 @@ mod tests {
 
     #[test]
     fn table_aligns_without_colour() {
-        let s = Style {
-            color: false,
-            interactive: false,
-        };
+        let s = Style::plain();
         let t = table(
             &["NAME", "V"],
             &[

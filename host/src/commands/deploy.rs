@@ -76,13 +76,17 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     rt.block_on(deploy::preflight(&client, &plan))?;
     let registry = Registry::open_default()?;
     let quiet = args.json;
-    let style = ctx.style;
+    let style = ctx.style.for_stderr();
     let progress = move |p: Progress| {
         if quiet {
             return;
         }
         match p {
-            Progress::Creating => eprintln!("{}", style.dim("Creating Linode...")),
+            // A transient hint only where someone watches; logs get the result lines.
+            Progress::Creating if style.interactive => {
+                eprintln!("{}", style.dim("Creating Linode..."))
+            }
+            Progress::Creating => {}
             Progress::Created { linode_id } => {
                 eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
             }
