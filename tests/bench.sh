@@ -16,10 +16,23 @@ trap cleanup EXIT
 export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" NO_COLOR=1
 mkdir -p "$HOME"
 
-cmds=("$bin templates list")
-command -v linode-cli >/dev/null && cmds+=("LINODE_CLI_TOKEN= linode-cli --version")
+# templates list: direct, through the linode-cli plugin, and linode-cli's own start-up.
+# Uses the venv tests/plugin-test.sh builds (real linode-cli from PyPI + the linodecli-ai wheel).
+venv="$root/target/plugin-venv"
+cmds=(-n "linode-ai templates list" "$bin templates list")
+if [ -x "$venv/bin/linode-cli" ] && "$venv/bin/python" -c 'import linodecli_ai' 2>/dev/null; then
+  # The plugin execs the same release binary as the direct row.
+  export LINODE_CLI_CONFIG="$work/linode-cli.ini" LINODE_AI_BIN="$bin"
+  printf '[DEFAULT]\ndefault-user = bench\n\n[bench]\ntoken = bench-token\n' > "$LINODE_CLI_CONFIG"
+  "$venv/bin/linode-cli" register-plugin linodecli_ai < /dev/null > /dev/null
+  cmds+=(-n "linode-cli ai templates list (plugin)" "$venv/bin/linode-cli ai templates list")
+  cmds+=(-n "linode-cli --version" "$venv/bin/linode-cli --version")
+else
+  echo "(plugin rows skipped: run tests/plugin-test.sh first)"
+fi
 hyperfine -N --warmup 3 "${cmds[@]}" --export-markdown "$work/list.md" >/dev/null
 cat "$work/list.md"
+unset LINODE_CLI_CONFIG LINODE_AI_BIN
 
 # status: 100 deployments, 100 ms injected latency on every API call.
 "$root/target/release/linode-sim" --latency-ms 100 --seed 100 --app > "$work/sim.url" & pids+=($!)
