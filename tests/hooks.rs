@@ -80,7 +80,11 @@ fn example_hook_end_to_end() {
     .ok();
 
     let dir = env.project("ollama-ready");
-    std::fs::write(dir.join(".env"), "OLLAMA_MODEL=qwen2.5:0.5b\n").unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        "OLLAMA_MODEL=qwen2.5:0.5b\nPRIVATE_TOKEN='not-for-the-registry'\n",
+    )
+    .unwrap();
     let dry = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
     assert!(dry.stdout.contains("(with hook)"), "{}", dry.stdout);
     // The hook's edit shows, with the env value it embedded redacted.
@@ -121,11 +125,24 @@ fn example_hook_end_to_end() {
     std::thread::sleep(Duration::from_millis(700));
     let j = env.run(&["status", "--json"], None).ok().json();
     assert_eq!(j[0]["status"], "starting", "{j}");
-    assert_eq!(
-        j[0]["detail"], "pulling model llama3.2:1b",
-        "status has no env values, so the hook sees the default model"
+    // The model is a `public` var: kept in the registry, so the hook waits for the right one.
+    assert_eq!(j[0]["detail"], "pulling model qwen2.5:0.5b", "{j}");
+    let registry = std::fs::read_to_string(env.registry_path()).unwrap();
+    assert!(
+        registry.contains("\"OLLAMA_MODEL\": \"qwen2.5:0.5b\""),
+        "{registry}"
+    );
+    assert!(
+        !registry.contains("not-for-the-registry"),
+        "secrets are never stored"
     );
     ollama.set(200, r#"{"models":[{"name":"llama3.2:1b","size":1}]}"#);
+    let j = env.run(&["status", "--json"], None).ok().json();
+    assert_eq!(
+        j[0]["status"], "starting",
+        "another model is not the one asked for: {j}"
+    );
+    ollama.set(200, r#"{"models":[{"name":"qwen2.5:0.5b","size":1}]}"#);
     let j = env.run(&["status", "--json"], None).ok().json();
     assert_eq!(j[0]["status"], "running", "{j}");
 

@@ -497,6 +497,21 @@ pub async fn execute(
         last_status: "pending".into(),
         last_checked_at: None,
         last_detail: Some("recorded before the create call".into()),
+        internal_port: Some(s.internal_port),
+        public_env: plan
+            .template
+            .spec
+            .env
+            .required
+            .iter()
+            .chain(&plan.template.spec.env.optional)
+            .filter(|v| v.is_public())
+            .filter_map(|v| {
+                plan.env
+                    .get(v.name())
+                    .map(|val| (v.name().to_string(), val.clone()))
+            })
+            .collect(),
     };
     registry
         .add(record.clone())

@@ -49,6 +49,12 @@ pub struct Deployment {
     pub last_checked_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_detail: Option<String>,
+    /// Container port, for hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_port: Option<u16>,
+    /// Values of the env vars the template marks `public` (never secrets), for hooks in `status`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub public_env: std::collections::BTreeMap<String, String>,
 }
 
 fn default_target() -> String {
@@ -310,6 +316,8 @@ mod tests {
             last_status: "provisioning".into(),
             last_checked_at: None,
             last_detail: None,
+            internal_port: None,
+            public_env: Default::default(),
         }
     }
 

@@ -53,9 +53,9 @@ fn context_for(d: &Deployment) -> DeployContext {
         region: d.region.clone(),
         linode_type: d.linode_type.clone().unwrap_or_default(),
         image: d.image.clone().unwrap_or_default(),
-        internal_port: 0,
+        internal_port: d.internal_port.unwrap_or(0),
         external_port: d.health.port,
-        env_vars: Default::default(),
+        env_vars: d.public_env.clone(),
     }
 }
 

@@ -156,6 +156,9 @@ pub enum EnvVarSpec {
         description: Option<String>,
         #[serde(default)]
         default: Option<String>,
+        /// Not a secret: its value is kept in the registry so hooks see it in `status`.
+        #[serde(default)]
+        public: bool,
     },
 }
 
@@ -172,6 +175,10 @@ impl EnvVarSpec {
             EnvVarSpec::Full { description, .. } => description.as_deref(),
         }
     }
+    pub fn is_public(&self) -> bool {
+        matches!(self, EnvVarSpec::Full { public: true, .. })
+    }
+
     pub fn default_value(&self) -> Option<&str> {
         match self {
             EnvVarSpec::Name(_) => None,
