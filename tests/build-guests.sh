@@ -23,7 +23,7 @@ fi
 cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/ollama_ready_hook.wasm" "$root/templates/examples/ollama-ready/hook.wasm"
 
 cd "$root/tests/guests"
-for f in endless-loop memory-bomb oversized invalid-yaml trap file-read socket; do
+for f in endless-loop memory-bomb oversized invalid-yaml trap file-read socket sleep; do
   cargo_wasm -q -p hostile --features "$f"
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/hostile.wasm" "$out/$f.wasm"
 done

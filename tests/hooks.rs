@@ -164,6 +164,7 @@ fn hostile_hooks_fail_cleanly_before_any_api_call() {
         ("trap", "crashed"),
         ("file-read", "file read denied"),
         ("socket", "socket denied"),
+        ("sleep", "deadline"),
     ];
     for (name, want) in cases {
         let tpl = template_with_hook(&env, name, &guest(name));

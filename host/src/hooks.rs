@@ -8,6 +8,7 @@
 //! instantiation. Compiled components are cached on disk.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub const MEMORY_LIMIT: usize = 64 << 20;
 pub const FUEL: u64 = 2_000_000_000;
 pub const DEADLINE: Duration = Duration::from_secs(5);
 const EPOCH_TICK: Duration = Duration::from_millis(50);
+/// Extra wait for a call blocked in a host call, which epochs cannot interrupt.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(1);
 const MAX_LOGS: usize = 100;
 
 /// Everything a hook may know about a deployment.
@@ -248,6 +251,8 @@ pub struct TemplateHooks {
     success_codes: Vec<u16>,
     wasm: Option<Wasm>,
     logs: Arc<Mutex<Vec<String>>>,
+    /// Set once a call had to be abandoned: later calls fail at once.
+    abandoned: AtomicBool,
 }
 
 impl TemplateHooks {
@@ -297,6 +302,7 @@ impl TemplateHooks {
             success_codes,
             wasm: None,
             logs: Default::default(),
+            abandoned: AtomicBool::new(false),
         }
     }
 
@@ -318,32 +324,66 @@ impl TemplateHooks {
     }
 
     /// Runs `f` against a fresh, limited instance.
-    fn call<R>(
+    /// Runs `f` against a fresh, limited instance on its own thread. Fuel and
+    /// the epoch deadline stop wasm code; a hook blocked inside a host call
+    /// (e.g. a long `wasi:clocks` sleep) is abandoned after the deadline, and
+    /// the hook is disabled for the rest of this run.
+    fn call<R: Send + 'static>(
         &self,
         wasm: &Wasm,
-        f: impl FnOnce(&mut Store<State>, &bindings::TemplateHooks) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<State>, &bindings::TemplateHooks) -> wasmtime::Result<R>
+            + Send
+            + 'static,
     ) -> Result<R> {
-        let state = State {
-            wasi: WasiCtxBuilder::new().build(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
-                .instances(20)
-                .tables(20)
-                .trap_on_grow_failure(true)
-                .build(),
-            logs: self.logs.clone(),
-        };
-        let mut store = Store::new(wasm.pre.engine(), state);
-        store.limiter(|s| &mut s.limits);
-        store.set_fuel(FUEL).map_err(|e| anyhow::anyhow!("{e}"))?;
-        store.set_epoch_deadline((DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64);
-        let result = wasm
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| bindings::TemplateHooks::new(&mut store, &instance))
-            .and_then(|hooks| f(&mut store, &hooks));
-        result.map_err(|e| self.explain(e))
+        if self.abandoned.load(Ordering::Relaxed) {
+            bail!("{}: disabled after it hung earlier in this run", self.who());
+        }
+        let pre = wasm.pre.clone();
+        let logs = self.logs.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("template-hook".into())
+            .spawn(move || {
+                let state = State {
+                    wasi: WasiCtxBuilder::new().build(),
+                    table: ResourceTable::new(),
+                    limits: StoreLimitsBuilder::new()
+                        .memory_size(MEMORY_LIMIT)
+                        .instances(20)
+                        .tables(20)
+                        .trap_on_grow_failure(true)
+                        .build(),
+                    logs,
+                };
+                let mut store = Store::new(pre.engine(), state);
+                store.limiter(|s| &mut s.limits);
+                let result = store
+                    .set_fuel(FUEL)
+                    .map(|()| {
+                        store.set_epoch_deadline(
+                            (DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64,
+                        )
+                    })
+                    .and_then(|()| pre.instantiate(&mut store))
+                    .and_then(|instance| bindings::TemplateHooks::new(&mut store, &instance))
+                    .and_then(|hooks| f(&mut store, &hooks));
+                let _ = tx.send(result);
+            })
+            .context("cannot start a thread for the hook")?;
+        match rx.recv_timeout(DEADLINE + HOST_CALL_GRACE) {
+            Ok(result) => result.map_err(|e| self.explain(e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                self.abandoned.store(true, Ordering::Relaxed);
+                bail!(
+                    "{}: it ran past its {}s deadline blocked in a system call and was abandoned",
+                    self.who(),
+                    DEADLINE.as_secs()
+                )
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("{}: the hook runner failed", self.who())
+            }
+        }
     }
 
     fn explain(&self, e: wasmtime::Error) -> anyhow::Error {
@@ -385,10 +425,11 @@ impl TemplateHooks {
             return Ok(default_user_data);
         };
         let wctx = ctx.to_wit();
-        let out = self.call(wasm, |store, hooks| {
+        let default = default_user_data.clone();
+        let out = self.call(wasm, move |store, hooks| {
             hooks
                 .linode_ai_hooks_guest()
-                .call_render_user_data(store, &wctx, &default_user_data)
+                .call_render_user_data(store, &wctx, &default)
         })?;
         match out {
             Ok(Some(doc)) => {
@@ -428,7 +469,7 @@ impl TemplateHooks {
             }),
             ProbeResult::Error { message } => wit::ProbeResult::Error(message.clone()),
         };
-        let out = self.call(wasm, |store, hooks| {
+        let out = self.call(wasm, move |store, hooks| {
             hooks
                 .linode_ai_hooks_guest()
                 .call_evaluate_health(store, &wctx, &wprobe)

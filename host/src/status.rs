@@ -125,7 +125,8 @@ pub async fn check_one(
         ProbeResult::Response { status, .. } => Some(*status),
         ProbeResult::Error { .. } => None,
     };
-    match hooks.health(&context_for(&d), &probe) {
+    // A hook runs synchronously (bounded by its deadline): let other checks proceed meanwhile.
+    match tokio::task::block_in_place(|| hooks.health(&context_for(&d), &probe)) {
         Ok(HealthVerdict::Healthy) => row(Some(api), "running", None, http, d),
         Ok(v) => {
             let (status, reason) = (v.status(), v.reason().map(str::to_string));

@@ -33,6 +33,11 @@ impl Template for Hostile {
             Ok(s) => Ok(Some(format!("#cloud-config\n# stolen: {s}\n"))),
             Err(e) => Err(format!("file read denied: {e}")),
         };
+        #[cfg(feature = "sleep")]
+        {
+            // Blocks inside a host call (wasi:clocks poll), where fuel and epochs do not reach.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         #[cfg(feature = "socket")]
         return {
             use wasi::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
