@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks (hyperfine): templates list vs linode-cli --version (when
-# installed), status over 100 deployments behind 100 ms of API latency,
-# deploy --dry-run with a hook (first run compiles, then cached). Cloud-init
-# rendering: cargo bench -p linode-ai --bench render. Release build.
+# All benchmarks, one command. hyperfine: templates list direct, through the
+# linode-cli plugin and linode-cli --version (plugin rows need the venv that
+# tests/plugin-test.sh makes); status over 100 deployments behind 100 ms of
+# API latency; deploy --dry-run with a hook (first run compiles, then cached).
+# criterion: cloud-init rendering. Release build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,6 +14,7 @@ work=$(mktemp -d)
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 pids=()
 trap cleanup EXIT
+real_home=$HOME
 export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" NO_COLOR=1
 mkdir -p "$HOME"
 
@@ -71,3 +73,6 @@ if [ -f templates/examples/ollama-ready/hook.wasm ]; then
 else
   echo "(hook benchmark skipped: run tests/build-guests.sh first)"
 fi
+
+# Cloud-init rendering, in-process (criterion).
+HOME="$real_home" cargo bench -q -p linode-ai --bench render | grep -E "^[a-z+].*|time:"
