@@ -87,43 +87,50 @@ fn example_hook_end_to_end() {
     .unwrap();
     let dry = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
     assert!(dry.stdout.contains("(with hook)"), "{}", dry.stdout);
-    // The hook's edit shows, with the env value it embedded redacted.
+    // The hook's edit shows; the model is a public value, the token a secret.
     assert!(
         dry.stdout
-            .contains("docker exec app ollama pull <redacted>"),
+            .contains("docker exec app ollama pull qwen2.5:0.5b"),
         "{}",
         dry.stdout
     );
     assert!(
         dry.stdout
-            .contains("Hook log:    info: added pull of <redacted>"),
+            .contains("Hook log:    info: added pull of qwen2.5:0.5b"),
         "{}",
         dry.stdout
     );
-    assert!(!dry.stdout.contains("qwen2.5"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("Hook:        changed runcmd +3/-0"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        !dry.stdout.contains("not-for-the-registry"),
+        "{}",
+        dry.stdout
+    );
     let j = env.dry_run_json(&dir);
     assert_eq!(
-        j["hook_load"], "Cached",
+        j["hook_load"], "cached",
         "second run uses the compile cache"
     );
 
-    // Deploy and watch Ollama's /api/tags before and after the pull.
-    let ollama = AppServer::start("/api/tags", 200, r#"{"models":[]}"#);
+    // Deploy and watch Ollama's /api/tags (through the proxy's /healthz/app) before and after the pull.
+    let ollama = env.https_app();
+    ollama.set_path("/healthz/app", 200, r#"{"models":[]}"#);
     let port = ollama.port.to_string();
     env.run(&["deploy", "--port", &port], Some(&dir)).ok();
     let posts = env.posts();
     assert_eq!(posts.len(), 1);
-    let ud = posts[0]["metadata"]["user_data"].as_str().unwrap();
-    let doc = String::from_utf8(
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ud).unwrap(),
-    )
-    .unwrap();
+    let doc = user_data(&posts[0]);
     assert!(
         doc.contains("docker exec app ollama pull qwen2.5:0.5b"),
         "the real request carries the hook's edit"
     );
-    std::thread::sleep(Duration::from_millis(700));
-    let j = env.run(&["status", "--json"], None).ok().json();
+    env.wait_running();
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    let j = &j["rows"];
     assert_eq!(j[0]["status"], "starting", "{j}");
     // The model is a `public` var: kept in the registry, so the hook waits for the right one.
     assert_eq!(j[0]["detail"], "pulling model qwen2.5:0.5b", "{j}");
@@ -136,15 +143,23 @@ fn example_hook_end_to_end() {
         !registry.contains("not-for-the-registry"),
         "secrets are never stored"
     );
-    ollama.set(200, r#"{"models":[{"name":"llama3.2:1b","size":1}]}"#);
-    let j = env.run(&["status", "--json"], None).ok().json();
+    ollama.set_path(
+        "/healthz/app",
+        200,
+        r#"{"models":[{"name":"llama3.2:1b","size":1}]}"#,
+    );
+    let j = env.run(&["status", "--json"], None).code(3).json();
     assert_eq!(
-        j[0]["status"], "starting",
+        j["rows"][0]["status"], "starting",
         "another model is not the one asked for: {j}"
     );
-    ollama.set(200, r#"{"models":[{"name":"qwen2.5:0.5b","size":1}]}"#);
+    ollama.set_path(
+        "/healthz/app",
+        200,
+        r#"{"models":[{"name":"qwen2.5:0.5b","size":1}]}"#,
+    );
     let j = env.run(&["status", "--json"], None).ok().json();
-    assert_eq!(j[0]["status"], "running", "{j}");
+    assert_eq!(j["rows"][0]["status"], "running", "{j}");
 
     env.run(&["templates", "remove", "ollama-ready"], None).ok();
     let out = env
@@ -235,9 +250,9 @@ fn broken_cache_entries_are_misses() {
     let dir = env.project("cachetest");
     let j = env.dry_run_json(&dir);
     assert_eq!(
-        j["hook_load"], "Compiled",
+        j["hook_load"], "compiled",
         "a broken entry is recompiled, not an error"
     );
     let j = env.dry_run_json(&dir);
-    assert_eq!(j["hook_load"], "Cached");
+    assert_eq!(j["hook_load"], "cached");
 }

@@ -1,33 +1,31 @@
-//! End-to-end tests of the real binary against the local Linode API stand-in.
+//! End-to-end tests of the real binary against the local Linode API stand-in:
+//! templates, init, the plan, firewall + instance creation, HTTPS status,
+//! destroy, and the API's faults.
 
 mod support;
 
 use std::time::Duration;
 
-use base64::Engine;
 use support::*;
-
-fn write_env(dir: &std::path::Path, text: &str) {
-    std::fs::write(dir.join(".env"), text).unwrap();
-}
 
 #[test]
 fn templates_list_and_show() {
     let env = Env::new();
     let out = env.run(&["templates", "list"], None).ok();
     assert!(out.stdout.starts_with("NAME"), "{}", out.stdout);
-    for name in ["chat-agent", "llm-api", "embeddings"] {
+    for name in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
         assert!(out.stdout.contains(name));
     }
     let j = env.run(&["templates", "list", "--json"], None).ok().json();
-    assert_eq!(j.as_array().unwrap().len(), 3);
+    assert_eq!(j.as_array().unwrap().len(), 4);
     let show = env.run(&["templates", "show", "chat-agent"], None).ok();
     for want in [
         "Default region:  us-ord",
         "g6-standard-2",
-        "ollama/ollama",
-        "GET /api/tags on port 80",
-        "OLLAMA_MODEL",
+        "ollama/ollama:0.13.4",
+        "/api/* -> ollama (key)",
+        "CHAT_API_KEY",
+        "(generated when empty)",
     ] {
         assert!(
             show.stdout.contains(want),
@@ -39,7 +37,8 @@ fn templates_list_and_show() {
         .run(&["templates", "show", "embeddings", "--json"], None)
         .ok()
         .json();
-    assert_eq!(j["env"]["required"][0]["name"], "API_KEY");
+    assert_eq!(j["env"]["optional"][0]["name"], "API_KEY");
+    assert_eq!(j["key_env"], "API_KEY");
     let bad = env.run(&["templates", "show", "chat-agnet"], None).fails();
     assert!(
         bad.stderr.contains("Did you mean \"chat-agent\""),
@@ -51,19 +50,47 @@ fn templates_list_and_show() {
 }
 
 #[test]
-fn init_writes_files_and_refuses_to_overwrite() {
+fn init_writes_a_private_env_with_a_generated_key_and_refuses_to_overwrite() {
     let env = Env::new();
-    let dir = env.project("embeddings");
+    let dir = env.home().join("emb");
+    let out = env
+        .run(
+            &["init", "embeddings", "--directory", dir.to_str().unwrap()],
+            None,
+        )
+        .ok();
     let manifest = std::fs::read_to_string(dir.join("ai.linode.yml")).unwrap();
     assert!(manifest.contains("name: embeddings") && manifest.contains("region: us-ord"));
+    let dotenv = std::fs::read_to_string(dir.join(".env")).unwrap();
+    let key = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("API_KEY="))
+        .expect("API_KEY line");
+    assert_eq!(key.len(), 43, "a strong generated key: {dotenv}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(dir.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(
+        !out.stdout.contains(key) && !out.stderr.contains(key),
+        "the key is never printed"
+    );
+    assert!(out.stdout.contains("Generated API_KEY"), "{}", out.stdout);
+    assert!(std::fs::read_to_string(dir.join(".gitignore"))
+        .unwrap()
+        .contains(".env"));
     let example = std::fs::read_to_string(dir.join(".env.example")).unwrap();
     assert!(
-        example.contains("API_KEY=") && example.contains("# TOKENIZATION_WORKERS=2"),
+        example.contains("# TOKENIZATION_WORKERS=2") && !example.contains(key),
         "{example}"
     );
     assert!(dir.join("README.md").exists());
     // Non-empty directory: refused, nothing touched.
-    let before = std::fs::read_to_string(dir.join("ai.linode.yml")).unwrap();
     let out = env
         .run(
             &["init", "chat-agent", "--directory", dir.to_str().unwrap()],
@@ -71,30 +98,46 @@ fn init_writes_files_and_refuses_to_overwrite() {
         )
         .fails();
     assert!(out.stderr.contains("not empty"), "{}", out.stderr);
-    // Existing manifest in the current directory: refused.
     let out = env.run(&["init", "chat-agent"], Some(&dir)).fails();
     assert!(out.stderr.contains("already exists"), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.join("ai.linode.yml")).unwrap(),
-        before
+        manifest
     );
+    assert_eq!(std::fs::read_to_string(dir.join(".env")).unwrap(), dotenv);
 }
 
 #[test]
 fn dry_run_works_offline_without_token_and_redacts_secrets() {
     let mut env = Env::new();
     let dir = env.project("embeddings");
-    write_env(&dir, "API_KEY='s3cr3t-$value \"q\" #x'\n");
+    write_env(
+        &dir,
+        "API_KEY='s3cr3t-value-0123456789'\nSECRET_THING='p@ss w0rd $x #y'\n",
+    );
     // No token and an unreachable API.
     env.extra = vec![
         ("LINODE_CLI_TOKEN".into(), "".into()),
         ("LINODE_CLI_API_HOST".into(), "127.0.0.1:1".into()),
     ];
     let out = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
-    assert!(out.stdout.contains("POST /linode/instances"));
-    assert!(out.stdout.contains("#cloud-config"));
-    assert!(out.stdout.contains("skipped: the API"), "{}", out.stdout);
-    assert!(!out.stdout.contains("s3cr3t") && !out.stderr.contains("s3cr3t"));
+    for want in [
+        "POST /networking/firewalls",
+        "POST /linode/instances",
+        "#cloud-config",
+        "skipped: the API",
+        "Proxy routes",
+        "@authorized header Authorization \"Bearer {$API_KEY}\"",
+        "/health -> tei (public, GET)",
+    ] {
+        assert!(out.stdout.contains(want), "missing {want}:\n{}", out.stdout);
+    }
+    for secret in ["s3cr3t", "p@ss w0rd"] {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{secret} shown"
+        );
+    }
     assert!(!env.registry_path().exists(), "dry run changes nothing");
     let j = env.dry_run_json(&dir);
     assert_eq!(j["request"]["body"]["region"], "us-ord");
@@ -102,6 +145,59 @@ fn dry_run_works_offline_without_token_and_redacts_secrets() {
         .as_str()
         .unwrap()
         .contains("redacted"));
+    assert_eq!(j["requests"][0]["path"], "/networking/firewalls");
+    assert_eq!(j["requests"][1]["path"], "/linode/instances");
+    assert!(j["user_data"]
+        .as_str()
+        .unwrap()
+        .contains("API_KEY=$'<redacted>'"));
+    assert!(!j.to_string().contains("s3cr3t"));
+}
+
+#[test]
+fn every_request_body_passes_the_official_openapi_schema() {
+    let env = Env::new();
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
+    for t in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+        let dir = env.project(t);
+        let key = env.home().join("id.pub");
+        std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test@host\n").unwrap();
+        let out = env
+            .run(
+                &[
+                    "deploy",
+                    "--dry-run",
+                    "--json",
+                    "--ssh-key",
+                    key.to_str().unwrap(),
+                    "--ssh-from",
+                    "203.0.113.0/24",
+                    "--ssh-from",
+                    "2001:db8::/48",
+                ],
+                Some(&dir),
+            )
+            .ok()
+            .json();
+        for req in out["requests"].as_array().unwrap() {
+            let name = format!("POST {}", req["path"].as_str().unwrap());
+            let schema = &spec["requests"][&name];
+            assert!(schema.is_object(), "{name} is in the subset");
+            let validator = jsonschema::validator_for(schema).unwrap();
+            let mut body = req["body"].clone();
+            // The dry run redacts these two; the real values have the same type.
+            if body.get("root_pass").is_some() {
+                body["root_pass"] = serde_json::json!("x".repeat(68));
+                body["metadata"]["user_data"] = serde_json::json!("I2Nsb3VkLWNvbmZpZwo=");
+            }
+            let errors: Vec<String> = validator
+                .iter_errors(&body)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(errors.is_empty(), "{t} {name}: {errors:?}\n{body:#}");
+        }
+    }
 }
 
 #[test]
@@ -110,6 +206,12 @@ fn dry_run_checks_region_and_plan_when_the_api_answers() {
     let dir = env.project("chat-agent");
     let out = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
     assert!(out.stdout.contains("API checks:  passed"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("Linode type: g6-standard-2, $0.036/h ($26.28/month)"),
+        "{}",
+        out.stdout
+    );
     let out = env
         .run(&["deploy", "--dry-run", "--region", "us-chi"], Some(&dir))
         .fails();
@@ -129,6 +231,9 @@ fn dry_run_checks_region_and_plan_when_the_api_answers() {
 fn bad_settings_fail_before_any_create_call() {
     let env = Env::new();
     let dir = env.project("chat-agent");
+    let key = env.home().join("id.pub");
+    std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test@host\n").unwrap();
+    let huge = "x".repeat(100_000);
     let cases: &[(&[&str], &str)] = &[
         (&["--region", "us-chi"], "does not exist"),
         (&["--region", "ap-west"], "no Metadata service"),
@@ -145,55 +250,132 @@ fn bad_settings_fail_before_any_create_call() {
             "offers no GPU Linodes",
         ),
         (&["--app-name", "bad name!"], "app name"),
+        (
+            &["--image=--privileged"],
+            "is not a container image reference",
+        ),
+        (&["--domain", "not a domain"], "is not a DNS name"),
+        (&["--port", "80"], "not 80"),
+        (
+            &[
+                "--ssh-key",
+                key.to_str().unwrap(),
+                "--ssh-from",
+                "10.0.0.0/33",
+            ],
+            "--ssh-from",
+        ),
+        (
+            &["--env-file", "/nonexistent/x.env"],
+            "does not exist (given with --env-file)",
+        ),
+        (&["--region", &huge], "is not a Linode id"),
     ];
     for (flags, want) in cases {
         let mut args = vec!["deploy"];
         args.extend_from_slice(flags);
         let out = env.run(&args, Some(&dir)).fails();
-        assert!(out.stderr.contains(want), "{flags:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "{:?}: {}",
+            &flags[..flags.len().min(2)],
+            out.stderr
+        );
+        assert!(
+            out.stderr.len() < 2000,
+            "errors quote at most an excerpt: {} bytes",
+            out.stderr.len()
+        );
     }
+    // Names bash reserves would abort the boot script on the instance.
+    for name in [
+        "UID",
+        "PATH",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "EUID",
+        "PPID",
+        "LD_PRELOAD",
+    ] {
+        write_env(&dir, &format!("{name}=1\n"));
+        let out = env.run(&["deploy"], Some(&dir)).fails();
+        assert!(
+            out.stderr.contains(&format!("env var {name}"))
+                && out.stderr.contains("cannot be used"),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+    write_env(&dir, "CHAT_API_KEY=short\n");
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        out.stderr
+            .contains("CHAT_API_KEY must be 16-512 characters"),
+        "{}",
+        out.stderr
+    );
     let llm = env.project("llm-api");
-    write_env(&llm, "VLLM_API_KEY=k\n");
     let out = env
         .run(&["deploy", "--linode-type", "g6-standard-6"], Some(&llm))
         .fails();
     assert!(out.stderr.contains("needs an NVIDIA GPU"), "{}", out.stderr);
     assert!(env.posts().is_empty(), "no create call was made");
-    assert!(env.registry()["deployments"].as_array().unwrap().is_empty());
+    assert!(
+        env.posts_to("/v4/networking/firewalls").is_empty(),
+        "no firewall either"
+    );
+    assert!(env.records().is_empty());
 }
 
 #[test]
 fn missing_required_env_vars_are_named_together() {
     let env = Env::new();
-    let dir = env.project("llm-api");
+    let tpl = env.home().join("needs");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("template.yml"),
+        "name: needs\nversion: '1'\ndeploy:\n  linode:\n    region_default: us-ord\n    type_default: g6-standard-2\n    services:\n      - {name: app, image: 'nginx:1.27', port: 80, env: ['*'], health: {path: /}}\nenv:\n  required: [NEEDED_A, NEEDED_B]\n",
+    )
+    .unwrap();
+    env.run(&["templates", "add", tpl.to_str().unwrap()], None)
+        .ok();
+    let dir = env.project("needs");
+    std::fs::remove_file(dir.join(".env")).unwrap();
     let out = env.run(&["deploy", "--dry-run"], Some(&dir)).fails();
     assert!(
-        out.stderr.contains("VLLM_API_KEY") && out.stderr.contains(".env"),
+        out.stderr.contains("NEEDED_A, NEEDED_B") && out.stderr.contains(".env"),
         "{}",
         out.stderr
     );
-    write_env(&dir, "HF_TOKEN=x\n");
+    write_env(&dir, "NEEDED_A=x\n");
     let out = env.run(&["deploy", "--dry-run"], Some(&dir)).fails();
     assert!(
-        out.stderr.contains("missing required env var in") && out.stderr.contains("VLLM_API_KEY"),
+        out.stderr.contains("missing required env var in") && out.stderr.contains("NEEDED_B"),
         "{}",
         out.stderr
     );
-    write_env(&dir, "VLLM_API_KEY='unterminated\n");
+    write_env(&dir, "NEEDED_A='unterminated\n");
     let out = env.run(&["deploy", "--dry-run"], Some(&dir)).fails();
     assert!(out.stderr.contains(".env:1"), "{}", out.stderr);
+    // The template got linode-ai's own key.
+    write_env(&dir, "NEEDED_A=1\nNEEDED_B=2\n");
+    let j = env.dry_run_json(&dir);
+    assert_eq!(j["proxy"]["key_env"], "LINODE_AI_API_KEY");
+    assert_eq!(j["generated"][0], "LINODE_AI_API_KEY");
 }
 
 #[test]
-fn full_lifecycle_provisioning_to_running_to_destroyed() {
+fn full_lifecycle_firewall_https_status_destroy() {
     let env = Env::new();
-    let app = AppServer::start("/api/tags", 200, r#"{"models":[]}"#);
+    let app = env.https_app();
+    app.set_path("/healthz/ollama", 200, r#"{"version":"0.13.4"}"#);
     let dir = env.project("chat-agent");
     let ssh = env.home().join("id.pub");
     std::fs::write(&ssh, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test@host\n").unwrap();
+    // An empty key: deploy generates one and saves it.
     write_env(
         &dir,
-        "OLLAMA_MODEL=qwen2.5:0.5b\nSECRET_THING='p@ss w0rd $x'\n",
+        "CHAT_API_KEY=\nOLLAMA_MODEL=qwen2.5:0.5b\nSECRET_THING='p@ss w0rd $x'\n",
     );
     let port = app.port.to_string();
     let out = env
@@ -204,63 +386,106 @@ fn full_lifecycle_provisioning_to_running_to_destroyed() {
                 &port,
                 "--ssh-key",
                 ssh.to_str().unwrap(),
+                "--ssh-from",
+                "203.0.113.7/32",
             ],
             Some(&dir),
         )
         .ok();
+    let key = std::fs::read_to_string(dir.join(".env"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CHAT_API_KEY=").map(str::to_string))
+        .unwrap();
+    assert_eq!(key.len(), 43);
     assert!(
-        out.stdout.contains("Deployed chat-agent (env: default)"),
+        out.stderr
+            .contains("generated CHAT_API_KEY and saved it in"),
         "{}",
-        out.stdout
+        out.stderr
     );
-    assert!(out.stdout.contains("Status:    provisioning"));
-    assert!(
-        out.stdout
-            .contains(&format!("URL:       http://localhost:{port}")),
-        "{}",
-        out.stdout
-    );
+    for want in [
+        "Deployed chat-agent (env: default)".to_string(),
+        "Status:    provisioning".to_string(),
+        format!("URL:       https://localhost:{port}"),
+        format!("Chat:      https://localhost:{port}/"),
+        format!("(open: 80/tcp, {port}/tcp, 22/tcp from 1 network)"),
+        format!(
+            "curl -H \"Authorization: Bearer $CHAT_API_KEY\" https://localhost:{port}/api/tags"
+        ),
+    ] {
+        assert!(
+            out.stdout.contains(&want),
+            "missing {want}:\n{}",
+            out.stdout
+        );
+    }
 
-    // The one create request is one the real API accepts.
+    // The firewall first, then the instance with it attached.
+    let reqs = env.sim.requests();
+    let fw_at = reqs
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/v4/networking/firewalls")
+        .unwrap();
+    let inst_at = reqs
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/v4/linode/instances")
+        .unwrap();
+    assert!(fw_at < inst_at);
+    let fws = env.sim.firewalls();
+    assert_eq!(fws.len(), 1);
+    let (fw, attached) = &fws[0];
+    let fw_id = fw["id"].as_u64().unwrap();
+    assert_eq!(fw["rules"]["inbound_policy"], "DROP");
+    assert_eq!(fw["rules"]["outbound_policy"], "ACCEPT");
+    assert!(fw["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("build_ai")));
+    let ssh_rule = fw["rules"]["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ports"] == "22")
+        .unwrap();
+    assert_eq!(
+        ssh_rule["addresses"]["ipv4"],
+        serde_json::json!(["203.0.113.7/32"])
+    );
     let posts = env.posts();
     assert_eq!(posts.len(), 1);
     let body = &posts[0];
-    let label = body["label"].as_str().unwrap();
-    assert!(linode_sim::label_ok(label), "{label}");
+    assert_eq!(body["firewall_id"], fw_id);
+    assert_eq!(
+        attached,
+        &vec![env.sim.instances()[0]["id"].as_u64().unwrap()]
+    );
+    assert!(linode_sim::label_ok(body["label"].as_str().unwrap()));
     for t in body["tags"].as_array().unwrap() {
         let n = t.as_str().unwrap().len();
         assert!((3..=50).contains(&n), "{t}");
     }
     assert_eq!(body["root_pass"].as_str().unwrap().len(), 68);
-    assert_eq!(
-        body["authorized_keys"][0]
-            .as_str()
-            .unwrap()
-            .split(' ')
-            .next(),
-        Some("ssh-ed25519")
-    );
-    let ud = body["metadata"]["user_data"].as_str().unwrap();
-    assert!(!ud.contains('\n'));
-    let doc = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(ud)
-            .unwrap(),
-    )
-    .unwrap();
+    let doc = user_data(body);
     assert!(doc.starts_with("#cloud-config\n"));
     assert!(
         doc.contains("SECRET_THING=$'p@ss w0rd $x'"),
         "values reach the instance intact"
     );
-    assert!(doc.contains(&format!("-p {port}:11434")));
+    assert!(
+        doc.contains(&format!("CHAT_API_KEY=$'{key}'")),
+        "the generated key is what is sent"
+    );
+    assert!(doc.contains("ssh_pwauth: false"), "SSH takes keys only");
+    assert!(!doc.contains("-p 11434"), "the app is never published");
 
-    // Secrets never reach stdout or the registry.
+    // Secrets never reach the terminal or the registry.
     let registry_text = std::fs::read_to_string(env.registry_path()).unwrap();
     for secret in [
         body["root_pass"].as_str().unwrap(),
         "p@ss w0rd",
         "test-token",
+        key.as_str(),
     ] {
         assert!(
             !registry_text.contains(secret)
@@ -268,39 +493,61 @@ fn full_lifecycle_provisioning_to_running_to_destroyed() {
                 && !out.stderr.contains(secret)
         );
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(env.registry_path())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
-    }
-    let rec = &env.registry()["deployments"][0];
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(env.registry_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let rec = &env.records()[0];
     assert_eq!(rec["hostname"], "localhost");
-    assert_eq!(rec["health"]["port"], app.port);
+    assert_eq!(rec["firewall"]["kind"], "created");
+    assert_eq!(rec["firewall"]["id"], fw_id);
+    assert_eq!(rec["key_env"], "CHAT_API_KEY");
+    assert_eq!(rec["probes"][0]["path"], "/healthz/ollama");
+    assert!(rec.get("pending").is_none(), "complete");
 
-    // Right after creation the instance is provisioning.
-    let j = env.run(&["status", "--json"], None).ok().json();
-    assert_eq!(j[0]["status"], "provisioning", "{j}");
-    // Once booted, the health probe decides.
-    std::thread::sleep(Duration::from_millis(700));
-    app.set(503, "loading");
-    let out = env.run(&["status"], None).ok();
+    // Right after creation the instance is provisioning: exit 3, checked but not running.
+    let run = env.run(&["status", "--json"], None).code(3);
+    assert_eq!(
+        run.json()["rows"][0]["status"],
+        "provisioning",
+        "{}",
+        run.stdout
+    );
+    env.wait_running();
+    // The boot is still pulling the model: starting, with the step.
+    app.set_path(
+        "/healthz/boot",
+        200,
+        r#"{"state":"running","step":"pull model qwen2.5:0.5b"}"#,
+    );
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["status"], "starting");
+    assert_eq!(j["rows"][0]["detail"], "boot: pull model qwen2.5:0.5b");
+    app.set_path("/healthz/boot", 200, r#"{"state":"done","step":"ready"}"#);
+    app.set_path("/healthz/ollama", 503, "loading");
+    let out = env.run(&["status"], None).code(3);
     assert!(out.stdout.contains("degraded"), "{}", out.stdout);
-    app.set(200, r#"{"models":[]}"#);
+    app.set_path("/healthz/ollama", 200, r#"{"version":"0.13.4"}"#);
     let out = env.run(&["status", "--verbose"], None).ok();
     assert!(out.stdout.starts_with("APP"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("running") && out.stdout.contains("LINODE"),
+        out.stdout.contains("running")
+            && out.stdout.contains("FIREWALL")
+            && out.stdout.contains(&fw_id.to_string()),
         "{}",
         out.stdout
     );
-    assert_eq!(env.registry()["deployments"][0]["last_status"], "running");
+    assert!(
+        out.stdout.contains("Cost: 1 Linode at $0.036/h"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.records()[0]["last_status"], "running");
 
     // Without a terminal and without --yes, destroy refuses.
     let out = env.run(&["destroy"], None).fails();
@@ -321,15 +568,49 @@ fn full_lifecycle_provisioning_to_running_to_destroyed() {
         .ok();
     assert!(out.stdout.contains("destroyed"), "{}", out.stdout);
     assert!(env.sim.instances().is_empty());
-    assert!(env.registry()["deployments"].as_array().unwrap().is_empty());
+    assert!(
+        env.sim.firewalls().is_empty(),
+        "the firewall goes too, once the Linode let go of it"
+    );
+    assert!(env.records().is_empty());
+    let deletes: Vec<String> = env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        deletes[0].starts_with("/v4/linode/instances/")
+            && deletes
+                .last()
+                .unwrap()
+                .starts_with("/v4/networking/firewalls/"),
+        "{deletes:?}"
+    );
 }
 
 #[test]
-fn deploy_wait_reports_progress_and_times_out_clearly() {
+fn status_waits_for_a_certificate_instead_of_calling_it_degraded() {
     let env = Env::new();
-    let app = AppServer::start("/health", 200, "ok");
+    // A certificate from a CA the probes do not trust: no valid certificate yet.
+    let other = TestCa::new();
+    let app = AppServer::https(&other, &["localhost"]);
     let dir = env.project("embeddings");
-    write_env(&dir, "API_KEY=k\n");
+    env.run(&["deploy", "--port", &app.port.to_string()], Some(&dir))
+        .ok();
+    env.wait_running();
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["status"], "starting", "{j}");
+    assert_eq!(j["rows"][0]["detail"], "waiting for TLS certificate", "{j}");
+}
+
+#[test]
+fn deploy_wait_reports_progress_and_stops_at_a_failed_boot() {
+    let env = Env::new();
+    let app = env.https_app();
+    app.set_path("/healthz/tei", 200, "ok");
+    let dir = env.project("embeddings");
     let port = app.port.to_string();
     let out = env
         .run(
@@ -339,28 +620,58 @@ fn deploy_wait_reports_progress_and_times_out_clearly() {
         .ok();
     assert!(out.stdout.contains("Status:    running"), "{}", out.stdout);
     let progress = &out.stderr;
-    let (p, b, h) = (
-        progress.find("provisioning"),
-        progress.find("booting"),
-        progress.find("healthy"),
+    let (p, r) = (
+        progress.find("status: provisioning"),
+        progress.find("status: running"),
     );
     assert!(
-        p.is_some() && b.is_some() && h.is_some() && p < b && b < h,
+        p.is_some() && r.is_some() && p < r,
         "progress order:\n{progress}"
     );
-    assert_eq!(env.registry()["deployments"][0]["last_status"], "running");
+    assert_eq!(env.records()[0]["last_status"], "running");
 
-    // An app that never answers: a clear failure at the timeout, record kept.
-    let dead = AppServer::start("/health", 503, "no");
-    let port = dead.port.to_string();
+    // A boot that failed at a step: reported at once, not after the timeout.
+    let failed = env.https_app();
+    failed.set_path(
+        "/healthz/boot",
+        200,
+        r#"{"state":"failed","step":"pull ghcr.io/huggingface/text-embeddings-inference:cpu-1.9"}"#,
+    );
+    let started = std::time::Instant::now();
     let out = env
         .run(
             &[
                 "deploy",
                 "--port",
-                &port,
+                &failed.port.to_string(),
                 "--app-name",
                 "second",
+                "--wait",
+                "--timeout",
+                "60",
+            ],
+            Some(&dir),
+        )
+        .fails();
+    assert!(
+        out.stderr.contains(
+            "boot failed at step \"pull ghcr.io/huggingface/text-embeddings-inference:cpu-1.9\""
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // An app that never answers: a clear failure at the timeout, record kept.
+    let dead = env.https_app();
+    dead.set_path("/healthz/tei", 503, "no");
+    let out = env
+        .run(
+            &[
+                "deploy",
+                "--port",
+                &dead.port.to_string(),
+                "--app-name",
+                "third",
                 "--wait",
                 "--timeout",
                 "2",
@@ -369,7 +680,7 @@ fn deploy_wait_reports_progress_and_times_out_clearly() {
         )
         .fails();
     assert!(out.stderr.contains("timed out after 2s"), "{}", out.stderr);
-    assert_eq!(env.registry()["deployments"].as_array().unwrap().len(), 2);
+    assert_eq!(env.records().len(), 3);
 }
 
 #[test]
@@ -377,7 +688,7 @@ fn retries_honour_rate_limits_and_never_create_twice() {
     let env = Env::new();
     let dir = env.project("chat-agent");
     // 429 with Retry-After, then a 500 on create (the create may have happened:
-    // looked up by label first), then success.
+    // looked up by label first), then busy, then success.
     env.sim.add_fault(Fault {
         method: "GET".into(),
         path: "/v4/regions".into(),
@@ -386,20 +697,15 @@ fn retries_honour_rate_limits_and_never_create_twice() {
         retry_after: Some(1),
         ..Default::default()
     });
-    env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/linode/instances".into(),
-        status: 500,
-        reason: "Internal".into(),
-        ..Default::default()
-    });
-    env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/linode/instances".into(),
-        status: 400,
-        reason: "Linode busy.".into(),
-        ..Default::default()
-    });
+    for (status, reason) in [(500, "Internal"), (400, "Linode busy.")] {
+        env.sim.add_fault(Fault {
+            method: "POST".into(),
+            path: "/v4/linode/instances".into(),
+            status,
+            reason: reason.into(),
+            ..Default::default()
+        });
+    }
     env.run(&["deploy"], Some(&dir)).ok();
     let reqs = env.sim.requests();
     assert_eq!(
@@ -412,6 +718,49 @@ fn retries_honour_rate_limits_and_never_create_twice() {
         && r.path == "/v4/linode/instances"
         && r.filter.as_deref().is_some_and(|f| f.contains("label"))));
     assert_eq!(env.sim.instances().len(), 1);
+    assert_eq!(env.sim.firewalls().len(), 1);
+}
+
+#[test]
+fn a_429_storm_is_ridden_out_within_the_budget() {
+    let mut env = Env::new();
+    env.extra
+        .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "20".into()));
+    let dir = env.project("chat-agent");
+    // Ten 429s in a row with Retry-After 1: more than the 5 attempts of other errors.
+    env.sim.add_fault(Fault {
+        method: "GET".into(),
+        path: "/v4/linode/types".into(),
+        status: 429,
+        reason: "Too many requests".into(),
+        retry_after: Some(1),
+        times: 6,
+        ..Default::default()
+    });
+    env.run(&["deploy"], Some(&dir)).ok();
+    assert_eq!(
+        env.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v4/linode/types")
+            .count(),
+        7
+    );
+    let mut env2 = Env::new();
+    env2.extra
+        .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "2".into()));
+    let dir2 = env2.project("chat-agent");
+    env2.sim.add_fault(Fault {
+        method: "GET".into(),
+        path: "/v4/linode/types".into(),
+        status: 429,
+        reason: "Too many requests".into(),
+        retry_after: Some(1),
+        times: 10,
+        ..Default::default()
+    });
+    let out = env2.run(&["deploy"], Some(&dir2)).fails();
+    assert!(out.stderr.contains("429"), "{}", out.stderr);
 }
 
 #[test]
@@ -431,13 +780,11 @@ fn a_create_that_timed_out_is_found_by_label_not_repeated() {
     assert!(out.stdout.contains("Deployed"), "{}", out.stdout);
     assert_eq!(env.posts().len(), 1, "never posted twice");
     assert_eq!(env.sim.instances().len(), 1);
-    assert!(env.registry()["deployments"][0]["linode_id"]
-        .as_u64()
-        .is_some());
+    assert!(env.records()[0]["linode_id"].as_u64().is_some());
 }
 
 #[test]
-fn api_errors_are_shown_with_reason_and_leave_no_record() {
+fn api_errors_are_shown_with_reason_and_leave_nothing_behind() {
     let mut env = Env::new();
     let dir = env.project("chat-agent");
     env.extra.push(("LINODE_CLI_TOKEN".into(), "wrong".into()));
@@ -447,7 +794,7 @@ fn api_errors_are_shown_with_reason_and_leave_no_record() {
         "{}",
         out.stderr
     );
-    assert!(env.registry()["deployments"].as_array().unwrap().is_empty());
+    assert!(env.records().is_empty());
     env.extra = vec![("LINODE_CLI_TOKEN".into(), "".into())];
     let out = env.run(&["deploy"], Some(&dir)).fails();
     assert!(
@@ -455,9 +802,9 @@ fn api_errors_are_shown_with_reason_and_leave_no_record() {
         "{}",
         out.stderr
     );
-    // A validation error with a field, as the real API words it.
+    // A validation error with a field, as the real API words it: the firewall
+    // made for the Linode is deleted again and no record stays.
     env.extra.clear();
-    let before = env.posts().len();
     env.sim.add_fault(Fault {
         method: "POST".into(),
         path: "/v4/linode/instances".into(),
@@ -467,48 +814,136 @@ fn api_errors_are_shown_with_reason_and_leave_no_record() {
     });
     let out = env.run(&["deploy"], Some(&dir)).fails();
     assert!(out.stderr.contains("region is not valid"), "{}", out.stderr);
-    assert_eq!(
-        env.posts().len(),
-        before + 1,
-        "validation errors are not retried"
+    assert_eq!(env.posts().len(), 1, "validation errors are not retried");
+    assert_eq!(env.posts_to("/v4/networking/firewalls").len(), 1);
+    assert!(env.sim.firewalls().is_empty(), "cleaned up");
+    assert!(env.records().is_empty());
+    // A refused firewall: nothing is created at all.
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/networking/firewalls".into(),
+        status: 400,
+        reason: "Too many Firewalls".into(),
+        ..Default::default()
+    });
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        out.stderr.contains("Too many Firewalls") && out.stderr.contains("nothing was created"),
+        "{}",
+        out.stderr
     );
+    assert_eq!(env.posts().len(), 1, "no instance without its firewall");
+    assert!(env.records().is_empty());
 }
 
 #[test]
-fn destroy_of_an_instance_already_gone_cleans_the_registry() {
+fn the_token_never_leaks_through_api_errors() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    // The API echoes the Authorization header in its error body.
+    for path in ["/v4/linode/instances", "/v4/networking/firewalls"] {
+        env.sim.add_fault(Fault {
+            method: "GET".into(),
+            path: path.into(),
+            status: 400,
+            reason: "bad request: Authorization: Bearer test-token".into(),
+            times: 100,
+            ..Default::default()
+        });
+    }
+    for args in [
+        &["deploy"][..],
+        &["status", "-V"][..],
+        &["status", "--json"][..],
+        &["destroy", "--yes"][..],
+    ] {
+        let out = env.run(args, Some(&dir));
+        assert_ne!(out.code, 0);
+        assert!(
+            !out.stdout.contains("test-token") && !out.stderr.contains("test-token"),
+            "{args:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert!(!std::fs::read_to_string(env.registry_path())
+        .unwrap_or_default()
+        .contains("test-token"));
+}
+
+#[test]
+fn no_firewall_and_an_existing_firewall() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    let out = env.run(&["deploy", "--no-firewall"], Some(&dir)).ok();
+    assert!(
+        out.stdout.contains("Firewall:  none (--no-firewall)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("--no-firewall"),
+        "the opt-out is said: {}",
+        out.stderr
+    );
+    assert!(env.posts()[0].get("firewall_id").is_none());
+    assert!(env.posts_to("/v4/networking/firewalls").is_empty());
+    assert_eq!(env.records()[0]["firewall"]["kind"], "disabled");
+    let v = env.run(&["status", "-V"], None);
+    assert!(v.stdout.contains("none (--no-firewall)"), "{}", v.stdout);
+
+    let mine = env.sim.seed_firewall("my-own-firewall");
+    let out = env
+        .run(
+            &["deploy", "--env", "staging", "--firewall", "999999"],
+            Some(&dir),
+        )
+        .fails();
+    assert!(out.stderr.contains("--firewall 999999"), "{}", out.stderr);
+    env.run(
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--firewall",
+            &mine.to_string(),
+        ],
+        Some(&dir),
+    )
+    .ok();
+    assert_eq!(env.posts().last().unwrap()["firewall_id"], mine);
+    env.run(&["destroy", "--env", "staging", "--yes"], None)
+        .ok();
+    assert_eq!(env.sim.firewalls().len(), 1, "the user's firewall is kept");
+}
+
+#[test]
+fn destroy_of_an_instance_already_gone_cleans_up() {
     let env = Env::new();
     let dir = env.project("chat-agent");
     env.run(&["deploy"], Some(&dir)).ok();
     env.run(&["deploy", "--env", "staging"], Some(&dir)).ok();
-    let id = env.registry()["deployments"][0]["linode_id"]
-        .as_u64()
-        .unwrap();
+    let id = env.records()[0]["linode_id"].as_u64().unwrap();
     // Deleted behind our back.
-    let c = reqwest_free_delete(env.sim.port, id);
-    assert_eq!(c, 200);
-    let j = env.run(&["status", "--json"], None).ok().json();
-    assert_eq!(j[0]["status"], "missing");
+    assert!(env.sim.delete_instance(id));
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["status"], "missing");
     // Two deployments and no filter: ambiguous.
     let out = env.run(&["destroy", "--yes"], None).fails();
     assert!(out.stderr.contains("2 deployments match"), "{}", out.stderr);
     let out = env
         .run(&["destroy", "--env", "default", "--yes", "--json"], None)
         .ok();
-    assert!(out.json()[0]["result"]
-        .as_str()
-        .unwrap()
-        .contains("already gone"));
-    assert_eq!(env.registry()["deployments"].as_array().unwrap().len(), 1);
-}
-
-/// DELETE through a raw socket (keeps reqwest out of the test's deps).
-fn reqwest_free_delete(port: u16, id: u64) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "DELETE /v4/linode/instances/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    resp.split_whitespace().nth(1).unwrap().parse().unwrap()
+    assert!(
+        out.json()[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("already gone"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.records().len(), 1);
+    assert_eq!(env.sim.firewalls().len(), 1, "its firewall went too");
 }
 
 #[test]
@@ -533,22 +968,22 @@ fn corrupt_registry_is_reported_and_left_untouched() {
     assert!(env.posts().is_empty());
 }
 
-#[test]
-fn status_checks_deployments_concurrently() {
-    let env = Env::new();
-    env.sim.set_latency(100);
-    let app = AppServer::start("/health", 200, "ok");
+/// Registry records of running, tagged instances behind one HTTPS app.
+pub fn seed_deployments(env: &Env, app: &AppServer, n: usize) {
     let mut deployments = Vec::new();
-    for i in 0..40 {
+    for i in 0..n {
+        let dep = format!("d-{i}");
+        let tags = vec!["build_ai".to_string(), format!("build_ai_id={dep}")];
         let id = env
             .sim
-            .seed_instance(&format!("build-ai-app{i}-default-20261126T143000Z"));
+            .seed_tagged(&format!("build-ai-app{i}-default-20261126T143000Z"), &tags);
         deployments.push(serde_json::json!({
-            "deployment_id": format!("d-{i}"), "app_name": format!("app{i}"), "env": "default",
-            "template": "embeddings", "template_version": "0.1.0", "region": "us-ord",
+            "deployment_id": dep, "app_name": format!("app{i}"), "env": "default",
+            "template": "embeddings", "template_version": "0.2.0", "region": "us-ord", "linode_type": "g6-standard-2",
             "linode_id": id, "ipv4": "127.0.0.1", "hostname": "localhost",
-            "url": format!("http://localhost:{}", app.port),
-            "health": {"http_path": "/health", "port": app.port},
+            "url": format!("https://localhost:{}", app.port),
+            "health": {"http_path": "/healthz/tei", "port": app.port},
+            "probes": [{"service": "tei", "path": "/healthz/tei", "success_codes": [200], "timeout_seconds": 2}],
             "created_at": "2026-11-26T14:30:00Z", "last_status": "provisioning"
         }));
     }
@@ -559,30 +994,39 @@ fn status_checks_deployments_concurrently() {
         serde_json::json!({ "deployments": deployments }).to_string(),
     )
     .unwrap();
+}
+
+#[test]
+fn status_lists_the_account_once_and_probes_concurrently() {
+    let env = Env::new();
+    env.sim.set_latency(100);
+    let app = env.https_app();
+    app.set_path("/healthz/tei", 200, "ok");
+    seed_deployments(&env, &app, 40);
+    let before = env.sim.requests().len();
     let j = env.run(&["status", "--json"], None).ok().json();
-    assert_eq!(j.as_array().unwrap().len(), 40);
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r["status"] == "running"), "{j}");
     assert!(
-        j.as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["status"] == "running"),
-        "{j}"
+        env.sim.requests().len() - before <= 3,
+        "three list calls for 40 deployments"
     );
     assert!(
-        env.sim.max_in_flight() >= 20,
-        "requests overlapped: max in flight {}",
-        env.sim.max_in_flight()
+        app.max_in_flight() >= 10,
+        "probes overlapped: {}",
+        app.max_in_flight()
     );
     // The bound is honoured.
     let env2 = Env::new();
-    env2.sim.set_latency(50);
-    std::fs::create_dir_all(env2.registry_path().parent().unwrap()).unwrap();
-    std::fs::write(env2.registry_path(), std::fs::read(&path).unwrap()).unwrap();
+    let app2 = env2.https_app();
+    app2.set_path("/healthz/tei", 200, "ok");
+    seed_deployments(&env2, &app2, 40);
     env2.run(&["status", "--concurrency", "4"], None).ok();
     assert!(
-        env2.sim.max_in_flight() <= 4,
+        app2.max_in_flight() <= 4,
         "max in flight {}",
-        env2.sim.max_in_flight()
+        app2.max_in_flight()
     );
 }
 
@@ -592,12 +1036,11 @@ fn rendered_user_data_passes_cloud_init_schema() {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("data/schema-cloud-config-v1.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    for t in ["chat-agent", "llm-api", "embeddings"] {
+    for t in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
         let dir = env.project(t);
-        write_env(
-            &dir,
-            "VLLM_API_KEY=a\nAPI_KEY='x y'\nWEIRD=\"multi\\nline $HOME 'q'\"\n",
-        );
+        let mut dotenv = std::fs::read_to_string(dir.join(".env")).unwrap();
+        dotenv.push_str("WEIRD=\"multi\\nline $HOME 'q'\"\n");
+        write_env(&dir, &dotenv);
         let j = env.dry_run_json(&dir);
         let doc = j["user_data"].as_str().unwrap();
         let value: serde_json::Value = serde_yaml::from_str(doc).unwrap();
@@ -606,6 +1049,10 @@ fn rendered_user_data_passes_cloud_init_schema() {
             .map(|e| format!("{e} at {}", e.instance_path))
             .collect();
         assert!(errors.is_empty(), "{t}: {errors:?}\n{doc}");
+        assert!(
+            j["user_data_bytes"].as_u64().unwrap() < 14_000,
+            "{t}: room left for the user's env"
+        );
     }
 }
 

@@ -59,8 +59,9 @@ def main():
         out = run(["--as-user", "good", "ai", "deploy", "--directory", project, "--port", app_port, "--json"], env).stdout
         dep = json.loads(out)["deployment"]
         assert dep["region"] == "us-ord" and dep["linode_id"], dep
-        rows = json.loads(run(["--as-user", "good", "ai", "status", "--json"], env).stdout)
-        assert len(rows) == 1 and rows[0]["status"] in ("provisioning", "running"), rows
+        # Checked, not running yet: status exits 3 (linode-cli passes the code through).
+        rows = json.loads(run(["--as-user", "good", "ai", "status", "--json"], env, expect=3).stdout)["rows"]
+        assert len(rows) == 1 and rows[0]["status"] in ("provisioning", "starting"), rows
         # Exit codes come through: a usage error is 2.
         run(["ai", "deploy", "--no-such-flag"], env, expect=2)
         out = run(["--as-user", "good", "ai", "destroy", "--yes"], env).stdout

@@ -1,8 +1,11 @@
 //! Command-line definitions (clap). Parsing only: no behaviour here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{parse_millis, parse_seconds, Tuning};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Deploy AI demo apps (Ollama chat, an OpenAI-compatible LLM API, embeddings) to a fresh Linode",
     long_about = "Deploy AI demo apps to a fresh Linode instance from public container images, using cloud-init.\n\
-                  Pick a template, 'init' a project, 'deploy', watch 'status' until the URL answers, then 'destroy'.\n\n\
+                  Pick a template, 'init' a project, 'deploy', watch 'status' until the URL answers, then 'destroy'.\n\
+                  Every deployment gets HTTPS on its own name, an API key in front of the app and a Cloud Firewall.\n\n\
                   Auth and API settings come from linode-cli: LINODE_CLI_TOKEN or the token of linode-cli's default user."
 )]
 pub struct Cli {
@@ -18,22 +22,94 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "USER", env = "LINODE_AI_AS_USER")]
     pub as_user: Option<String>,
 
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
+fn seconds(v: &str) -> Result<Duration, String> {
+    parse_seconds(v, 3600.0)
+}
+fn budget(v: &str) -> Result<Duration, String> {
+    if v.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_seconds(v, 3600.0)
+}
+fn retry_ms(v: &str) -> Result<Duration, String> {
+    parse_millis(v, 1..=60_000)
+}
+fn poll_ms(v: &str) -> Result<Duration, String> {
+    parse_millis(v, 10..=600_000)
+}
+
+/// Knobs for timeouts, retries and tests (hidden; set by environment variable).
+#[derive(Debug, Args)]
+pub struct TuningArgs {
+    /// Per-request API timeout in seconds.
+    #[arg(long, global = true, hide = true, env = "LINODE_AI_API_TIMEOUT_SECS", value_parser = seconds, value_name = "SECS")]
+    pub api_timeout_secs: Option<Duration>,
+    /// First retry backoff in milliseconds (doubles, capped at 30 s).
+    #[arg(long, global = true, hide = true, env = "LINODE_AI_RETRY_BASE_MS", value_parser = retry_ms, value_name = "MS")]
+    pub retry_base_ms: Option<Duration>,
+    /// No API retry starts after this many seconds.
+    #[arg(long, global = true, hide = true, env = "LINODE_AI_RETRY_BUDGET_SECS", value_parser = budget, value_name = "SECS")]
+    pub retry_budget_secs: Option<Duration>,
+    /// `deploy --wait` poll interval in milliseconds.
+    #[arg(long, global = true, hide = true, env = "LINODE_AI_POLL_MS", value_parser = poll_ms, value_name = "MS")]
+    pub poll_ms: Option<Duration>,
+    /// A PEM CA certificate the health probes trust besides the public roots.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "LINODE_AI_PROBE_CA",
+        value_name = "FILE"
+    )]
+    pub probe_ca: Option<PathBuf>,
+    /// The port `linode-ai logs` connects to.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "LINODE_AI_SSH_PORT",
+        value_name = "PORT"
+    )]
+    pub ssh_port: Option<u16>,
+}
+
+impl TuningArgs {
+    pub fn tuning(&self) -> Tuning {
+        let d = Tuning::default();
+        Tuning {
+            api_timeout: self.api_timeout_secs.unwrap_or(d.api_timeout),
+            retry_base: self.retry_base_ms.unwrap_or(d.retry_base),
+            retry_budget: self.retry_budget_secs.unwrap_or(d.retry_budget),
+            poll: self.poll_ms.unwrap_or(d.poll),
+            probe_ca: self.probe_ca.clone(),
+            ssh_port: self.ssh_port.filter(|p| *p != 0).unwrap_or(d.ssh_port),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List and inspect AI templates
+    /// List, inspect, create and install templates
     #[command(subcommand)]
     Templates(TemplatesCmd),
     /// Initialize a local project from a template
     Init(InitArgs),
     /// Deploy the current AI project to Linode
     Deploy(DeployArgs),
-    /// Show status of deployments
+    /// Show status of deployments (and of linode-ai resources in the account)
     Status(StatusArgs),
-    /// Destroy a deployment and its Linode
+    /// Record deployments found in the account but not in this machine's registry
+    Adopt(AdoptArgs),
+    /// Show a deployment's boot log or its app's logs (over SSH)
+    Logs(LogsArgs),
+    /// Destroy a deployment: its Linode, its firewall and its record
     Destroy(DestroyArgs),
     /// Print a shell completion script
     Completions {
@@ -86,7 +162,7 @@ pub struct DeployArgs {
     /// Env file to read (default: env.file from ai.linode.yml, i.e. .env)
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
-    /// Container image to run instead of the template's
+    /// Container image for the app (the service the proxy fronts) instead of the template's
     #[arg(long)]
     pub image: Option<String>,
     /// App name used in tags, label and the registry
@@ -95,21 +171,42 @@ pub struct DeployArgs {
     /// Environment name (default: "default")
     #[arg(long = "env", value_name = "ENV")]
     pub env_name: Option<String>,
-    /// Port to publish the app on (default: the template's external_port)
-    #[arg(long)]
+    /// HTTPS port the proxy listens on (default 443; port 80 always serves the certificate check)
+    #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// Serve your own DNS name (point its A record at the instance) instead of the rDNS name
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
     /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,
+    /// Open SSH only to this network (repeatable; default: everyone). Needs a key.
+    #[arg(long = "ssh-from", value_name = "CIDR")]
+    pub ssh_from: Vec<String>,
+    /// Attach this existing Cloud Firewall instead of creating one (kept on destroy)
+    #[arg(long, value_name = "ID", conflicts_with = "no_firewall")]
+    pub firewall: Option<u64>,
+    /// Create no Cloud Firewall (every port the instance opens is reachable)
+    #[arg(long)]
+    pub no_firewall: bool,
+    /// When this app/env already exists: make the new one, then destroy the old
+    #[arg(long, conflicts_with = "new")]
+    pub replace: bool,
+    /// When this app/env already exists: make another one beside it
+    #[arg(long)]
+    pub new: bool,
     /// Wait until the app answers its health check
     #[arg(long)]
     pub wait: bool,
     /// Seconds to wait with --wait
-    #[arg(long, default_value_t = 900, requires = "wait", value_name = "SECS")]
+    #[arg(long, default_value_t = 1800, requires = "wait", value_name = "SECS")]
     pub timeout: u64,
-    /// Show the request and user-data without creating anything (no token needed)
+    /// Show the requests and user-data without creating anything (no token needed)
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask for confirmation (replacing a deployment)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Project directory (default: the current directory)
     #[arg(long, short = 'd', value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -123,7 +220,7 @@ pub struct StatusArgs {
     pub app: Option<String>,
     #[arg(long = "env", value_name = "ENV")]
     pub env_name: Option<String>,
-    /// Show Linode id, label, type, API status and last check
+    /// Show Linode id, type, firewall, price, API status, HTTP status, hook log lines
     #[arg(long, short = 'V')]
     pub verbose: bool,
     #[arg(long)]
@@ -134,11 +231,53 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdoptArgs {
+    #[arg(long)]
+    pub app: Option<String>,
+    #[arg(long = "env", value_name = "ENV")]
+    pub env_name: Option<String>,
+    /// Adopt every untracked deployment
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[arg(long)]
+    pub app: Option<String>,
+    #[arg(long = "env", value_name = "ENV")]
+    pub env_name: Option<String>,
+    /// A deployment id (or its first characters) or a Linode id
+    #[arg(long)]
+    pub id: Option<String>,
+    /// cloud-init's status and the boot log instead of the app's logs
+    #[arg(long)]
+    pub boot: bool,
+    /// A service's logs (default: the one the proxy fronts)
+    #[arg(long, conflicts_with = "boot")]
+    pub service: Option<String>,
+    /// Keep printing new lines
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Lines to show
+    #[arg(long, default_value_t = 200)]
+    pub lines: u32,
+    /// SSH private key to use (default: ssh's own choice)
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DestroyArgs {
     #[arg(long)]
     pub app: Option<String>,
     #[arg(long = "env", value_name = "ENV")]
     pub env_name: Option<String>,
+    /// A deployment id (or its first 6+ characters), a Linode id, or a firewall label
+    #[arg(long)]
+    pub id: Option<String>,
     /// Destroy every matching deployment (needed when several match)
     #[arg(long)]
     pub all: bool,

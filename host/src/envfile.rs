@@ -53,7 +53,8 @@ pub fn parse(text: &str, origin: &str) -> Result<EnvVars> {
             bail!("{origin}:{start_line}: expected KEY=value (the line has no '=')");
         }
         if !is_env_name(&key) {
-            bail!("{origin}:{start_line}: \"{key}\" is not a valid variable name (letters, digits, _)");
+            // The text before '=' is not echoed: it may be a pasted secret.
+            bail!("{origin}:{start_line}: the name before '=' is not a valid variable name (letters, digits and _, not starting with a digit)");
         }
         i += 1; // '='
         while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
@@ -161,11 +162,42 @@ fn skip_trailing(
     Ok(i)
 }
 
-/// Reads a dotenv file.
+/// Reads a dotenv file (a regular file of at most 1 MiB; a BOM is dropped).
 pub fn read(path: &Path) -> Result<EnvVars> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read env file {}", path.display()))?;
+    let text = crate::files::read_text(path, "env file", crate::files::TEXT_LIMIT)?;
     parse(&text, &path.display().to_string())
+}
+
+/// Sets `values` in the env file at `path`: an existing `NAME=` line (empty or
+/// not) is replaced in place, others are appended; comments and every other
+/// line are kept. Written atomically, mode 0600. Values must be plain
+/// (generated keys): they are written unquoted.
+pub fn set_values(path: &Path, values: &[(String, String)]) -> Result<()> {
+    let text = if path.exists() {
+        crate::files::read_text(path, "env file", crate::files::TEXT_LIMIT)?
+    } else {
+        String::new()
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (name, value) in values {
+        debug_assert!(value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)));
+        let line = format!("{name}={value}");
+        let at = lines.iter().position(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            l.split_once('=').is_some_and(|(k, _)| k.trim() == name)
+        });
+        match at {
+            Some(i) => lines[i] = line,
+            None => lines.push(line),
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    crate::files::write_private(path, out.as_bytes())
+        .with_context(|| format!("cannot save generated values into {}", path.display()))
 }
 
 #[cfg(test)]
@@ -204,9 +236,39 @@ G = spaced
         let e = parse("A='open\n", "my.env").unwrap_err().to_string();
         assert!(e.contains("unterminated"), "{e}");
         let e = parse("1A=x", "my.env").unwrap_err().to_string();
-        assert!(e.contains("1A"), "{e}");
+        assert!(
+            e.contains("my.env:1") && e.contains("not a valid variable name"),
+            "{e}"
+        );
+        // A pasted secret is never echoed, whatever the line looks like.
+        for line in ["sk-live-s3cr3t-token", "s3cr3t token=x", "s3cr3t.token=x"] {
+            let e = parse(line, "my.env").unwrap_err().to_string();
+            assert!(
+                !e.contains("s3cr3t") && !e.contains("dGhpcy") && !e.contains("sk-live"),
+                "{e}"
+            );
+        }
         // Errors never echo values.
         let e = parse("A=\"secret' x", "my.env").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn generated_values_replace_empty_lines_and_keep_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        std::fs::write(&p, "# keep me\nKEY=\nOTHER='x y'\n").unwrap();
+        set_values(
+            &p,
+            &[("KEY".into(), "abc".into()), ("NEW".into(), "def".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "# keep me\nKEY=abc\nOTHER='x y'\nNEW=def\n"
+        );
+        assert_eq!(crate::files::mode(&p), Some(0o600));
+        let v = read(&p).unwrap();
+        assert_eq!(v["OTHER"], "x y");
     }
 }

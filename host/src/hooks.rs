@@ -20,6 +20,7 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::health::{default_verdict, HealthVerdict, ProbeResult};
+use crate::stack::Stack;
 use crate::template::{EnvVars, Template};
 
 mod bindings {
@@ -145,30 +146,22 @@ fn engine() -> Result<&'static Engine> {
         .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e}"))
 }
 
-/// `${XDG_CACHE_HOME:-~/.cache}/linode-ai/hooks`.
-fn cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(dirs::cache_dir)
-        .map(|d| d.join("linode-ai").join("hooks"))
-}
-
 /// Whether the last load compiled or came from the cache (for benchmarks and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LoadKind {
     Compiled,
     Cached,
 }
 
 /// Loads a component, from the cache when a valid entry exists.
-fn load_component(engine: &Engine, bytes: &[u8]) -> Result<(Component, LoadKind)> {
+fn load_component(engine: &Engine, bytes: &[u8], cache: &Path) -> Result<(Component, LoadKind)> {
     let mut h = Sha256::new();
     h.update(b"linode-ai hooks cache v1\0wasmtime 48.0.8\0fuel epoch component-model\0");
     h.update(std::env::consts::ARCH.as_bytes());
     h.update(bytes);
     let key = format!("{:x}", h.finalize());
-    let dir = cache_dir();
+    let dir: Option<PathBuf> = Some(cache.to_path_buf());
     if let Some(dir) = &dir {
         let (art, sum) = (
             dir.join(format!("{key}.cwasm")),
@@ -257,14 +250,18 @@ pub struct TemplateHooks {
 
 impl TemplateHooks {
     /// Loads the template's hook component (checked and pre-linked) if it has one.
-    pub fn for_template(t: &Template) -> Result<TemplateHooks> {
+    pub fn for_template(t: &Template, stack: &Stack, cache: &Path) -> Result<TemplateHooks> {
         let mut hooks = TemplateHooks::builtin(
             t.name(),
             t.version(),
-            t.container().health.success_codes.clone(),
+            stack
+                .probes()
+                .first()
+                .map(|p| p.success_codes.clone())
+                .unwrap_or_else(|| vec![200]),
         );
         if let Some(path) = t.hook_path() {
-            let wasm = Self::load(&path).with_context(|| {
+            let wasm = Self::load(&path, cache).with_context(|| {
                 format!(
                     "hook {} of template \"{}\" {}",
                     path.display(),
@@ -277,11 +274,11 @@ impl TemplateHooks {
         Ok(hooks)
     }
 
-    fn load(path: &Path) -> Result<Wasm> {
+    fn load(path: &Path, cache: &Path) -> Result<Wasm> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let engine = engine()?;
-        let (component, load) = load_component(engine, &bytes)?;
+        let (component, load) = load_component(engine, &bytes, cache)?;
         check_interface(engine, &component)?;
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -467,7 +464,7 @@ impl TemplateHooks {
                 body: body.clone(),
                 truncated: *truncated,
             }),
-            ProbeResult::Error { message } => wit::ProbeResult::Error(message.clone()),
+            ProbeResult::Error { message, .. } => wit::ProbeResult::Error(message.clone()),
         };
         let out = self.call(wasm, move |store, hooks| {
             hooks

@@ -39,9 +39,12 @@ pub struct DeploySettings {
     /// Container image override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Published port override (the template's `external_port` otherwise).
+    /// The HTTPS port the proxy publishes (443 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Serve this DNS name (an A record pointing at the instance) instead of its rDNS name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,16 +70,16 @@ impl ProjectManifest {
     /// Reads `ai.linode.yml` from `dir`, with errors that say what to do.
     pub fn load(dir: &Path) -> Result<(ProjectManifest, PathBuf)> {
         let path = dir.join(MANIFEST_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+        if std::fs::symlink_metadata(&path).is_err() {
+            anyhow::bail!(
                 "{MANIFEST_FILE} not found in {}; run 'linode-ai init <template>' first (see 'linode-ai templates list')",
                 dir.display()
-            ),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let manifest: ProjectManifest = serde_yaml::from_str(&text)
-            .with_context(|| format!("{} is not a valid project manifest", path.display()))?;
+            );
+        }
+        let text = crate::files::read_text(&path, "project manifest", crate::files::TEXT_LIMIT)?;
+        let manifest: ProjectManifest =
+            crate::yaml::from_str(&text, &path.display().to_string())
+                .with_context(|| format!("{} is not a valid project manifest", path.display()))?;
         Ok((manifest, path))
     }
 

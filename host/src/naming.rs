@@ -3,15 +3,21 @@
 //! Labels: 3-64 chars, start with a letter, end alphanumeric, only
 //! `[A-Za-z0-9-_.]`, never `--`, `__` or `..`. Tags: 3-50 chars each.
 //!
-//! Tag scheme (every tag fits in 50 chars):
+//! Tag scheme (every tag fits in 50 chars): the common tag `build_ai` on
+//! everything linode-ai creates (one filtered list call finds it all), then
 //! `build_ai_app=<app>`, `build_ai_env=<env>`, `build_ai_template=<name>`,
 //! `build_ai_template_version=<version>`, `build_ai_id=<uuid>` (the plan's
 //! `build_ai_deployment_id=<uuid>` is 59 chars, which the API rejects).
+//! A deployment's record can be rebuilt from these tags alone.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub const LABEL_MAX: usize = 64;
+/// Firewall labels are shorter than Linode labels.
+pub const FIREWALL_LABEL_MAX: usize = 32;
+/// The tag on every resource linode-ai creates.
+pub const COMMON_TAG: &str = "build_ai";
 pub const TAG_MIN: usize = 3;
 pub const TAG_MAX: usize = 50;
 /// Longest app or env name accepted, so that every tag stays within 50 chars.
@@ -22,14 +28,17 @@ pub const NAME_MAX: usize = 32;
 pub enum NameError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
-    #[error("{what} \"{value}\" is {len} characters; at most {max} are allowed")]
+    #[error(
+        "{what} {} is {len} characters; at most {max} are allowed",
+        crate::sanitize::quote(value)
+    )]
     TooLong {
         what: &'static str,
         value: String,
         len: usize,
         max: usize,
     },
-    #[error("{what} \"{value}\" may only contain letters, digits, '-', '_' and '.'")]
+    #[error("{what} {} may only contain letters, digits, '-', '_' and '.', starting with a letter or digit", crate::sanitize::quote(value))]
     BadChars { what: &'static str, value: String },
 }
 
@@ -51,6 +60,7 @@ pub fn check_name(what: &'static str, value: &str) -> Result<(), NameError> {
     if !value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || !value.starts_with(|c: char| c.is_ascii_alphanumeric())
     {
         return Err(NameError::BadChars {
             what,
@@ -83,28 +93,51 @@ fn slug(value: &str, max: usize) -> String {
     out
 }
 
-/// `build-ai-<app>-<env>-<YYYYMMDDTHHMMSSZ>`: always a valid, at most 64-char label.
-pub fn instance_label(app: &str, env: &str, at: DateTime<Utc>) -> String {
+/// `build-ai-<app>-<env>-<YYYYMMDDTHHMMSSZ>-<id6>`: always a valid, at most
+/// 64-char label, unique beyond the second's resolution thanks to the
+/// deployment id's first 6 hex digits.
+pub fn instance_label(app: &str, env: &str, at: DateTime<Utc>, id: Uuid) -> String {
     let stamp = at.format("%Y%m%dT%H%M%SZ").to_string(); // 16 chars
-    let app = slug(app, 24);
-    let env = slug(env, 12);
+    let short = id.simple().to_string()[..6].to_string();
+    let label = join_label(&[&slug(app, 20), &slug(env, 10), &stamp, &short]);
+    debug_assert!(check_label(&label).is_ok(), "{label}");
+    label
+}
+
+/// `build-ai-<app>-<id8>`: a valid firewall label (3-32 chars), unique per deployment.
+pub fn firewall_label(app: &str, id: Uuid) -> String {
+    let short = id.simple().to_string()[..8].to_string();
+    let label = join_label(&[&slug(app, 14), &short]);
+    debug_assert!(
+        check_label_len(&label, FIREWALL_LABEL_MAX).is_ok(),
+        "{label}"
+    );
+    label
+}
+
+fn join_label(parts: &[&str]) -> String {
     let mut label = String::from("build-ai");
-    for part in [app.as_str(), env.as_str(), stamp.as_str()] {
+    for part in parts {
         if !part.is_empty() {
             label.push('-');
             label.push_str(part);
         }
     }
-    debug_assert!(check_label(&label).is_ok(), "{label}");
     label
 }
 
 /// The API's label rule, checked by hand (its pattern needs look-ahead).
 pub fn check_label(label: &str) -> Result<(), String> {
+    check_label_len(label, LABEL_MAX)
+}
+
+/// The label rule with a length limit (64 for Linodes, 32 for firewalls).
+pub fn check_label_len(label: &str, max: usize) -> Result<(), String> {
     let len = label.chars().count();
-    if !(3..=LABEL_MAX).contains(&len) {
+    let label = &crate::sanitize::line(&crate::sanitize::cut(label, 80));
+    if !(3..=max).contains(&len) {
         return Err(format!(
-            "label \"{label}\" must be 3-{LABEL_MAX} characters (is {len})"
+            "label \"{label}\" must be 3-{max} characters (is {len})"
         ));
     }
     let first = label.chars().next().unwrap_or(' ');
@@ -134,15 +167,47 @@ pub fn check_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The tags put on every instance linode-ai creates.
+/// The tags put on every resource linode-ai creates.
 pub fn instance_tags(app: &str, env: &str, template: &str, version: &str, id: Uuid) -> Vec<String> {
     vec![
+        COMMON_TAG.to_string(),
         format!("build_ai_app={app}"),
         format!("build_ai_env={env}"),
         format!("build_ai_template={template}"),
         format!("build_ai_template_version={version}"),
         format!("build_ai_id={id}"),
     ]
+}
+
+/// What a resource's tags say about the deployment it belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeploymentTags {
+    pub app: Option<String>,
+    pub env: Option<String>,
+    pub template: Option<String>,
+    pub template_version: Option<String>,
+    pub id: Option<String>,
+}
+
+impl DeploymentTags {
+    pub fn parse(tags: &[String]) -> DeploymentTags {
+        let mut t = DeploymentTags::default();
+        for tag in tags {
+            let Some((k, v)) = tag.split_once('=') else {
+                continue;
+            };
+            let v = Some(v.to_string());
+            match k {
+                "build_ai_app" => t.app = v,
+                "build_ai_env" => t.env = v,
+                "build_ai_template" => t.template = v,
+                "build_ai_template_version" => t.template_version = v,
+                "build_ai_id" | "build_ai_deployment_id" => t.id = v,
+                _ => {}
+            }
+        }
+        t
+    }
 }
 
 /// The API's tag rule: 3-50 characters each.
@@ -169,9 +234,18 @@ mod tests {
 
     #[test]
     fn label_is_compact_and_valid() {
-        let l = instance_label("chat-agent", "default", at());
-        assert_eq!(l, "build-ai-chat-agent-default-20261126T143000Z");
+        let id = Uuid::parse_str("0a1b2c3d-0000-4000-8000-000000000000").unwrap();
+        let l = instance_label("chat-agent", "default", at(), id);
+        assert_eq!(l, "build-ai-chat-agent-default-20261126T143000Z-0a1b2c");
         check_label(&l).unwrap();
+        // Two deployments in the same second get different labels.
+        assert_ne!(
+            l,
+            instance_label("chat-agent", "default", at(), Uuid::new_v4())
+        );
+        let f = firewall_label("chat-agent", id);
+        assert_eq!(f, "build-ai-chat-agent-0a1b2c3d");
+        check_label_len(&f, FIREWALL_LABEL_MAX).unwrap();
     }
 
     #[test]
@@ -183,9 +257,11 @@ mod tests {
             ("ünïcødé", "日本"),
             ("", ""),
         ] {
-            let l = instance_label(app, env, at());
+            let l = instance_label(app, env, at(), Uuid::new_v4());
             check_label(&l).unwrap_or_else(|e| panic!("{app:?}/{env:?}: {e}"));
             assert!(l.len() <= LABEL_MAX);
+            let f = firewall_label(app, Uuid::new_v4());
+            check_label_len(&f, FIREWALL_LABEL_MAX).unwrap_or_else(|e| panic!("{app:?}: {e}"));
         }
     }
 
@@ -210,8 +286,12 @@ mod tests {
     #[test]
     fn tags_fit_the_api_limits_for_the_longest_names() {
         let name = "a".repeat(NAME_MAX);
-        let tags = instance_tags(&name, &name, "chat-agent", "0.1.0", Uuid::new_v4());
+        let id = Uuid::new_v4();
+        let tags = instance_tags(&name, &name, "chat-agent", "0.1.0", id);
         check_tags(&tags).unwrap();
+        let back = DeploymentTags::parse(&tags);
+        assert_eq!(back.app.as_deref(), Some(name.as_str()));
+        assert_eq!(back.id, Some(id.to_string()));
         // The plan's original id tag would not fit.
         let plan = vec![format!("build_ai_deployment_id={}", Uuid::new_v4())];
         assert!(check_tags(&plan).is_err());
@@ -223,5 +303,8 @@ mod tests {
         assert!(check_name("app name", "").is_err());
         assert!(check_name("app name", "a b").is_err());
         assert!(check_name("app name", &"a".repeat(33)).is_err());
+        for bad in [".", "..", ".hidden", "-x"] {
+            assert!(check_name("template name", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,11 @@
-//! Terminal output: tables, colour, JSON. The only place that knows about terminals.
+//! Terminal output: tables, colour, JSON, error reports. The only place that
+//! knows about terminals. Every cell and message from outside (API, hooks,
+//! registry) is escaped before it reaches the terminal.
 
 use std::io::IsTerminal;
+
+use crate::sanitize;
+use crate::state::{Status, Tone};
 
 /// How to print: colour only on a terminal and never with `NO_COLOR`.
 #[derive(Debug, Clone, Copy)]
@@ -40,15 +45,6 @@ impl Style {
         }
     }
 
-    /// The `error:` label for stderr.
-    pub fn error_label(&self) -> &'static str {
-        if self.err_color {
-            "\x1b[31merror:\x1b[0m"
-        } else {
-            "error:"
-        }
-    }
-
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -62,28 +58,40 @@ impl Style {
     pub fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
+    pub fn red(&self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    pub fn yellow(&self, t: &str) -> String {
+        self.paint("33", t)
+    }
     /// Colours a status word by what it means.
-    pub fn status(&self, s: &str) -> String {
-        match s {
-            "running" | "healthy" => self.paint("32", s),
-            "provisioning" | "booting" | "starting" | "pending" | "container starting" => {
-                self.paint("33", s)
-            }
-            "degraded" | "missing" | "unknown" | "unhealthy" => self.paint("31", s),
-            _ => s.to_string(),
+    pub fn status(&self, s: Status) -> String {
+        self.tone(s.tone(), s.as_str())
+    }
+    pub fn tone(&self, tone: Tone, text: &str) -> String {
+        match tone {
+            Tone::Good => self.paint("32", text),
+            Tone::Waiting => self.paint("33", text),
+            Tone::Notice => self.paint("36", text),
+            Tone::Bad => self.paint("31", text),
         }
     }
 }
 
-/// A plain text table with left-aligned columns; `color` fns may style cells.
+/// A plain text table with left-aligned columns; cells are escaped, the
+/// status column coloured.
 pub fn table(
     headers: &[&str],
     rows: &[Vec<String>],
     style: &Style,
     status_col: Option<usize>,
 ) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| sanitize::line(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             widths[i] = widths[i].max(c.chars().count());
         }
@@ -102,13 +110,13 @@ pub fn table(
     let head: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
     let mut out = line(head.iter().map(|h| style.bold(h)).collect(), &head);
     out.push('\n');
-    for r in rows {
+    for r in &rows {
         let cells = r
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 if Some(i) == status_col {
-                    style.status(c)
+                    style.status(Status::parse(c))
                 } else {
                     c.clone()
                 }
@@ -127,22 +135,72 @@ pub fn json(value: &impl serde::Serialize) -> String {
     s
 }
 
+/// An error as cargo prints it: `error: <what>` then `Caused by:` lines, escaped.
+pub fn error_report(e: &anyhow::Error, style: &Style) -> String {
+    let label = if style.err_color {
+        "\x1b[1;31merror\x1b[0m:"
+    } else {
+        "error:"
+    };
+    let mut chain = e.chain();
+    let mut out = format!(
+        "{label} {}\n",
+        sanitize::block(&chain.next().map(|c| c.to_string()).unwrap_or_default())
+    );
+    let causes: Vec<String> = chain.map(|c| sanitize::block(&c.to_string())).collect();
+    if !causes.is_empty() {
+        out.push_str("\nCaused by:\n");
+        for c in causes {
+            let mut lines = c.lines();
+            out.push_str(&format!("  {}\n", lines.next().unwrap_or("")));
+            for l in lines {
+                out.push_str(&format!("  {l}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Whether an error is a closed stdout (`linode-ai status | head -1`): exit quietly.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn table_aligns_without_colour() {
+    fn table_aligns_and_escapes() {
         let s = Style::plain();
         let t = table(
             &["NAME", "V"],
             &[
                 vec!["chat-agent".into(), "0.1.0".into()],
-                vec!["x".into(), "1".into()],
+                vec!["x\x1b[2J".into(), "1\nforged".into()],
             ],
             &s,
             None,
         );
-        assert_eq!(t, "NAME        V\nchat-agent  0.1.0\nx           1\n");
+        assert_eq!(
+            t,
+            "NAME        V\nchat-agent  0.1.0\nx\\x1b[2J    1\\nforged\n"
+        );
+    }
+
+    #[test]
+    fn errors_read_like_cargos() {
+        let e = anyhow::anyhow!("inner \x1b]0;title\x07").context("outer");
+        let r = error_report(&e, &Style::plain());
+        assert_eq!(
+            r,
+            "error: outer\n\nCaused by:\n  inner \\x1b]0;title\\x07\n"
+        );
+        let io =
+            anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe)).context("x");
+        assert!(is_broken_pipe(&io));
     }
 }

@@ -1,20 +1,73 @@
-//! The local deployment registry: `${XDG_CONFIG_HOME:-~/.config}/linode-ai/ai-deployments.json`
-//! (see [`default_path`] for why not the plan's `linode-cli/` directory).
+//! The local deployment registry (`ai-deployments.json`, see [`crate::paths`]).
 //!
 //! Every change is a read-modify-write under an exclusive lock on a sibling
-//! `.lock` file, written to a temp file and renamed into place, so concurrent
-//! runs never lose a record and a crash never leaves half a file. A file that
-//! does not parse is reported with its path and never overwritten.
+//! `.lock` file, written to a temporary file and renamed into place (a
+//! symlinked registry is followed, not replaced), so concurrent runs never
+//! lose a record and a crash never leaves half a file. A file that does not
+//! parse is reported with its path and never overwritten. Fields this
+//! version does not know (written by a newer one) are kept.
+//!
+//! The registry is a cache of what the account holds: every resource
+//! carries tags from which a record can be rebuilt (`linode-ai adopt`).
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub const REGISTRY_FILE: &str = "ai-deployments.json";
+use crate::stack::Probe;
+use crate::state::Status;
+
+/// Registries larger than this are refused (about 60,000 deployments).
+const REGISTRY_LIMIT: u64 = 64 << 20;
+
+/// The Cloud Firewall in front of a deployment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FirewallRecord {
+    /// Made for this deployment; deleted with it.
+    Created {
+        #[serde(default)]
+        id: Option<u64>,
+        label: String,
+    },
+    /// The user's own (`--firewall ID`); kept on destroy.
+    Existing { id: u64 },
+    /// `--no-firewall`.
+    Disabled,
+}
+
+impl FirewallRecord {
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            FirewallRecord::Created { id, .. } => *id,
+            FirewallRecord::Existing { id } => Some(*id),
+            FirewallRecord::Disabled => None,
+        }
+    }
+    /// Shown in tables: the id, `none (opted out)`, or `(creating)`.
+    pub fn describe(&self) -> String {
+        match self {
+            FirewallRecord::Created { id: Some(id), .. } => id.to_string(),
+            FirewallRecord::Created { id: None, .. } => "(creating)".into(),
+            FirewallRecord::Existing { id } => format!("{id} (yours)"),
+            FirewallRecord::Disabled => "none (--no-firewall)".into(),
+        }
+    }
+}
+
+/// Who is creating a pending deployment (so a second run can tell whether
+/// the create may still complete).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingInfo {
+    pub pid: u32,
+    pub host: String,
+    pub started_at: DateTime<Utc>,
+}
 
 /// One deployment as recorded locally. No secrets are ever stored here.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,7 +97,7 @@ pub struct Deployment {
     pub image: Option<String>,
     pub health: HealthRecord,
     pub created_at: DateTime<Utc>,
-    pub last_status: String,
+    pub last_status: Status,
     #[serde(default)]
     pub last_checked_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,14 +106,33 @@ pub struct Deployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal_port: Option<u16>,
     /// Values of the env vars the template marks `public` (never secrets), for hooks in `status`.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub public_env: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub public_env: BTreeMap<String, String>,
+    /// The firewall; absent in records made before firewalls existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<FirewallRecord>,
+    /// HTTPS probes through the proxy; empty in records of plain-HTTP deployments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probe>,
+    /// `--domain`, when the user serves their own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The name of the env var holding the API key (never its value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    /// Set from before the create call until the record is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingInfo>,
+    /// Fields written by a newer linode-ai, kept as they are.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 fn default_target() -> String {
     "linode".into()
 }
 
+/// The health check of records made before the proxy (and its port/path).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HealthRecord {
     pub http_path: String,
@@ -78,10 +150,23 @@ fn default_timeout() -> u64 {
     2
 }
 
+impl Deployment {
+    /// A record whose create may not have happened yet.
+    pub fn is_pending(&self) -> bool {
+        self.linode_id.is_none()
+    }
+    /// Served over HTTPS by linode-ai's proxy (records since the proxy exists).
+    pub fn is_https(&self) -> bool {
+        !self.probes.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RegistryData {
     #[serde(default)]
     pub deployments: Vec<Deployment>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl RegistryData {
@@ -92,6 +177,10 @@ impl RegistryData {
             .filter(|d| app.is_none_or(|a| d.app_name == a) && env.is_none_or(|e| d.env == e))
             .collect()
     }
+
+    pub fn get(&self, id: &str) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.deployment_id == id)
+    }
 }
 
 /// The registry file and its lock.
@@ -100,60 +189,48 @@ pub struct Registry {
     path: PathBuf,
 }
 
-/// Default location: `${XDG_CONFIG_HOME:-~/.config}/linode-ai/ai-deployments.json`.
-///
-/// The plan put it at `~/.config/linode-cli/ai-deployments.json`, but
-/// linode-cli's own config *file* is `~/.config/linode-cli`: making that a
-/// directory would break linode-cli. A registry already at the plan's path
-/// (where `linode-cli` is a directory) is still used. `LINODE_AI_REGISTRY`
-/// overrides both.
-pub fn default_path() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("LINODE_AI_REGISTRY").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
-        .context("cannot find the home directory; set XDG_CONFIG_HOME or LINODE_AI_REGISTRY")?;
-    let legacy = base.join("linode-cli").join(REGISTRY_FILE);
-    if legacy.is_file() {
-        return Ok(legacy);
-    }
-    Ok(base.join("linode-ai").join(REGISTRY_FILE))
-}
-
 impl Registry {
     pub fn new(path: PathBuf) -> Registry {
         Registry { path }
-    }
-
-    pub fn open_default() -> Result<Registry> {
-        Ok(Registry::new(default_path()?))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn lock_path(&self) -> PathBuf {
-        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
-        name.push(".lock");
-        self.path.with_file_name(name)
+    /// The file actually written (a symlink's target).
+    fn target(&self) -> Result<PathBuf> {
+        crate::files::resolve_link(&self.path)
     }
 
-    fn ensure_dir(&self) -> Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        Ok(())
+    fn lock_path(&self) -> Result<PathBuf> {
+        let target = self.target()?;
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        Ok(target.with_file_name(name))
     }
 
     fn lock(&self, exclusive: bool) -> Result<File> {
-        self.ensure_dir()?;
-        let lock_path = self.lock_path();
-        let file = open_private(&lock_path, false)
+        let lock_path = self.lock_path()?;
+        if let Some(dir) = lock_path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            #[cfg(unix)]
+            if crate::files::mode(dir).is_some_and(|m| m & 0o077 != 0)
+                && dir.file_name().is_some_and(|n| n == "linode-ai")
+            {
+                let _ = crate::files::set_mode(dir, 0o700);
+            }
+        }
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts
+            .open(&lock_path)
             .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
         if exclusive {
             file.lock()
@@ -165,31 +242,28 @@ impl Registry {
     }
 
     fn read_unlocked(&self) -> Result<RegistryData> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(RegistryData::default())
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read registry {}", self.path.display()))
-            }
-        };
+        let target = self.target()?;
+        if !target.exists() {
+            return Ok(RegistryData::default());
+        }
+        let text = crate::files::read_text(&target, "deployment registry", REGISTRY_LIMIT)?;
         if text.trim().is_empty() {
             return Ok(RegistryData::default());
         }
-        serde_json::from_str(&text).with_context(|| {
-            format!(
-                "the deployment registry {} is corrupt and was left untouched; fix or move it aside \
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "the deployment registry {} is corrupt (line {}, column {}) and was left untouched; fix or move it aside \
                  (linode-ai starts a new one when the file is absent)",
-                self.path.display()
+                self.path.display(),
+                e.line(),
+                e.column()
             )
         })
     }
 
     /// Reads the registry (an absent file is empty).
     pub fn load(&self) -> Result<RegistryData> {
-        if !self.path.exists() {
+        if !self.target()?.exists() {
             return Ok(RegistryData::default());
         }
         let _lock = self.lock(false)?;
@@ -201,35 +275,67 @@ impl Registry {
         let _lock = self.lock(true)?;
         let mut data = self.read_unlocked()?;
         let out = change(&mut data);
-        self.write_unlocked(&data)?;
+        let mut text = serde_json::to_vec_pretty(&data)?;
+        text.push(b'\n');
+        crate::files::write_private(&self.path, &text)
+            .with_context(|| format!("cannot write registry {}", self.path.display()))?;
+        self.clean_leftovers();
         Ok(out)
     }
 
-    fn write_unlocked(&self, data: &RegistryData) -> Result<()> {
-        let mut tmp_name = self.path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".tmp.{}", std::process::id()));
-        let tmp = self.path.with_file_name(tmp_name);
-        let result = (|| -> std::io::Result<()> {
-            let mut f = open_private(&tmp, true)?;
-            let mut text = serde_json::to_vec_pretty(data).map_err(std::io::Error::other)?;
-            text.push(b'\n');
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+    /// Temporary files a killed run left next to the registry (called under the lock).
+    fn clean_leftovers(&self) {
+        let Ok(target) = self.target() else { return };
+        let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+            return;
+        };
+        let name = name.to_string_lossy().to_string();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let old = SystemTime::now() - Duration::from_secs(600);
+        for e in entries.flatten() {
+            let f = e.file_name().to_string_lossy().to_string();
+            // This version's (`.<name>.XXXX.tmp`) and older versions' (`<name>.tmp.<pid>`).
+            let ours = (f.starts_with(&format!(".{name}.")) && f.ends_with(".tmp"))
+                || f.starts_with(&format!("{name}.tmp."));
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < old);
+            if ours && stale {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
-        result.with_context(|| format!("cannot write registry {}", self.path.display()))
+    }
+
+    /// Makes the registry private if others can read it; says what it did.
+    #[cfg(unix)]
+    pub fn secure(&self) -> Option<String> {
+        let target = self.target().ok()?;
+        let mode = crate::files::mode(&target)?;
+        if mode & 0o077 == 0 {
+            return None;
+        }
+        match crate::files::set_mode(&target, 0o600) {
+            Ok(()) => Some(format!(
+                "{} was readable by others (mode {mode:04o}); it is now 0600",
+                target.display()
+            )),
+            Err(e) => Some(format!(
+                "{} is readable by others (mode {mode:04o}) and could not be fixed: {e}",
+                target.display()
+            )),
+        }
     }
 
     pub fn add(&self, record: Deployment) -> Result<()> {
         self.update(|d| d.deployments.push(record))
     }
 
-    /// Replaces the record with the same id; false if it is gone.
-    pub fn replace(&self, record: Deployment) -> Result<bool> {
+    /// Replaces the record with the same id, or adds it if it was removed
+    /// meanwhile (a Linode must never be left without a record).
+    pub fn upsert(&self, record: Deployment) -> Result<bool> {
         self.update(|d| {
             match d
                 .deployments
@@ -240,29 +346,12 @@ impl Registry {
                     *slot = record;
                     true
                 }
-                None => false,
+                None => {
+                    d.deployments.push(record);
+                    false
+                }
             }
         })
-    }
-
-    pub fn update_status(
-        &self,
-        id: &str,
-        status: &str,
-        detail: Option<String>,
-        at: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.update(
-            |d| match d.deployments.iter_mut().find(|x| x.deployment_id == id) {
-                Some(rec) => {
-                    rec.last_status = status.to_string();
-                    rec.last_detail = detail;
-                    rec.last_checked_at = Some(at);
-                    true
-                }
-                None => false,
-            },
-        )
     }
 
     pub fn remove(&self, id: &str) -> Result<bool> {
@@ -274,57 +363,24 @@ impl Registry {
     }
 }
 
-/// Opens (creating with mode 0600) a file only its owner can read.
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(truncate);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn record(id: &str, app: &str) -> Deployment {
-        Deployment {
-            deployment_id: id.into(),
-            app_name: app.into(),
-            env: "default".into(),
-            template: "chat-agent".into(),
-            template_version: "0.1.0".into(),
-            target: "linode".into(),
-            region: "us-ord".into(),
-            linode_type: Some("g6-standard-2".into()),
-            label: None,
-            linode_id: Some(1),
-            ipv4: None,
-            hostname: None,
-            url: None,
-            image: None,
-            health: HealthRecord {
-                http_path: "/".into(),
-                port: 80,
-                success_codes: vec![200],
-                timeout_seconds: 2,
-            },
-            created_at: Utc::now(),
-            last_status: "provisioning".into(),
-            last_checked_at: None,
-            last_detail: None,
-            internal_port: None,
-            public_env: Default::default(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "deployment_id": id, "app_name": app, "env": "default", "template": "chat-agent",
+            "template_version": "0.1.0", "region": "us-ord", "linode_id": 1,
+            "health": {"http_path": "/", "port": 80},
+            "created_at": "2026-11-26T14:30:00Z", "last_status": "provisioning"
+        }))
+        .unwrap()
     }
 
     #[test]
     fn concurrent_writers_lose_nothing_and_file_is_private() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub").join(REGISTRY_FILE);
+        let path = dir.path().join("sub").join("ai-deployments.json");
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let reg = Registry::new(path.clone());
@@ -336,14 +392,7 @@ mod tests {
         }
         let reg = Registry::new(path.clone());
         assert_eq!(reg.load().unwrap().deployments.len(), 16);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
+        assert_eq!(crate::files::mode(&path), Some(0o600));
         assert!(reg.remove("id-3").unwrap());
         assert!(!reg.remove("id-3").unwrap());
         assert_eq!(reg.load().unwrap().deployments.len(), 15);
@@ -352,7 +401,7 @@ mod tests {
     #[test]
     fn corrupt_registry_is_reported_and_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(REGISTRY_FILE);
+        let path = dir.path().join("ai-deployments.json");
         std::fs::write(&path, "{ not json").unwrap();
         let reg = Registry::new(path.clone());
         let err = format!("{:#}", reg.load().unwrap_err());
@@ -362,6 +411,70 @@ mod tests {
         );
         assert!(reg.add(record("x", "a")).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn unknown_fields_survive_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ai-deployments.json");
+        let mut rec = serde_json::to_value(record("a", "app")).unwrap();
+        rec["from_the_future"] = serde_json::json!({"x": [1, 2]});
+        rec["last_status"] = serde_json::json!("hibernating");
+        std::fs::write(
+            &path,
+            serde_json::json!({"deployments": [rec], "schema": 9}).to_string(),
+        )
+        .unwrap();
+        let reg = Registry::new(path.clone());
+        reg.add(record("b", "app")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["schema"], 9);
+        assert_eq!(v["deployments"][0]["from_the_future"]["x"][1], 2);
+        assert_eq!(v["deployments"][1]["deployment_id"], "b");
+    }
+
+    #[test]
+    fn symlinked_registry_is_followed_and_leftovers_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        let link = dir.path().join("ai-deployments.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let stale = dir.path().join(".real.json.abc123.tmp");
+        std::fs::write(&stale, "x").unwrap();
+        let old = std::fs::File::options().write(true).open(&stale).unwrap();
+        old.set_modified(SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        let legacy = dir.path().join("real.json.tmp.4242");
+        std::fs::write(&legacy, "x").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&legacy)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        let reg = Registry::new(link.clone());
+        reg.add(record("a", "app")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(reg.load().unwrap().deployments.len(), 1);
+        assert!(real.is_file());
+        assert!(!stale.exists() && !legacy.exists());
+    }
+
+    #[test]
+    fn a_world_readable_registry_is_fixed_and_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ai-deployments.json");
+        std::fs::write(&path, "{\"deployments\": []}").unwrap();
+        crate::files::set_mode(&path, 0o644).unwrap();
+        let reg = Registry::new(path.clone());
+        let note = reg.secure().unwrap();
+        assert!(note.contains("0644") && note.contains("0600"), "{note}");
+        assert_eq!(crate::files::mode(&path), Some(0o600));
+        assert!(reg.secure().is_none());
     }
 
     #[test]

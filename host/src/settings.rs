@@ -1,13 +1,18 @@
-//! Auth and defaults shared with linode-cli: its config file and env vars.
+//! Settings from outside the project: linode-cli's config file and
+//! environment variables (read once in `main` and passed down), and the
+//! tuning knobs (timeouts, retries, polling).
 //!
 //! Config path: `$LINODE_CLI_CONFIG`, else `~/.linode-cli` if it exists,
 //! else `${XDG_CONFIG_HOME:-~/.config}/linode-cli`. Env beats the user's
 //! section, which beats `[DEFAULT]`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
+
+use crate::sanitize::quote;
 
 /// The values linode-ai reads from linode-cli's configuration.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +20,39 @@ pub struct CliConfig {
     pub path: Option<PathBuf>,
     pub user: Option<String>,
     values: HashMap<String, String>,
+}
+
+/// linode-cli's environment variables (`LINODE_CLI_*`), read once at start-up.
+#[derive(Clone, Default)]
+pub struct ApiEnv {
+    pub token: Option<String>,
+    pub host: Option<String>,
+    pub scheme: Option<String>,
+    pub version: Option<String>,
+    pub ca: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ApiEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiEnv")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiEnv {
+    /// From the process environment (empty values count as unset).
+    pub fn from_process() -> ApiEnv {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        ApiEnv {
+            token: var("LINODE_CLI_TOKEN"),
+            host: var("LINODE_CLI_API_HOST"),
+            scheme: var("LINODE_CLI_API_SCHEME"),
+            version: var("LINODE_CLI_API_VERSION"),
+            ca: var("LINODE_CLI_CA").map(PathBuf::from),
+        }
+    }
 }
 
 /// Where the API lives and how to authenticate.
@@ -36,43 +74,85 @@ impl std::fmt::Debug for ApiSettings {
     }
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+/// Timeouts, retries and polling, from hidden flags or `LINODE_AI_*` variables.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub api_timeout: Duration,
+    pub retry_base: Duration,
+    /// No API retry starts after this much time.
+    pub retry_budget: Duration,
+    /// `deploy --wait` poll interval.
+    pub poll: Duration,
+    /// An extra CA the health probes trust (tests, private CAs).
+    pub probe_ca: Option<PathBuf>,
+    /// The port `linode-ai logs` connects to.
+    pub ssh_port: u16,
 }
 
-/// linode-cli's config file location.
-pub fn config_path() -> Option<PathBuf> {
-    if let Some(p) = env_nonempty("LINODE_CLI_CONFIG") {
-        return Some(PathBuf::from(p));
-    }
-    if let Some(home) = dirs::home_dir() {
-        let legacy = home.join(".linode-cli");
-        if legacy.is_file() {
-            return Some(legacy);
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            api_timeout: Duration::from_secs(30),
+            retry_base: Duration::from_millis(500),
+            retry_budget: Duration::from_secs(120),
+            poll: Duration::from_secs(5),
+            probe_ca: None,
+            ssh_port: 22,
         }
     }
-    let base = env_nonempty("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))?;
-    Some(base.join("linode-cli"))
+}
+
+/// Parses a number of seconds: finite, more than 0, at most `max`.
+pub fn parse_seconds(v: &str, max: f64) -> Result<Duration, String> {
+    let n: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{} is not a number of seconds", quote(v)))?;
+    if !n.is_finite() || n <= 0.0 || n > max {
+        return Err(format!(
+            "{} must be more than 0 and at most {max} seconds",
+            quote(v)
+        ));
+    }
+    Ok(Duration::from_secs_f64(n))
+}
+
+/// Parses whole milliseconds within `range`.
+pub fn parse_millis(v: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, String> {
+    let n: u64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{} is not a whole number of milliseconds", quote(v)))?;
+    if !range.contains(&n) {
+        return Err(format!(
+            "{n} must be {}-{} milliseconds",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(Duration::from_millis(n))
 }
 
 impl CliConfig {
-    /// Loads the config for `user` (default: the config's `default-user`).
-    /// A missing file is an empty config; an unreadable one is an error.
-    pub fn load(user: Option<&str>) -> Result<CliConfig> {
-        let Some(path) = config_path() else {
-            return Ok(CliConfig::default());
-        };
-        if !path.is_file() {
+    /// Loads the config at `path` for `user` (default: the config's
+    /// `default-user`). A missing file is an empty config, unless a user was
+    /// asked for.
+    pub fn load(path: Option<&Path>, user: Option<&str>) -> Result<CliConfig> {
+        let Some(path) = path.filter(|p| p.exists()) else {
+            if let Some(u) = user {
+                bail!(
+                    "--as-user {} needs linode-cli's config, but there is none{}; run 'linode-cli configure' first",
+                    quote(u),
+                    path.map(|p| format!(" at {}", p.display())).unwrap_or_default()
+                );
+            }
             return Ok(CliConfig {
-                path: Some(path),
+                path: path.map(Path::to_path_buf),
                 ..Default::default()
             });
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read linode-cli config {}", path.display()))?;
-        Self::parse(&text, user, Some(path))
+        };
+        let text = crate::files::read_text(path, "linode-cli config", crate::files::TEXT_LIMIT)?;
+        Self::parse(&text, user, Some(path.to_path_buf()))
     }
 
     /// Parses configparser-style INI text.
@@ -89,7 +169,13 @@ impl CliConfig {
                 ..Default::default()
             },
         )
-        .map_err(|e| anyhow::anyhow!("{origin} is not a valid INI file: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{origin} is not a valid INI file (line {}, column {})",
+                e.line,
+                e.col
+            )
+        })?;
         let section = |name: &str| -> HashMap<String, String> {
             ini.section(Some(name))
                 .map(|s| {
@@ -105,8 +191,9 @@ impl CliConfig {
             .or_else(|| values.get("default-user").cloned());
         if let Some(u) = &user {
             if ini.section(Some(u.as_str())).is_none() && u != "DEFAULT" {
-                anyhow::bail!(
-                    "user \"{u}\" has no section in {origin}; run 'linode-cli configure' to add it"
+                bail!(
+                    "user {} has no section in {origin}; run 'linode-cli configure' to add it",
+                    quote(u)
                 );
             }
             values.extend(section(u));
@@ -122,28 +209,28 @@ impl CliConfig {
     }
 
     /// The API settings: env first, then this config, then linode-cli's defaults.
-    pub fn api(&self) -> ApiSettings {
-        let pick = |env: &str, key: &str, default: &str| {
-            env_nonempty(env)
+    pub fn api(&self, env: &ApiEnv) -> ApiSettings {
+        let pick = |env: &Option<String>, key: &str, default: &str| {
+            env.clone()
                 .or_else(|| self.get(key).map(str::to_string))
                 .unwrap_or_else(|| default.to_string())
         };
-        let scheme = pick("LINODE_CLI_API_SCHEME", "api_scheme", "https");
-        let host = pick("LINODE_CLI_API_HOST", "api_host", "api.linode.com");
-        let version = pick("LINODE_CLI_API_VERSION", "api_version", "v4");
+        let scheme = pick(&env.scheme, "api_scheme", "https");
+        let host = pick(&env.host, "api_host", "api.linode.com");
+        let version = pick(&env.version, "api_version", "v4");
         let host = host.trim_end_matches('/');
         let base_url = if host.contains("://") {
             format!("{host}/{version}")
         } else {
             format!("{scheme}://{host}/{version}")
         };
-        let token =
-            env_nonempty("LINODE_CLI_TOKEN").or_else(|| self.get("token").map(str::to_string));
-        let ca_file = env_nonempty("LINODE_CLI_CA").map(PathBuf::from);
         ApiSettings {
             base_url,
-            token,
-            ca_file,
+            token: env
+                .token
+                .clone()
+                .or_else(|| self.get("token").map(str::to_string)),
+            ca_file: env.ca.clone(),
         }
     }
 
@@ -186,16 +273,46 @@ mod tests {
     fn other_user_and_overrides() {
         let c = CliConfig::parse(CFG, Some("bob"), None).unwrap();
         assert_eq!(c.get("region"), Some("de-fra-2"));
-        // Env-free view of the API URL (tests run in parallel; env is not touched here).
-        if std::env::var_os("LINODE_CLI_API_HOST").is_none()
-            && std::env::var_os("LINODE_CLI_API_SCHEME").is_none()
-        {
-            assert_eq!(c.api().base_url, "http://127.0.0.1:9/v4");
-        }
+        assert_eq!(c.api(&ApiEnv::default()).base_url, "http://127.0.0.1:9/v4");
+        let env = ApiEnv {
+            token: Some("from-env".into()),
+            host: Some("api.example".into()),
+            ..Default::default()
+        };
+        let api = c.api(&env);
+        assert_eq!(api.base_url, "http://api.example/v4");
+        assert_eq!(api.token.as_deref(), Some("from-env"));
         assert!(CliConfig::parse(CFG, Some("carol"), None)
             .unwrap_err()
             .to_string()
             .contains("carol"));
+    }
+
+    #[test]
+    fn as_user_without_a_config_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("linode-cli");
+        let e = CliConfig::load(Some(&missing), Some("bob"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--as-user") && e.contains("linode-cli configure"),
+            "{e}"
+        );
+        assert!(CliConfig::load(Some(&missing), None).is_ok());
+    }
+
+    #[test]
+    fn numbers_from_the_environment_are_validated() {
+        for bad in ["-1", "NaN", "inf", "1e309", "0", "", "abc", "3601"] {
+            assert!(parse_seconds(bad, 3600.0).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_seconds("1.5", 3600.0).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_millis("-5", 1..=10).is_err());
+        assert_eq!(parse_millis("5", 1..=10).unwrap(), Duration::from_millis(5));
     }
 
     #[test]
@@ -206,5 +323,10 @@ mod tests {
             ca_file: None,
         };
         assert!(!format!("{s:?}").contains("SECRET"));
+        let e = ApiEnv {
+            token: Some("SECRET".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{e:?}").contains("SECRET"));
     }
 }

@@ -1,6 +1,10 @@
-//! `status` as data: every deployment is checked concurrently (bounded):
-//! the instance's API status, then the health probe of the published port.
+//! `status` as data: the account's tagged instances and firewalls (three list
+//! calls, whatever the number of deployments) joined with the registry, then
+//! every running deployment's health probed through its proxy, concurrently
+//! and bounded. What was seen is written back to the registry without ever
+//! downgrading a record another run completed meanwhile.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,12 +12,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::deploy::map_api_status;
-use crate::health::{self, HealthVerdict, ProbeResult};
+use crate::account::{self, AccountView, Entry, Found};
+use crate::catalog::Catalog;
+use crate::health::{
+    self, boot_verdict, combine, default_verdict, HealthVerdict, ProbeResult, Prober,
+};
 use crate::hooks::{DeployContext, TemplateHooks};
-use crate::linode::LinodeClient;
-use crate::registry::Deployment;
-use crate::template::Catalog;
+use crate::linode::{ApiError, Firewall, Instance, LinodeClient, Price};
+use crate::registry::{Deployment, Registry};
+use crate::state::{InstanceState, Status};
 
 /// How many deployments are checked at once.
 pub const DEFAULT_CONCURRENCY: u16 = 100;
@@ -23,25 +30,62 @@ pub const DEFAULT_CONCURRENCY: u16 = 100;
 pub struct StatusRow {
     #[serde(flatten)]
     pub deployment: Deployment,
+    /// False for an instance with linode-ai's tags that this machine has no record of.
+    pub tracked: bool,
     /// The instance status the API reported (None: not asked or not found).
-    pub api_status: Option<String>,
-    pub status: String,
+    pub api_status: Option<InstanceState>,
+    pub status: Status,
     pub detail: Option<String>,
     pub http_status: Option<u16>,
     pub checked_at: DateTime<Utc>,
+    /// The plan's price in its region.
+    pub price: Option<Price>,
+    /// What the template's hook logged while judging (escaped when shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hook_logs: Vec<String>,
 }
 
-fn hooks_for(catalog: &Catalog, d: &Deployment) -> TemplateHooks {
-    catalog
-        .get(&d.template)
-        .and_then(|t| TemplateHooks::for_template(t).ok())
-        .unwrap_or_else(|| {
-            TemplateHooks::builtin(
-                &d.template,
-                &d.template_version,
-                d.health.success_codes.clone(),
-            )
-        })
+/// The whole picture.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub rows: Vec<StatusRow>,
+    pub orphan_firewalls: Vec<Firewall>,
+    pub cost: Cost,
+    /// The account could not be listed: rows come from the registry only.
+    pub account_error: Option<String>,
+}
+
+/// What the Linodes shown cost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cost {
+    pub linodes: usize,
+    pub hourly: f64,
+    pub monthly: f64,
+    /// Hourly price times hours since each was created (capped at the monthly price per month).
+    pub so_far: f64,
+    /// Linodes whose price is unknown.
+    pub unpriced: usize,
+}
+
+/// Exit code: checked and all running.
+pub const EXIT_ALL_RUNNING: u8 = 0;
+/// Exit code: could not check (API error, auth, network).
+pub const EXIT_COULD_NOT_CHECK: u8 = 1;
+/// Exit code: checked, and some deployment is not running.
+pub const EXIT_NOT_ALL_RUNNING: u8 = 3;
+
+impl StatusReport {
+    pub fn exit_code(&self) -> u8 {
+        if self.account_error.is_some() || self.rows.iter().any(|r| r.status == Status::Unknown) {
+            EXIT_COULD_NOT_CHECK
+        } else if self.rows.iter().all(|r| r.status == Status::Running)
+            && self.orphan_firewalls.is_empty()
+        {
+            EXIT_ALL_RUNNING
+        } else {
+            EXIT_NOT_ALL_RUNNING
+        }
+    }
 }
 
 fn context_for(d: &Deployment) -> DeployContext {
@@ -59,104 +103,302 @@ fn context_for(d: &Deployment) -> DeployContext {
     }
 }
 
-/// Checks one deployment.
-pub async fn check_one(
-    client: &LinodeClient,
-    probe_client: &reqwest::Client,
+/// The health of a running deployment: boot progress first, then every
+/// service's check (the template's hook judges the first, fronted, one).
+pub async fn check_health(
+    prober: &Prober,
     hooks: &TemplateHooks,
-    d: Deployment,
-) -> StatusRow {
-    let row = |api_status: Option<String>,
-               status: &str,
-               detail: Option<String>,
-               http: Option<u16>,
-               d: Deployment| StatusRow {
-        deployment: d,
-        api_status,
-        status: status.to_string(),
-        detail,
-        http_status: http,
-        checked_at: Utc::now(),
-    };
-    let Some(id) = d.linode_id else {
-        return match d.label.as_deref() {
-            Some(label) => match client.find_by_label(label).await {
-                Ok(Some(i)) => row(i.status.clone(), "pending", Some(format!("Linode {} exists but the record was not completed; 'linode-ai destroy' removes it", i.id)), None, d),
-                Ok(None) => row(None, "pending", Some("create did not complete; no Linode has this label".into()), None, d),
-                Err(e) => row(None, "unknown", Some(e.to_string()), None, d),
-            },
-            None => row(None, "pending", None, None, d),
+    d: &Deployment,
+) -> (HealthVerdict, Option<u16>) {
+    let timeout = |s: u64| Duration::from_secs(s.clamp(1, 30));
+    if !d.is_https() {
+        let Some(target) = d.probe_target(&d.health.http_path) else {
+            return (HealthVerdict::Unhealthy("no address recorded".into()), None);
         };
-    };
-    let instance = match client.get_instance(id).await {
-        Ok(i) => i,
-        Err(e) if e.is_not_found() => {
-            return row(
-                None,
-                "missing",
-                Some(format!("Linode {id} no longer exists")),
-                None,
-                d,
-            )
-        }
-        Err(e) => return row(None, "unknown", Some(e.to_string()), None, d),
-    };
-    let api = instance.status.clone().unwrap_or_default();
-    let mapped = map_api_status(&api);
-    if mapped != "running" {
-        return row(Some(api), mapped, None, None, d);
+        let probe = prober.get(&target, timeout(d.health.timeout_seconds)).await;
+        let http = probe.http_status();
+        return (judge(hooks, d, &d.health.success_codes, &probe), http);
     }
-    let Some(target) = d.probe_target() else {
-        return row(
-            Some(api),
-            "unknown",
-            Some("no address recorded".into()),
-            None,
-            d,
-        );
+    let Some(boot_target) = d.probe_target(crate::proxy::BOOT_PATH) else {
+        return (HealthVerdict::Unhealthy("no address recorded".into()), None);
     };
-    let probe = health::probe(
-        probe_client,
-        &target,
-        Duration::from_secs(d.health.timeout_seconds.max(1)),
-    )
-    .await;
-    let http = match &probe {
-        ProbeResult::Response { status, .. } => Some(*status),
-        ProbeResult::Error { .. } => None,
-    };
-    // A hook runs synchronously (bounded by its deadline): let other checks proceed meanwhile.
-    match tokio::task::block_in_place(|| hooks.health(&context_for(&d), &probe)) {
-        Ok(HealthVerdict::Healthy) => row(Some(api), "running", None, http, d),
-        Ok(v) => {
-            let (status, reason) = (v.status(), v.reason().map(str::to_string));
-            row(Some(api), status, reason, http, d)
-        }
-        Err(e) => row(Some(api), "degraded", Some(format!("{e:#}")), http, d),
+    let boot = prober.get(&boot_target, Duration::from_secs(3)).await;
+    if let Some(v) = boot_verdict(&boot) {
+        return (v, boot.http_status());
+    }
+    let mut verdicts = Vec::new();
+    let mut http = None;
+    for (i, p) in d.probes.iter().enumerate() {
+        let Some(target) = d.probe_target(&p.path) else {
+            continue;
+        };
+        let probe = prober.get(&target, timeout(p.timeout_seconds)).await;
+        let v = if i == 0 {
+            http = probe.http_status();
+            judge(hooks, d, &p.success_codes, &probe)
+        } else {
+            default_verdict(&p.success_codes, &probe)
+        };
+        verdicts.push((p.service.clone(), v));
+    }
+    (combine(verdicts, d.probes.len() > 1), http)
+}
+
+/// The hook's verdict on the fronted service's probe, or the built-in rule.
+fn judge(
+    hooks: &TemplateHooks,
+    d: &Deployment,
+    codes: &[u16],
+    probe: &ProbeResult,
+) -> HealthVerdict {
+    if !hooks.has_hook() {
+        return default_verdict(codes, probe);
+    }
+    // A hook runs synchronously (bounded by its deadline): other checks proceed meanwhile.
+    match tokio::task::block_in_place(|| hooks.health(&context_for(d), probe)) {
+        Ok(v) => v,
+        Err(e) => HealthVerdict::Unhealthy(format!("{e:#}")),
     }
 }
 
-/// Checks all deployments with at most `concurrency` in flight; rows keep the input order.
-pub async fn check_all(
+fn row(
+    d: Deployment,
+    tracked: bool,
+    api: Option<InstanceState>,
+    status: Status,
+    detail: Option<String>,
+) -> StatusRow {
+    StatusRow {
+        deployment: d,
+        tracked,
+        api_status: api,
+        status,
+        detail,
+        http_status: None,
+        checked_at: Utc::now(),
+        price: None,
+        hook_logs: Vec::new(),
+    }
+}
+
+/// Checks one entry whose instance state is known.
+async fn check_instance(
+    prober: &Prober,
+    hooks: &TemplateHooks,
+    mut d: Deployment,
+    tracked: bool,
+    i: &Instance,
+) -> StatusRow {
+    let state = i.state();
+    if d.ipv4.is_none() {
+        d.ipv4 = i.public_ipv4().map(str::to_string);
+    }
+    if d.hostname.is_none() {
+        if let Some(ip) = &d.ipv4 {
+            let host = crate::deploy::hostname_for(ip, None, d.domain.as_deref());
+            d.url = Some(health::app_url(&host, d.health.port));
+            d.hostname = Some(host);
+        }
+    }
+    if let Some(s) = state.status() {
+        let s = if tracked { s } else { Status::Untracked };
+        return row(d, tracked, Some(state), s, None);
+    }
+    let (verdict, http) = check_health(prober, hooks, &d).await;
+    let logs = hooks.take_logs();
+    let (status, detail) = if tracked {
+        (verdict.status(), verdict.reason().map(str::to_string))
+    } else {
+        (
+            Status::Untracked,
+            Some(format!(
+                "app {}{}; 'linode-ai adopt' records it here",
+                verdict.status(),
+                verdict
+                    .reason()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )),
+        )
+    };
+    let mut r = row(d, tracked, Some(state), status, detail);
+    r.http_status = http;
+    r.hook_logs = logs;
+    r
+}
+
+/// Checks an entry (and, for records missing from the tagged list, looks the
+/// instance up by id).
+async fn check_entry(
     client: &LinodeClient,
+    prober: &Prober,
+    hooks: &TemplateHooks,
+    entry: Entry,
+) -> StatusRow {
+    match entry {
+        Entry::Untracked { record, instance } => {
+            check_instance(prober, hooks, record, false, &instance).await
+        }
+        Entry::Tracked {
+            record,
+            instance: Found::Instance(i),
+        } => {
+            if record.is_pending() {
+                // The create went through but the record was not completed (yet).
+                let detail = if account::create_may_be_running(&record) {
+                    format!(
+                        "Linode {} exists; its deploy is still completing the record",
+                        i.id
+                    )
+                } else {
+                    format!("Linode {} exists; the record is completed from it", i.id)
+                };
+                let mut r = check_instance(prober, hooks, record, true, &i).await;
+                r.deployment.linode_id = Some(i.id);
+                if r.status == Status::Running {
+                    return r;
+                }
+                r.detail = Some(r.detail.map(|d| format!("{detail}; {d}")).unwrap_or(detail));
+                return r;
+            }
+            check_instance(prober, hooks, record, true, &i).await
+        }
+        Entry::Tracked {
+            record,
+            instance: Found::Unlisted,
+        } => {
+            let id = record.linode_id.expect("unlisted records have an id");
+            match client.get_instance(id).await {
+                Ok(i) => check_instance(prober, hooks, record, true, &i).await,
+                Err(e) if e.is_not_found() => row(
+                    record,
+                    true,
+                    None,
+                    Status::Missing,
+                    Some(format!(
+                        "Linode {id} no longer exists; 'linode-ai destroy' removes the record"
+                    )),
+                ),
+                Err(e) => row(record, true, None, Status::Unknown, Some(e.to_string())),
+            }
+        }
+        Entry::Tracked {
+            record,
+            instance: Found::NotCreated,
+        } => {
+            let detail = if account::create_may_be_running(&record) {
+                let p = record.pending.as_ref().expect("pending");
+                format!(
+                    "deploy in progress (pid {} on {})",
+                    p.pid,
+                    crate::sanitize::line(&p.host)
+                )
+            } else {
+                "create did not complete: no Linode has its label; 'linode-ai destroy' removes the record (and any firewall made for it)".to_string()
+            };
+            row(record, true, None, Status::Pending, Some(detail))
+        }
+    }
+}
+
+/// The hooks of each template, loaded once.
+fn hooks_by_template(
     catalog: &Catalog,
-    deployments: Vec<Deployment>,
-    concurrency: usize,
-) -> Vec<StatusRow> {
-    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
-    let probe_client = health::probe_client();
+    entries: &[Entry],
+    cache: &std::path::Path,
+) -> HashMap<String, Arc<TemplateHooks>> {
+    let mut out: HashMap<String, Arc<TemplateHooks>> = HashMap::new();
+    for e in entries {
+        let d = e.record();
+        out.entry(d.template.clone()).or_insert_with(|| {
+            Arc::new(
+                catalog
+                    .get(&d.template)
+                    .and_then(|t| {
+                        let stack = crate::stack::Stack::from_spec(&t.spec).ok()?;
+                        TemplateHooks::for_template(t, &stack, cache).ok()
+                    })
+                    .unwrap_or_else(|| {
+                        TemplateHooks::builtin(
+                            &d.template,
+                            &d.template_version,
+                            d.health.success_codes.clone(),
+                        )
+                    }),
+            )
+        });
+    }
+    out
+}
+
+/// What `status` needs.
+pub struct StatusQuery<'a> {
+    pub app: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub concurrency: usize,
+    pub hook_cache: &'a std::path::Path,
+    pub probe_ca: Option<&'a std::path::Path>,
+}
+
+/// Lists the account, joins, probes, and writes back what was seen.
+pub async fn status(
+    client: &LinodeClient,
+    registry: &Registry,
+    catalog: &Catalog,
+    q: &StatusQuery<'_>,
+) -> anyhow::Result<StatusReport> {
+    let data = registry.load()?;
+    let records: Vec<Deployment> = data.filter(q.app, q.env).into_iter().cloned().collect();
+    let (view, account_error) = match AccountView::fetch(client, true).await {
+        Ok(v) => (v, None),
+        Err(e) => (AccountView::default(), Some(e)),
+    };
+    if let Some(e) = &account_error {
+        // Without the account nothing can be checked; say so for every record.
+        let rows = records
+            .into_iter()
+            .map(|d| row(d, true, None, Status::Unknown, Some(e.to_string())))
+            .collect();
+        return Ok(StatusReport {
+            rows,
+            orphan_firewalls: vec![],
+            cost: Cost::default(),
+            account_error: Some(e.to_string()),
+        });
+    }
+    let keep =
+        |d: &Deployment| q.app.is_none_or(|a| d.app_name == a) && q.env.is_none_or(|e| d.env == e);
+    let joined = account::join(&records, &data.deployments, &view, catalog, keep);
+    let hooks = hooks_by_template(catalog, &joined.entries, q.hook_cache);
+    let all: Vec<&Deployment> = joined.entries.iter().map(Entry::record).collect();
+    let mut pinned: Vec<Deployment> = all.iter().map(|d| (*d).clone()).collect();
+    // Untracked or pending entries get their address from the instance.
+    for (d, e) in pinned.iter_mut().zip(&joined.entries) {
+        if let (
+            None,
+            Entry::Tracked {
+                instance: Found::Instance(i),
+                ..
+            }
+            | Entry::Untracked { instance: i, .. },
+        ) = (&d.ipv4, e)
+        {
+            d.ipv4 = i.public_ipv4().map(str::to_string);
+            d.hostname = d
+                .ipv4
+                .as_deref()
+                .map(|ip| crate::deploy::hostname_for(ip, None, d.domain.as_deref()));
+        }
+    }
+    let prober = Prober::new(pinned.iter(), q.probe_ca)?;
+    let sem = Arc::new(Semaphore::new(q.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    // One hooks instance per template, shared by its deployments.
-    let mut by_template: std::collections::HashMap<String, Arc<TemplateHooks>> = Default::default();
-    for (i, d) in deployments.into_iter().enumerate() {
-        let (client, probe_client, sem) = (client.clone(), probe_client.clone(), sem.clone());
-        let hooks = by_template
-            .entry(d.template.clone())
-            .or_insert_with(|| Arc::new(hooks_for(catalog, &d)))
-            .clone();
+    for (i, entry) in joined.entries.into_iter().enumerate() {
+        let (client, prober, sem) = (client.clone(), prober.clone(), sem.clone());
+        let hooks = hooks[&entry.record().template].clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
-            (i, check_one(&client, &probe_client, &hooks, d).await)
+            (i, check_entry(&client, &prober, &hooks, entry).await)
         });
     }
     let mut rows = Vec::new();
@@ -166,5 +408,160 @@ pub async fn check_all(
         }
     }
     rows.sort_by_key(|(i, _)| *i);
-    rows.into_iter().map(|(_, r)| r).collect()
+    let mut rows: Vec<StatusRow> = rows.into_iter().map(|(_, r)| r).collect();
+    let mut cost = Cost::default();
+    for r in &mut rows {
+        if r.api_status.is_none() {
+            continue;
+        }
+        r.price = r
+            .deployment
+            .linode_type
+            .as_deref()
+            .and_then(|t| view.type_named(t))
+            .and_then(|t| t.price_in(&r.deployment.region));
+        cost.linodes += 1;
+        match r.price {
+            Some(Price {
+                hourly: Some(h),
+                monthly,
+            }) => {
+                cost.hourly += h;
+                let m = monthly.unwrap_or(h * 730.0);
+                cost.monthly += m;
+                let hours =
+                    (Utc::now() - r.deployment.created_at).num_minutes().max(0) as f64 / 60.0;
+                let months = (hours / 730.0).ceil().max(1.0);
+                cost.so_far += (hours.ceil() * h).min(m * months);
+            }
+            _ => cost.unpriced += 1,
+        }
+    }
+    record_results(registry, &rows)?;
+    Ok(StatusReport {
+        rows,
+        orphan_firewalls: joined.orphan_firewalls,
+        cost,
+        account_error: None,
+    })
+}
+
+/// Writes what `status` saw into the registry: status words of tracked
+/// records, and pending records completed from the instance found by label.
+/// A record that changed since it was read (another run completed it) is
+/// never overwritten with the older view.
+pub fn record_results(registry: &Registry, rows: &[StatusRow]) -> anyhow::Result<()> {
+    let now = Utc::now();
+    registry.update(|data| {
+        for r in rows.iter().filter(|r| r.tracked) {
+            let Some(rec) = data
+                .deployments
+                .iter_mut()
+                .find(|x| x.deployment_id == r.deployment.deployment_id)
+            else {
+                continue;
+            };
+            let seen_pending = r.deployment.pending.is_some() && r.deployment.linode_id.is_some();
+            if rec.linode_id.is_none() && seen_pending && r.status != Status::Pending {
+                // Found by label: complete the record the deploy did not.
+                rec.linode_id = r.deployment.linode_id;
+                rec.ipv4 = rec.ipv4.clone().or_else(|| r.deployment.ipv4.clone());
+                rec.hostname = rec
+                    .hostname
+                    .clone()
+                    .or_else(|| r.deployment.hostname.clone());
+                rec.url = rec.url.clone().or_else(|| r.deployment.url.clone());
+                rec.pending = None;
+            } else if rec.linode_id != r.deployment.linode_id {
+                // Changed meanwhile (e.g. completed by its deploy): our view is older.
+                continue;
+            }
+            if rec.linode_id.is_some() && r.status == Status::Pending {
+                continue;
+            }
+            rec.last_status = r.status;
+            rec.last_detail = r.detail.clone();
+            rec.last_checked_at = Some(now);
+        }
+    })
+}
+
+/// `deploy --wait`: the same checks as `status`, for one deployment.
+pub async fn check_one(
+    client: &LinodeClient,
+    prober: &Prober,
+    hooks: &TemplateHooks,
+    d: &Deployment,
+) -> Result<(Option<InstanceState>, HealthVerdict), ApiError> {
+    let id = d.linode_id.expect("a created deployment");
+    let i = client.get_instance(id).await?;
+    let state = i.state();
+    if let Some(s) = state.status() {
+        return Ok((
+            Some(state),
+            match s {
+                Status::Provisioning => HealthVerdict::Starting("provisioning".into()),
+                other => HealthVerdict::Unhealthy(other.as_str().into()),
+            },
+        ));
+    }
+    Ok((Some(state), check_health(prober, hooks, d).await.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_separate_could_not_check_from_not_running() {
+        let mut r = row(
+            crate::registry::tests::record("a", "a"),
+            true,
+            None,
+            Status::Running,
+            None,
+        );
+        let mut report = StatusReport {
+            rows: vec![r.clone()],
+            orphan_firewalls: vec![],
+            cost: Cost::default(),
+            account_error: None,
+        };
+        assert_eq!(report.exit_code(), EXIT_ALL_RUNNING);
+        r.status = Status::Starting;
+        report.rows.push(r.clone());
+        assert_eq!(report.exit_code(), EXIT_NOT_ALL_RUNNING);
+        r.status = Status::Unknown;
+        report.rows.push(r);
+        assert_eq!(report.exit_code(), EXIT_COULD_NOT_CHECK);
+        report.rows.clear();
+        report.account_error = Some("401".into());
+        assert_eq!(report.exit_code(), EXIT_COULD_NOT_CHECK);
+    }
+
+    #[test]
+    fn status_never_downgrades_a_record_completed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path().join("r.json"));
+        let mut pending = crate::registry::tests::record("d", "a");
+        pending.linode_id = None;
+        reg.add(pending.clone()).unwrap();
+        // status saw it pending...
+        let seen = row(
+            pending.clone(),
+            true,
+            None,
+            Status::Pending,
+            Some("x".into()),
+        );
+        // ...while its deploy completed it.
+        let mut done = pending;
+        done.linode_id = Some(7);
+        done.last_status = Status::Provisioning;
+        reg.upsert(done).unwrap();
+        record_results(&reg, &[seen]).unwrap();
+        let rec = reg.load().unwrap().deployments.remove(0);
+        assert_eq!(rec.linode_id, Some(7));
+        assert_eq!(rec.last_status, Status::Provisioning);
+    }
 }

@@ -1,14 +1,17 @@
-//! Template specs (`template.yml`): schema, validation, the stock catalog
-//! embedded in the binary and templates installed by the user.
+//! Template specs (`template.yml`): the schema and the rules YAML types alone
+//! cannot express. A template runs one or more services (containers) behind
+//! linode-ai's TLS proxy; the older single-`container:` form is a shorthand
+//! for one service named `app`. [`crate::stack`] turns a spec into the
+//! validated service graph that is rendered.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::naming;
+use crate::sanitize::quote;
 
 /// The base image every instance boots; it has the `cloud-init` capability.
 pub const DEFAULT_BASE_IMAGE: &str = "linode/ubuntu24.04";
@@ -60,10 +63,22 @@ pub struct LinodeSection {
     /// Needs an NVIDIA GPU plan: the driver and container toolkit are installed.
     #[serde(default)]
     pub gpu: bool,
-    /// Ubuntu driver package suffix (`nvidia-driver-<this>`).
+    /// Ubuntu driver branch (`nvidia-driver-<this>`, e.g. `580-server`).
     #[serde(default = "default_driver")]
     pub nvidia_driver: String,
-    pub container: ContainerSpec,
+    /// Shorthand for one service named `app` (the original format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSpec>,
+    /// The services (containers) of the app, started in dependency order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceSpec>,
+    /// What the TLS proxy in front of the services lets through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxySpec>,
+    /// Runs on the instance after every service (and the proxy) started,
+    /// with the project's env vars exported (e.g. pulling a model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_start_script: Option<String>,
 }
 
 fn default_base_image() -> String {
@@ -73,32 +88,30 @@ fn default_driver() -> String {
     "580-server".into()
 }
 
+/// The single-container form: one service, `app`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSpec {
     pub image: String,
     pub internal_port: u16,
-    #[serde(default = "default_external_port")]
-    pub external_port: u16,
-    /// Arguments after the image (the image's entrypoint receives them).
+    /// Accepted for compatibility; the proxy publishes 80 and 443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_port: Option<u16>,
     #[serde(default)]
     pub args: Vec<String>,
-    /// `name:/path` (named volume) or `/host:/path` mounts.
     #[serde(default)]
     pub volumes: Vec<String>,
     #[serde(default)]
     pub gpus: bool,
     #[serde(default)]
     pub ipc_host: bool,
+    /// Runs after everything started (the template-level post-start script).
     #[serde(default)]
     pub post_start_script: Option<String>,
     pub health: HealthSpec,
 }
 
-fn default_external_port() -> u16 {
-    80
-}
-
+/// The single-container form's health check.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
@@ -106,8 +119,7 @@ pub struct HealthSpec {
     pub kind: String,
     #[serde(default = "default_health_path")]
     pub path: String,
-    /// Kept for compatibility with the plan's format. Only the published
-    /// (external) port is reachable, so the internal port maps to it.
+    /// Kept for compatibility with the plan's format (the container port is what is checked).
     #[serde(default)]
     pub port: Option<u16>,
     #[serde(default = "default_codes")]
@@ -135,6 +147,155 @@ fn default_health_timeout() -> u64 {
 fn default_retries() -> u32 {
     30
 }
+fn default_start_timeout() -> u64 {
+    900
+}
+
+/// One container of the app (a small subset of a Compose service).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Container name and its hostname on the private network.
+    pub name: String,
+    /// Pinned image reference.
+    pub image: String,
+    /// Arguments after the image (the image's entrypoint receives them).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Port the service listens on inside the private network.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Project env vars this service gets: names, `PREFIX_*`, or `*` for all.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Fixed env values; `${NAME}` names a project var or `LINODE_AI_HOSTNAME` / `LINODE_AI_URL`.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// `name:/path` (named volume) or `/host:/path`, optionally `:ro`.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Needs the GPU (`--gpus all`).
+    #[serde(default)]
+    pub gpus: bool,
+    #[serde(default)]
+    pub ipc_host: bool,
+    /// Services that start first: a name (started) or `{service, condition: healthy}`.
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
+    /// Checked from the host (many images have no curl inside).
+    #[serde(default)]
+    pub health: Option<ServiceHealth>,
+    /// Runs on the instance once this service is healthy, before services
+    /// that wait for it (e.g. creating an admin account).
+    #[serde(default)]
+    pub post_start_script: Option<String>,
+    /// The service the proxy fronts when no `routes` say otherwise.
+    #[serde(default)]
+    pub front: bool,
+}
+
+/// A host-side HTTP health check of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceHealth {
+    pub path: String,
+    #[serde(default = "default_codes")]
+    pub success_codes: Vec<u16>,
+    #[serde(default = "default_health_timeout")]
+    pub timeout_seconds: u64,
+    /// How long the boot waits for it before giving up.
+    #[serde(default = "default_start_timeout")]
+    pub start_timeout_seconds: u64,
+}
+
+/// `depends_on` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Dependency {
+    Name(String),
+    Full {
+        service: String,
+        #[serde(default)]
+        condition: Condition,
+    },
+}
+
+impl Dependency {
+    pub fn service(&self) -> &str {
+        match self {
+            Dependency::Name(n) => n,
+            Dependency::Full { service, .. } => service,
+        }
+    }
+    pub fn condition(&self) -> Condition {
+        match self {
+            Dependency::Name(_) => Condition::Started,
+            Dependency::Full { condition, .. } => *condition,
+        }
+    }
+}
+
+/// When a dependency counts as ready.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// Its container is running.
+    #[default]
+    Started,
+    /// Its health check passed and its post-start script finished.
+    Healthy,
+}
+
+/// What the TLS proxy lets through.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// Env var holding the API key clients send as `Authorization: Bearer <key>`.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Exact paths of the fronted service open without the key (GET/HEAD).
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+    /// Shorthand: only these paths (`/v1/*`) reach the fronted service, with the key.
+    #[serde(default)]
+    pub allowed_paths: Vec<String>,
+    /// Path prefixes to services or pages, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+    /// Services that must be ready before the site is exposed.
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
+}
+
+/// One proxy route.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// `/api/*` (prefix) or `/exact`.
+    pub path: String,
+    /// The service it goes to...
+    #[serde(default)]
+    pub service: Option<String>,
+    /// ...or a page linode-ai serves itself (`chat`).
+    #[serde(default)]
+    pub page: Option<String>,
+    /// `key` (default), `public`, or `app` (the service has its own login).
+    #[serde(default)]
+    pub auth: RouteAuth,
+}
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteAuth {
+    /// `Authorization: Bearer <key>`; 401 otherwise.
+    #[default]
+    Key,
+    /// Anyone (static pages, health).
+    Public,
+    /// Passed through: the service's own login protects it.
+    App,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -143,6 +304,27 @@ pub struct EnvSection {
     pub required: Vec<EnvVarSpec>,
     #[serde(default)]
     pub optional: Vec<EnvVarSpec>,
+}
+
+impl EnvSection {
+    pub fn all(&self) -> impl Iterator<Item = &EnvVarSpec> {
+        self.required.iter().chain(&self.optional)
+    }
+    pub fn get(&self, name: &str) -> Option<&EnvVarSpec> {
+        self.all().find(|v| v.name() == name)
+    }
+}
+
+/// How linode-ai makes a value when the env file leaves it empty.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Generate {
+    /// 32 random bytes, base64url (43 characters): API keys.
+    Key,
+    /// 24 random letters and digits: passwords people type.
+    Password,
+    /// 32 random bytes as 64 hex digits: signing secrets.
+    Hex,
 }
 
 /// An env var a template reads: a plain name, or a mapping with a description.
@@ -159,6 +341,9 @@ pub enum EnvVarSpec {
         /// Not a secret: its value is kept in the registry so hooks see it in `status`.
         #[serde(default)]
         public: bool,
+        /// Generated into the env file when empty.
+        #[serde(default)]
+        generate: Option<Generate>,
     },
 }
 
@@ -178,30 +363,38 @@ impl EnvVarSpec {
     pub fn is_public(&self) -> bool {
         matches!(self, EnvVarSpec::Full { public: true, .. })
     }
-
     pub fn default_value(&self) -> Option<&str> {
         match self {
             EnvVarSpec::Name(_) => None,
             EnvVarSpec::Full { default, .. } => default.as_deref(),
         }
     }
+    pub fn generate(&self) -> Option<Generate> {
+        match self {
+            EnvVarSpec::Name(_) => None,
+            EnvVarSpec::Full { generate, .. } => *generate,
+        }
+    }
 }
 
 /// Where a template came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Shipped inside the binary.
     Stock,
     /// Installed with `linode-ai templates add` into the user's template directory.
     Installed,
+    /// Installed with `templates add --dev`: read from its source directory on every use.
+    Dev,
 }
 
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Source::Stock => "stock",
             Source::Installed => "installed",
+            Source::Dev => "dev",
         })
     }
 }
@@ -211,7 +404,7 @@ impl fmt::Display for Source {
 pub struct Template {
     pub spec: TemplateSpec,
     pub source: Source,
-    /// Directory holding `template.yml` (installed templates only).
+    /// Directory holding `template.yml` (installed and dev templates).
     pub dir: Option<PathBuf>,
 }
 
@@ -225,10 +418,7 @@ impl Template {
     pub fn linode(&self) -> &LinodeSection {
         &self.spec.deploy.linode
     }
-    pub fn container(&self) -> &ContainerSpec {
-        &self.spec.deploy.linode.container
-    }
-    /// Absolute path of the hook component, when the template has one.
+    /// Path of the hook component, when the template has one.
     pub fn hook_path(&self) -> Option<PathBuf> {
         let hook = self.spec.hook.as_ref()?;
         Some(self.dir.as_deref().unwrap_or(Path::new(".")).join(hook))
@@ -242,10 +432,150 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Names the instance's boot script (bash) and the docker CLI treat
+/// specially: assigning them aborts the script (`UID`, `EUID`, `PPID`,
+/// `SHELLOPTS`, `BASHOPTS` are read-only) or changes how it runs (`PATH`,
+/// `IFS`, `LD_PRELOAD`, `DOCKER_HOST`...). Returns the rule a name breaks.
+pub fn reserved_env_name(name: &str) -> Option<&'static str> {
+    const BASH: &[&str] = &[
+        "UID",
+        "EUID",
+        "PPID",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "GROUPS",
+        "FUNCNAME",
+        "LINENO",
+        "RANDOM",
+        "SRANDOM",
+        "SECONDS",
+        "EPOCHSECONDS",
+        "EPOCHREALTIME",
+        "DIRSTACK",
+        "PIPESTATUS",
+        "OPTIND",
+        "OPTARG",
+        "OPTERR",
+        "REPLY",
+        "HOSTNAME",
+        "HOSTTYPE",
+        "MACHTYPE",
+        "OSTYPE",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "IFS",
+        "PS1",
+        "PS2",
+        "PS3",
+        "PS4",
+        "PROMPT_COMMAND",
+        "CDPATH",
+        "GLOBIGNORE",
+        "ENV",
+        "HISTFILE",
+        "HISTCONTROL",
+        "HISTIGNORE",
+        "HISTSIZE",
+        "HISTFILESIZE",
+        "INPUTRC",
+        "MAIL",
+        "MAILCHECK",
+        "MAILPATH",
+        "POSIXLY_CORRECT",
+        "TMOUT",
+        "COLUMNS",
+        "LINES",
+        "SHELL",
+        "_",
+    ];
+    const PROCESS: &[&str] = &["PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM"];
+    if BASH.contains(&name) || name.starts_with("BASH") || name.starts_with("COMP_") {
+        Some("bash reserves it (read-only or special in the instance's boot script)")
+    } else if PROCESS.contains(&name) {
+        Some("the boot script and docker need their own value")
+    } else if name.starts_with("LD_") || name.starts_with("DOCKER_") {
+        Some("it changes how the docker command itself runs on the instance")
+    } else if name.starts_with("LINODE_AI_") && name != "LINODE_AI_API_KEY" {
+        Some("the LINODE_AI_ prefix is linode-ai's own")
+    } else {
+        None
+    }
+}
+
+/// Checks an image reference: what `docker run` accepts as one argument and
+/// never mistakes for an option.
+pub fn check_image(image: &str, field: &str) -> Result<()> {
+    let ok_chars = image
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+    if image.is_empty()
+        || image.len() > 255
+        || !ok_chars
+        || !image.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        bail!(
+            "{field} {} is not a container image reference (letters, digits and . _ - / : @, starting with a letter or digit, e.g. ollama/ollama:0.13.4)",
+            quote(image)
+        );
+    }
+    Ok(())
+}
+
+/// `name:/path[:ro]` or `/host:/path[:ro]`.
+pub fn check_volume(v: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let ok = matches!(parts.len(), 2 | 3)
+        && (parts.len() == 2 || matches!(parts[2], "ro" | "rw"))
+        && parts[1].starts_with('/')
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && (parts[0].starts_with('/')
+            || (parts[0]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                && parts[0].starts_with(|c: char| c.is_ascii_alphanumeric())));
+    if !ok {
+        bail!(
+            "volume {} must look like name:/path or /host/path:/path, optionally with :ro",
+            quote(v)
+        );
+    }
+    Ok(())
+}
+
+/// A URL path the proxy config and the boot script may carry verbatim.
+pub fn check_url_path(p: &str, field: &str, allow_glob: bool) -> Result<()> {
+    let body = if allow_glob {
+        p.strip_suffix('*').unwrap_or(p)
+    } else {
+        p
+    };
+    let ok = body.starts_with('/')
+        && body.len() <= 200
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._~-".contains(c))
+        && !body.contains("..")
+        && !body.contains("//");
+    if !ok {
+        bail!(
+            "{field} {} must be a URL path starting with '/' (letters, digits and / . _ ~ -{})",
+            quote(p),
+            if allow_glob {
+                ", optionally ending in *"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
 impl TemplateSpec {
     /// Parses and validates a `template.yml`; `origin` names it in errors.
+    /// Parse errors name the field and line, never the file's values.
     pub fn parse(text: &str, origin: &str) -> Result<TemplateSpec> {
-        let spec: TemplateSpec = serde_yaml::from_str(text)
+        let spec: TemplateSpec = crate::yaml::from_str(text, origin)
             .with_context(|| format!("{origin} is not a valid template"))?;
         spec.validate()
             .with_context(|| format!("{origin} is not a valid template"))?;
@@ -255,6 +585,12 @@ impl TemplateSpec {
     /// Checks the rules the YAML types alone cannot express.
     pub fn validate(&self) -> Result<()> {
         naming::check_name("template name", &self.name).map_err(anyhow::Error::msg)?;
+        if !self.name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            bail!(
+                "template name {} must start with a letter or digit",
+                quote(&self.name)
+            );
+        }
         if self.version.is_empty() || self.version.len() > 24 {
             bail!("field `version` must be 1-24 characters (it goes into a Linode tag)");
         }
@@ -264,63 +600,26 @@ impl TemplateSpec {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
         {
             bail!(
-                "field `version` \"{}\" may only contain letters, digits and . - + _",
-                self.version
+                "field `version` {} may only contain letters, digits and . - + _",
+                quote(&self.version)
             );
         }
         if self.deploy.target != "linode" {
             bail!(
-                "field `deploy.target` is \"{}\"; only \"linode\" is supported",
-                self.deploy.target
+                "field `deploy.target` is {}; only \"linode\" is supported",
+                quote(&self.deploy.target)
             );
-        }
-        let c = &self.deploy.linode.container;
-        if c.image.trim().is_empty() || c.image.chars().any(|ch| ch.is_whitespace()) {
-            bail!(
-                "field `deploy.linode.container.image` must be an image reference without spaces"
-            );
-        }
-        if c.internal_port == 0 || c.external_port == 0 {
-            bail!("fields `internal_port` and `external_port` must be 1-65535");
-        }
-        if c.health.kind != "http" {
-            bail!(
-                "field `health.type` is \"{}\"; only \"http\" is supported",
-                c.health.kind
-            );
-        }
-        if !c.health.path.starts_with('/') {
-            bail!(
-                "field `health.path` must start with '/' (is \"{}\")",
-                c.health.path
-            );
-        }
-        if let Some(p) = c.health.port {
-            if p != c.internal_port && p != c.external_port {
-                bail!(
-                    "field `health.port` is {p}, but only external_port {} is published; \
-                     use {} or {} (the internal port maps to the published one)",
-                    c.external_port,
-                    c.external_port,
-                    c.internal_port
-                );
-            }
-        }
-        if c.health.success_codes.is_empty() {
-            bail!("field `health.success_codes` must list at least one status code");
-        }
-        for v in &c.volumes {
-            if !v.contains(':') || v.chars().any(char::is_whitespace) {
-                bail!("volume \"{v}\" must look like name:/path or /host/path:/path");
-            }
         }
         let mut seen = std::collections::BTreeSet::new();
-        for var in self.env.required.iter().chain(&self.env.optional) {
+        for var in self.env.all() {
             if !is_env_name(var.name()) {
                 bail!(
-                    "env var name \"{}\" must be letters, digits and _ (not starting with a digit)",
-                    var.name()
+                    "env var name {} must be letters, digits and _ (not starting with a digit)",
+                    quote(var.name())
                 );
+            }
+            if let Some(rule) = reserved_env_name(var.name()) {
+                bail!("env var name {} cannot be used: {rule}", var.name());
             }
             if !seen.insert(var.name()) {
                 bail!("env var {} is listed twice", var.name());
@@ -332,163 +631,22 @@ impl TemplateSpec {
                 || p.components()
                     .any(|c| matches!(c, std::path::Component::ParentDir))
             {
-                bail!("field `hook` must be a path inside the template directory (is \"{hook}\")");
+                bail!(
+                    "field `hook` must be a path inside the template directory (is {})",
+                    quote(hook)
+                );
             }
         }
+        crate::stack::Stack::from_spec(self)?;
         Ok(())
-    }
-}
-
-/// `index.yml`: the list of stock templates.
-#[derive(Debug, Deserialize)]
-struct Index {
-    templates: Vec<IndexEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct IndexEntry {
-    name: String,
-    path: String,
-}
-
-/// The stock templates, embedded at build time.
-const STOCK: &[(&str, &str)] = &[
-    (
-        "chat-agent/template.yml",
-        include_str!("../../templates/chat-agent/template.yml"),
-    ),
-    (
-        "llm-api/template.yml",
-        include_str!("../../templates/llm-api/template.yml"),
-    ),
-    (
-        "embeddings/template.yml",
-        include_str!("../../templates/embeddings/template.yml"),
-    ),
-];
-const STOCK_INDEX: &str = include_str!("../../templates/index.yml");
-
-/// All templates a user can deploy: stock ones and installed ones.
-#[derive(Debug, Clone)]
-pub struct Catalog {
-    templates: Vec<Template>,
-    /// Installed templates that failed to load (shown as warnings, never fatal).
-    pub problems: Vec<String>,
-}
-
-/// The user's template directory: `${XDG_DATA_HOME:-~/.local/share}/linode-ai/templates`.
-pub fn installed_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("LINODE_AI_TEMPLATES_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(dirs::data_dir)
-        .context("cannot find a data directory; set XDG_DATA_HOME or LINODE_AI_TEMPLATES_DIR")?;
-    Ok(base.join("linode-ai").join("templates"))
-}
-
-impl Catalog {
-    /// Stock templates only (no file system access).
-    pub fn stock() -> Catalog {
-        let index: Index =
-            serde_yaml::from_str(STOCK_INDEX).expect("embedded templates/index.yml is valid");
-        let templates = index
-            .templates
-            .iter()
-            .map(|entry| {
-                let text = STOCK
-                    .iter()
-                    .find(|(p, _)| *p == entry.path)
-                    .map(|(_, t)| *t)
-                    .unwrap_or_else(|| panic!("stock template {} is not embedded", entry.path));
-                let spec =
-                    TemplateSpec::parse(text, &entry.path).expect("stock templates are valid");
-                assert_eq!(spec.name, entry.name, "index.yml name matches template.yml");
-                Template {
-                    spec,
-                    source: Source::Stock,
-                    dir: None,
-                }
-            })
-            .collect();
-        Catalog {
-            templates,
-            problems: Vec::new(),
-        }
-    }
-
-    /// Stock templates plus those installed in `dir`.
-    pub fn load(dir: &Path) -> Catalog {
-        let mut catalog = Catalog::stock();
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return catalog;
-        };
-        let mut installed: Vec<Template> = Vec::new();
-        for entry in entries.flatten() {
-            let tdir = entry.path();
-            let file = tdir.join("template.yml");
-            if !file.is_file() {
-                continue;
-            }
-            match load_dir(&tdir) {
-                Ok(spec) => installed.push(Template {
-                    spec,
-                    source: Source::Installed,
-                    dir: Some(tdir),
-                }),
-                Err(e) => catalog.problems.push(format!("{e:#}")),
-            }
-        }
-        installed.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-        for t in installed {
-            // An installed template may replace a stock one (installed with --force).
-            catalog.templates.retain(|s| s.spec.name != t.spec.name);
-            catalog.templates.push(t);
-        }
-        catalog
-    }
-
-    pub fn all(&self) -> &[Template] {
-        &self.templates
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Template> {
-        self.templates.iter().find(|t| t.spec.name == name)
-    }
-
-    /// Finds a template or explains which ones exist.
-    pub fn find(&self, name: &str) -> Result<&Template> {
-        if let Some(t) = self.get(name) {
-            return Ok(t);
-        }
-        let names: Vec<&str> = self.templates.iter().map(|t| t.name()).collect();
-        let hint = closest(name, names.iter().copied())
-            .map(|c| format!(" Did you mean \"{c}\"?"))
-            .unwrap_or_default();
-        bail!(
-            "no template named \"{name}\".{hint} Available: {}",
-            names.join(", ")
-        )
     }
 }
 
 /// Reads and validates `<dir>/template.yml`.
 pub fn load_dir(dir: &Path) -> Result<TemplateSpec> {
     let file = dir.join("template.yml");
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::files::read_text(&file, "template", crate::files::TEXT_LIMIT)?;
     TemplateSpec::parse(&text, &file.display().to_string())
-}
-
-/// The candidate closest to `input` by edit distance, if reasonably close.
-pub fn closest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (strsim::damerau_levenshtein(input, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(input.len()) / 2).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 /// Env var values by name, as a sorted map.
@@ -499,69 +657,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stock_templates_load_and_run_on_real_plans() {
-        let c = Catalog::stock();
-        let names: Vec<_> = c.all().iter().map(|t| t.name()).collect();
-        assert_eq!(names, ["chat-agent", "llm-api", "embeddings"]);
-        for t in c.all() {
-            let l = t.linode();
-            assert_eq!(l.region_default.as_deref(), Some("us-ord"), "{}", t.name());
-            assert!(l.min_memory_mb.is_some(), "{} states its memory", t.name());
-            assert!(!t.container().image.ends_with(":latest") || t.name() == "chat-agent");
+    fn reserved_names_name_their_rule() {
+        for n in [
+            "UID",
+            "EUID",
+            "PPID",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "PATH",
+            "BASH_ENV",
+            "LD_PRELOAD",
+            "DOCKER_HOST",
+            "IFS",
+        ] {
+            assert!(reserved_env_name(n).is_some(), "{n}");
         }
-        let llm = c.get("llm-api").unwrap();
-        assert!(llm.linode().gpu && llm.container().gpus);
-        assert!(llm
-            .linode()
-            .type_default
-            .as_deref()
-            .unwrap()
-            .contains("gpu"));
+        for n in [
+            "OLLAMA_MODEL",
+            "API_KEY",
+            "UIDX",
+            "MY_PATH",
+            "LINODE_AI_API_KEY",
+        ] {
+            assert!(reserved_env_name(n).is_none(), "{n}");
+        }
     }
 
     #[test]
-    fn plan_format_with_internal_health_port_is_accepted() {
-        let text = r#"
-name: demo
-version: 0.1.0
-deploy:
-  target: linode
-  linode:
-    region_default: us-ord
-    type_default: g6-standard-2
-    container:
-      image: ollama/ollama:latest
-      internal_port: 11434
-      external_port: 80
-      health: { type: http, path: /api/tags, port: 11434, success_codes: [200] }
-env: { required: [], optional: [] }
-"#;
-        let spec = TemplateSpec::parse(text, "t.yml").unwrap();
-        assert_eq!(spec.deploy.linode.image, DEFAULT_BASE_IMAGE);
+    fn images_never_look_like_options() {
+        check_image("ollama/ollama:0.13.4", "image").unwrap();
+        check_image("ghcr.io/open-webui/open-webui:v0.11.3", "image").unwrap();
+        check_image("repo/x@sha256:abcd", "image").unwrap();
+        for bad in ["--privileged", "-x", "a b", "", "img;rm", "$(x)"] {
+            assert!(check_image(bad, "image").is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn bad_templates_name_the_field() {
-        let base = Catalog::stock().get("chat-agent").unwrap().spec.clone();
-        let mut t = base.clone();
-        t.deploy.linode.container.health.port = Some(9999);
-        assert!(format!("{:#}", t.validate().unwrap_err()).contains("health.port"));
-        let mut t = base.clone();
-        t.env.required.push(EnvVarSpec::Name("1BAD".into()));
-        assert!(t.validate().unwrap_err().to_string().contains("1BAD"));
-        let mut t = base.clone();
-        t.hook = Some("../evil.wasm".into());
-        assert!(t.validate().unwrap_err().to_string().contains("hook"));
-        let err = TemplateSpec::parse("name: x\nversion: [", "bad.yml").unwrap_err();
-        assert!(format!("{err:#}").contains("bad.yml"));
-        let err = TemplateSpec::parse("name: xyz\nversion: '1'\nbogus: 1\ndeploy: {}", "b.yml")
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
-    }
-
-    #[test]
-    fn closest_name_is_suggested() {
-        let err = Catalog::stock().find("chat-agnet").unwrap_err().to_string();
-        assert!(err.contains("Did you mean \"chat-agent\""), "{err}");
+    fn volumes_and_paths() {
+        check_volume("ollama:/root/.ollama").unwrap();
+        check_volume("/srv/x:/data:ro").unwrap();
+        for bad in ["noslash", "a:b", "-v:/x", "a:/x:rx", "a b:/x"] {
+            assert!(check_volume(bad).is_err(), "{bad}");
+        }
+        check_url_path("/v1/*", "route", true).unwrap();
+        check_url_path("/api/tags", "path", false).unwrap();
+        for bad in ["v1", "/a b", "/x\"y", "/../etc", "/a*b", "/{$X}"] {
+            assert!(check_url_path(bad, "route", true).is_err(), "{bad}");
+        }
     }
 }

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::template::{load_dir, Catalog, Source, Template};
+use crate::catalog::Catalog;
+use crate::sanitize::quote;
+use crate::template::{load_dir, Source, Template};
 
 pub struct Installed {
     pub name: String,
@@ -15,7 +17,13 @@ pub struct Installed {
 
 /// Validates the template in `src` (schema and, if named, its hook component)
 /// and copies it into `<store>/<name>/`, replacing atomically.
-pub fn install(src: &Path, catalog: &Catalog, store: &Path, force: bool) -> Result<Installed> {
+pub fn install(
+    src: &Path,
+    catalog: &Catalog,
+    store: &Path,
+    hook_cache: &Path,
+    force: bool,
+) -> Result<Installed> {
     if !src.is_dir() {
         bail!(
             "{} is not a directory; pass the directory holding template.yml",
@@ -27,7 +35,7 @@ pub fn install(src: &Path, catalog: &Catalog, store: &Path, force: bool) -> Resu
         if !force {
             let what = match existing.source {
                 Source::Stock => "a stock template",
-                Source::Installed => "an installed template",
+                Source::Installed | Source::Dev => "an installed template",
             };
             bail!(
                 "\"{}\" is already {what} ({}); pass --force to replace it",
@@ -51,12 +59,15 @@ pub fn install(src: &Path, catalog: &Catalog, store: &Path, force: bool) -> Resu
                 hook.display()
             );
         }
-        crate::hooks::TemplateHooks::for_template(&template).with_context(|| {
-            format!(
-                "the hook of template \"{}\" {} cannot be used",
-                spec.name, spec.version
-            )
-        })?;
+        let stack = crate::stack::Stack::from_spec(&spec)?;
+        crate::hooks::TemplateHooks::for_template(&template, &stack, hook_cache).with_context(
+            || {
+                format!(
+                    "the hook of template \"{}\" {} cannot be used",
+                    spec.name, spec.version
+                )
+            },
+        )?;
     }
     std::fs::create_dir_all(store).with_context(|| format!("cannot create {}", store.display()))?;
     let dest = store.join(&spec.name);
@@ -73,10 +84,19 @@ pub fn install(src: &Path, catalog: &Catalog, store: &Path, force: bool) -> Resu
             std::fs::copy(hook, &target)?;
         }
         let old = store.join(format!(".{}.old.{}", spec.name, std::process::id()));
-        if dest.exists() {
+        let had_old = dest.exists();
+        if had_old {
             std::fs::rename(&dest, &old)?;
         }
-        std::fs::rename(&staging, &dest)?;
+        if let Err(e) = std::fs::rename(&staging, &dest) {
+            // Put the installed template back rather than leave it hidden.
+            if had_old {
+                std::fs::rename(&old, &dest).with_context(|| {
+                    format!("the previous version is left at {}", old.display())
+                })?;
+            }
+            return Err(e.into());
+        }
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     })();
@@ -95,16 +115,16 @@ pub fn install(src: &Path, catalog: &Catalog, store: &Path, force: bool) -> Resu
 /// Removes an installed template; stock templates cannot be removed.
 pub fn uninstall(name: &str, store: &Path) -> Result<PathBuf> {
     let dir = store.join(name);
-    if name.contains('/')
-        || name.contains('\\')
-        || name.starts_with('.')
-        || !dir.join("template.yml").is_file()
-    {
+    let valid = crate::naming::check_name("template name", name).is_ok();
+    let installed =
+        dir.join("template.yml").is_file() || dir.join(crate::catalog::DEV_LINK).is_file();
+    if !valid || !installed {
         if Catalog::stock().get(name).is_some() {
             bail!("\"{name}\" is a stock template, built into linode-ai; it cannot be removed");
         }
         bail!(
-            "no installed template named \"{name}\" in {}",
+            "no installed template named {} in {}",
+            quote(name),
             store.display()
         );
     }

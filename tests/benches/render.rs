@@ -1,12 +1,16 @@
 //! Criterion benchmark of cloud-init rendering: `cargo bench -p linode-ai --bench render`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use linode_ai::cloud_init::{default_config, validate_user_data, RenderInput};
-use linode_ai::template::{Catalog, EnvVars};
+use linode_ai::boot::{render, BootInput};
+use linode_ai::catalog::Catalog;
+use linode_ai::cloud_init::validate_user_data;
+use linode_ai::stack::Stack;
+use linode_ai::template::EnvVars;
 
-fn render(c: &mut Criterion) {
+fn bench(c: &mut Criterion) {
     let catalog = Catalog::stock();
     let t = catalog.get("chat-agent").expect("stock template");
+    let stack = Stack::from_spec(&t.spec).expect("valid");
     let mut env = EnvVars::new();
     for i in 0..20 {
         env.insert(
@@ -14,16 +18,22 @@ fn render(c: &mut Criterion) {
             format!("value with 'quotes' $dollars #{i}\nand a second line"),
         );
     }
-    let input =
-        RenderInput::for_template(t, &t.container().image, t.container().external_port, &env);
     c.bench_function("render+validate chat-agent user-data (20 env vars)", |b| {
         b.iter(|| {
-            let doc = default_config(&input).render();
+            let doc = render(&BootInput {
+                stack: &stack,
+                env: &env,
+                domain: None,
+                https_port: 443,
+                nvidia_driver: None,
+                key_login_only: true,
+            })
+            .render();
             validate_user_data(&doc).expect("valid");
             doc
         })
     });
 }
 
-criterion_group!(benches, render);
+criterion_group!(benches, bench);
 criterion_main!(benches);

@@ -1,17 +1,24 @@
 //! Test harness: runs the real `linode-ai` binary in a private HOME against
-//! the local Linode API stand-in. Every address is loopback.
+//! the local Linode API stand-in. Every address is loopback; every child
+//! process has a time limit; waits poll for readiness instead of sleeping.
 
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-pub use linode_sim::{app::AppServer, Fault, Sim, SimConfig};
+pub use linode_sim::{app::AppServer, app::TestCa, Fault, Sim, SimConfig};
+
+/// How long any one run of the binary may take.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(120);
 
 pub struct Env {
     pub sim: Sim,
     pub home: tempfile::TempDir,
     pub extra: Vec<(String, String)>,
+    /// Signs the certificates of the HTTPS stand-ins; trusted by the probes.
+    pub ca: TestCa,
 }
 
 pub struct Run {
@@ -29,17 +36,15 @@ impl Run {
         }
     }
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
+        self.code(0)
     }
     pub fn fails(self) -> Run {
+        self.code(1)
+    }
+    pub fn code(self, want: i32) -> Run {
         assert_eq!(
-            self.code, 1,
-            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
+            self.code, want,
+            "expected exit {want}\nstdout:\n{}\nstderr:\n{}",
             self.stdout, self.stderr
         );
         self
@@ -54,6 +59,39 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_linode-ai")
 }
 
+/// Runs `cmd` to completion within `limit`, killing it (and failing) if it hangs.
+pub fn run_limited(mut cmd: Command, limit: Duration, what: &str) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("{what}: still running after {limit:?}; killed");
+        }
+    }
+}
+
+/// Polls `cond` until it holds, failing with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Env {
     pub fn new() -> Env {
         Env::with(SimConfig {
@@ -64,10 +102,14 @@ impl Env {
     }
 
     pub fn with(config: SimConfig) -> Env {
+        let home = tempfile::tempdir().unwrap();
+        let ca = TestCa::new();
+        ca.write(&home.path().join("probe-ca.pem"));
         Env {
             sim: Sim::start(config),
-            home: tempfile::tempdir().unwrap(),
+            home,
             extra: vec![],
+            ca,
         }
     }
 
@@ -87,14 +129,24 @@ impl Env {
         .unwrap()
     }
 
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.registry()["deployments"].as_array().unwrap().clone()
+    }
+
+    /// `init <template>` into a fresh directory.
     pub fn project(&self, template: &str) -> PathBuf {
-        let dir = self.home().join(format!("proj-{template}"));
+        let dir = self.home().join(format!("proj-{template}-{}", uuid_like()));
         self.run(
             &["init", template, "--directory", dir.to_str().unwrap()],
             None,
         )
         .ok();
         dir
+    }
+
+    /// An HTTPS stand-in for a deployed proxy, trusted by the probes.
+    pub fn https_app(&self) -> AppServer {
+        AppServer::https(&self.ca, &["localhost"])
     }
 
     pub fn cmd(&self, args: &[&str], cwd: Option<&Path>) -> Command {
@@ -115,6 +167,7 @@ impl Env {
             .env("LINODE_CLI_TOKEN", "test-token")
             .env("LINODE_AI_RETRY_BASE_MS", "20")
             .env("LINODE_AI_POLL_MS", "100")
+            .env("LINODE_AI_PROBE_CA", self.home().join("probe-ca.pem"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         for (k, v) in &self.extra {
@@ -124,7 +177,11 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str], cwd: Option<&Path>) -> Run {
-        Run::from(self.cmd(args, cwd).output().expect("run linode-ai"))
+        Run::from(run_limited(
+            self.cmd(args, cwd),
+            CHILD_LIMIT,
+            &format!("linode-ai {}", args.join(" ")),
+        ))
     }
 
     /// `deploy --dry-run --json` in `dir`, which must succeed.
@@ -135,11 +192,49 @@ impl Env {
     }
 
     pub fn posts(&self) -> Vec<serde_json::Value> {
+        self.posts_to("/v4/linode/instances")
+    }
+
+    pub fn posts_to(&self, path: &str) -> Vec<serde_json::Value> {
         self.sim
             .requests()
             .into_iter()
-            .filter(|r| r.method == "POST" && r.path == "/v4/linode/instances")
+            .filter(|r| r.method == "POST" && r.path == path)
             .map(|r| r.body.unwrap_or_default())
             .collect()
     }
+
+    /// Waits until every instance of the stand-in is running.
+    pub fn wait_running(&self) {
+        wait_for("instances to be running", Duration::from_secs(10), || {
+            self.sim
+                .instances()
+                .iter()
+                .all(|i| i["status"] == "running")
+        });
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The user-data a create request carried, decoded.
+pub fn user_data(post: &serde_json::Value) -> String {
+    use base64::Engine;
+    let ud = post["metadata"]["user_data"].as_str().unwrap();
+    assert!(!ud.contains('\n'), "one line of base64");
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(ud)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Writes `.env` in `dir`.
+pub fn write_env(dir: &Path, text: &str) {
+    std::fs::write(dir.join(".env"), text).unwrap();
 }

@@ -1,163 +1,366 @@
-//! `deploy`: dry-run plan or real create, with optional wait.
+//! `deploy`: the plan (`--dry-run`), or preflight, create and optionally wait.
 
-use std::time::Duration;
+use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::{runtime, Ctx};
 use crate::cli::DeployArgs;
-use crate::deploy::{self, DeployOptions, Progress};
-use crate::registry::Registry;
+use crate::deploy::{
+    self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, PlanContext, Progress,
+};
+use crate::firewall::FirewallChoice;
+use crate::health::Prober;
+use crate::registry::Deployment;
+use crate::sanitize;
+use crate::stack::Target;
+use crate::state::Status;
+use crate::template::RouteAuth;
 
-fn poll_interval() -> Duration {
-    let ms = std::env::var("LINODE_AI_POLL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
-    Duration::from_millis(ms)
-}
-
-pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
-    let config = ctx.config()?;
-    let catalog = ctx.catalog()?;
-    let dir = match &args.directory {
-        Some(d) => d.clone(),
-        None => std::env::current_dir()?,
-    };
-    let opts = DeployOptions {
+fn options(args: &DeployArgs) -> DeployOptions {
+    DeployOptions {
         region: args.region.clone(),
         linode_type: args.linode_type.clone(),
         env_file: args.env_file.clone(),
         image: args.image.clone(),
         app_name: args.app_name.clone(),
         env_name: args.env_name.clone(),
-        port: args.port,
+        https_port: args.port,
         ssh_keys: args.ssh_keys.clone(),
+        ssh_from: args.ssh_from.clone(),
+        domain: args.domain.clone(),
+        firewall: Some(match (args.firewall, args.no_firewall) {
+            (Some(id), _) => FirewallChoice::Existing(id),
+            (None, true) => FirewallChoice::Disabled,
+            (None, false) => FirewallChoice::Create,
+        }),
+    }
+}
+
+/// A path users can try with their key: the template's first keyed route.
+fn example_path(plan: &DeployPlan) -> Option<String> {
+    let route = plan
+        .stack
+        .proxy
+        .routes
+        .iter()
+        .find(|r| r.auth == RouteAuth::Key && matches!(r.target, Target::Service { .. }))?;
+    let base = route.path.trim_end_matches('*');
+    let svc = match &route.target {
+        Target::Service { name, .. } => plan.stack.service(name)?,
+        Target::Page(_) => return None,
     };
-    let plan = deploy::plan(&dir, &opts, &catalog, &config, chrono::Utc::now())?;
+    Some(match (base, svc.image.split(':').next().unwrap_or("")) {
+        ("/api/", i) if i.ends_with("ollama") => "/api/tags".into(),
+        ("/v1/", _) => "/v1/models".into(),
+        ("/", i) if i.contains("text-embeddings-inference") => "/info".into(),
+        (b, _) => b.to_string(),
+    })
+}
+
+fn page_url(plan: &DeployPlan, base: &str) -> Option<String> {
+    plan.stack
+        .proxy
+        .routes
+        .iter()
+        .find_map(|r| match &r.target {
+            Target::Page(_) => Some(format!("{base}{}", r.path.trim_end_matches('*'))),
+            _ => None,
+        })
+}
+
+pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
+    let config = ctx.config()?;
+    let catalog = ctx.catalog();
+    let dir = match &args.directory {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    let plan = deploy::plan(
+        &dir,
+        &options(args),
+        &PlanContext {
+            catalog: &catalog,
+            config: &config,
+            home: ctx.home.as_deref(),
+            hook_cache: &ctx.paths.hook_cache,
+            now: chrono::Utc::now(),
+        },
+    )?;
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 
     if args.dry_run {
-        // Region/type checks need no token; skip them with a note when offline.
-        let check = rt.block_on(async {
-            let quick = client.clone().with_retry(crate::linode::RetryPolicy {
-                max_attempts: 1,
-                ..Default::default()
-            });
-            tokio::time::timeout(Duration::from_secs(10), deploy::preflight(&quick, &plan)).await
-        });
-        let checks = match check {
-            Ok(Ok(())) => "passed".to_string(),
-            Ok(Err(e)) => match e.downcast_ref::<crate::linode::ApiError>() {
-                Some(
-                    crate::linode::ApiError::Network { .. }
-                    | crate::linode::ApiError::Timeout { .. },
-                ) => {
-                    format!(
-                        "skipped: the API at {} is unreachable ({e})",
-                        client.base_url()
-                    )
-                }
-                _ => return Err(e),
-            },
-            Err(_) => format!(
-                "skipped: the API at {} did not answer within 10s",
-                client.base_url()
-            ),
-        };
-        return print_dry_run(ctx, &plan, &checks, args.json, client.has_token());
+        let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+        return print_dry_run(ctx, &plan, &check, args.json, client.has_token(), out);
+    }
+    if !client.has_token() {
+        bail!(crate::settings::missing_token_message());
+    }
+    let offer = rt.block_on(deploy::preflight(&client, &plan))?;
+    if let FirewallPlan::Existing(id) = plan.firewall {
+        rt.block_on(client.get_firewall(id))
+            .with_context(|| format!("--firewall {id}: cannot use that firewall"))?;
+    }
+    let registry = ctx.registry();
+
+    // Another deployment of this app and env: ask, or need --replace / --new.
+    let (joined, _) = rt.block_on(crate::destroy::survey(&client, &registry, &catalog))?;
+    let existing: Vec<Deployment> =
+        deploy::same_app_env(&joined, &plan.settings.app_name, &plan.settings.env_name)
+            .into_iter()
+            .cloned()
+            .collect();
+    let mut replace = args.replace;
+    if !existing.is_empty() && !args.replace && !args.new {
+        let list: Vec<String> = existing
+            .iter()
+            .map(|d| {
+                format!(
+                    "  Linode {} ({}), created {}",
+                    d.linode_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "pending".into()),
+                    d.url.as_deref().unwrap_or("no URL yet"),
+                    d.created_at.format("%Y-%m-%d %H:%M UTC")
+                )
+            })
+            .collect();
+        let what = format!(
+            "{} (env: {}) already exists:\n{}",
+            plan.settings.app_name,
+            plan.settings.env_name,
+            list.join("\n")
+        );
+        if args.yes || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            bail!("{what}\npass --replace to make a new one and then destroy the old, or --new to keep both (or --env NAME for another environment)");
+        }
+        ctx.note(&what);
+        if ctx.confirm("Replace it (the new one is made first, then the old one is destroyed)?")? {
+            replace = true;
+        } else if !ctx.confirm("Make another one beside it?")? {
+            bail!("aborted; nothing was created");
+        }
     }
 
-    if !client.has_token() {
-        anyhow::bail!(crate::settings::missing_token_message());
-    }
-    rt.block_on(deploy::preflight(&client, &plan))?;
-    let registry = Registry::open_default()?;
     let quiet = args.json;
+    for n in &plan.notes {
+        if !quiet {
+            ctx.note(n);
+        }
+    }
+    if let Some(p) = &offer.price {
+        if !quiet {
+            ctx.note(&format!(
+                "{} in {} costs {}",
+                plan.settings.linode_type,
+                plan.settings.region,
+                deploy::format_price(p)
+            ));
+        }
+    }
+    deploy::save_generated(&plan)?;
+    if !plan.generated.is_empty() && !quiet {
+        ctx.note(&format!(
+            "generated {} and saved {} in {} (mode 0600); {} not shown again",
+            plan.generated.join(", "),
+            if plan.generated.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+            plan.settings.env_file.display(),
+            if plan.generated.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        ));
+    }
     let style = ctx.style.for_stderr();
     let progress = move |p: Progress| {
         if quiet {
             return;
         }
         match p {
-            // A transient hint only where someone watches; logs get the result lines.
+            Progress::CreatingFirewall if style.interactive => {
+                eprintln!("{}", style.dim("Creating firewall..."))
+            }
             Progress::Creating if style.interactive => {
                 eprintln!("{}", style.dim("Creating Linode..."))
             }
-            Progress::Creating => {}
+            Progress::CreatingFirewall | Progress::Creating => {}
+            Progress::CreatedFirewall { id } => {
+                eprintln!("{}", style.dim(&format!("Created firewall {id}")))
+            }
             Progress::Created { linode_id } => {
                 eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
             }
-            Progress::Phase { phase, detail } => {
-                let d = detail.map(|d| format!(" ({d})")).unwrap_or_default();
-                eprintln!("  {} {}{d}", style.dim("status:"), style.status(phase));
+            Progress::Phase { status, detail } => {
+                let d = detail
+                    .map(|d| format!(" ({})", sanitize::line(&d)))
+                    .unwrap_or_default();
+                eprintln!("  {} {}{d}", style.dim("status:"), style.status(status));
             }
         }
     };
-    for n in &plan.notes {
-        if !quiet {
-            eprintln!("note: {n}");
-        }
-    }
     let mut record = rt.block_on(deploy::execute(&client, &registry, &plan, &progress))?;
-    let mut status = record.last_status.clone();
     let mut wait_error = None;
     if args.wait {
+        let prober = Prober::new([&record], ctx.tuning.probe_ca.as_deref())?;
         let result = rt.block_on(deploy::wait_until_healthy(
             &client,
+            &prober,
             &record,
             &plan.hooks,
-            &plan.context,
-            Duration::from_secs(args.timeout),
-            poll_interval(),
+            std::time::Duration::from_secs(args.timeout),
+            ctx.tuning.poll,
             &progress,
         ));
-        match result {
-            Ok(_) => {
-                status = "running".into();
-                record.last_status = status.clone();
-                registry.update_status(
-                    &record.deployment_id,
-                    "running",
-                    None,
-                    chrono::Utc::now(),
-                )?;
+        for l in plan.hooks.take_logs() {
+            if !quiet {
+                eprintln!("hook log: {}", sanitize::line(&l));
             }
-            Err(e) => wait_error = Some(e),
+        }
+        match result {
+            Ok(()) => {
+                record.last_status = Status::Running;
+                let r = record.clone();
+                registry.update(|d| {
+                    if let Some(x) = d
+                        .deployments
+                        .iter_mut()
+                        .find(|x| x.deployment_id == r.deployment_id)
+                    {
+                        x.last_status = Status::Running;
+                        x.last_detail = None;
+                        x.last_checked_at = Some(chrono::Utc::now());
+                    }
+                })?;
+            }
+            Err(e) => {
+                if !quiet {
+                    super::logs::print_boot_tail(ctx, &record, 25);
+                }
+                wait_error = Some(e);
+            }
         }
     }
+    let mut replaced = Vec::new();
+    if replace && wait_error.is_none() {
+        let (joined, view) = rt.block_on(crate::destroy::survey(&client, &registry, &catalog))?;
+        for old in &existing {
+            let sel = crate::destroy::Selection {
+                id: Some(old.deployment_id.clone()),
+                ..Default::default()
+            };
+            if let Ok(targets) = crate::destroy::select(&joined, &view, &sel) {
+                for t in targets {
+                    let o = rt.block_on(crate::destroy::destroy_one(
+                        &client,
+                        &registry,
+                        &ctx.paths.known_hosts,
+                        &t,
+                    ));
+                    if !quiet {
+                        ctx.note(&format!("replaced: {}: {}", t.describe(), o.describe()));
+                    }
+                    replaced.push(json!({"deployment_id": old.deployment_id, "outcome": o}));
+                }
+            }
+        }
+    }
+    let url = record.url.clone().unwrap_or_default();
+    let key = plan.stack.proxy.key_env.clone();
+    let example = example_path(&plan);
     if args.json {
-        print!(
+        write!(
+            out,
             "{}",
-            crate::output::json(
-                &json!({ "deployment": record, "status": status, "notes": plan.notes })
-            )
-        );
+            crate::output::json(&json!({
+                "deployment": record,
+                "status": record.last_status,
+                "url": url,
+                "chat_url": page_url(&plan, &url),
+                "key_env": key,
+                "env_file": plan.settings.env_file,
+                "curl": key.as_ref().zip(example.as_ref()).map(|(k, p)| format!("curl -H \"Authorization: Bearer ${k}\" {url}{p}")),
+                "price": offer.price,
+                "replaced": replaced,
+                "notes": plan.notes,
+            }))
+        )?;
     } else {
         let s = &ctx.style;
-        println!(
+        writeln!(
+            out,
             "{}",
             s.bold(&format!(
                 "Deployed {} (env: {})",
                 record.app_name, record.env
             ))
-        );
-        println!();
-        println!("Status:    {}", s.status(&status));
-        println!(
+        )?;
+        writeln!(out)?;
+        writeln!(out, "Status:    {}", s.status(record.last_status))?;
+        writeln!(
+            out,
             "Linode ID: {}",
             record.linode_id.map(|i| i.to_string()).unwrap_or_default()
-        );
-        println!("Region:    {}", record.region);
-        println!(
+        )?;
+        writeln!(out, "Region:    {}", record.region)?;
+        writeln!(
+            out,
             "URL:       {}",
-            record.url.as_deref().unwrap_or("(no public IPv4 yet)")
-        );
-        println!();
-        if status != "running" {
-            println!("Run `linode-ai status` to check when it's ready.");
+            if url.is_empty() {
+                "(no public IPv4 yet)"
+            } else {
+                &url
+            }
+        )?;
+        if let Some(chat) = page_url(&plan, &url) {
+            writeln!(
+                out,
+                "Chat:      {chat}  (open it in a browser; it asks for the key once)"
+            )?;
+        }
+        let fw = match (
+            &plan.firewall,
+            record.firewall.as_ref().and_then(|f| f.id()),
+        ) {
+            (FirewallPlan::Create(b), Some(id)) => {
+                format!("{id} (open: {})", crate::firewall::describe(&b.rules))
+            }
+            (FirewallPlan::Existing(id), _) => format!("{id} (yours; kept on destroy)"),
+            (FirewallPlan::Disabled, _) => "none (--no-firewall)".into(),
+            _ => "-".into(),
+        };
+        writeln!(out, "Firewall:  {fw}")?;
+        if let Some(p) = &offer.price {
+            writeln!(out, "Price:     {}", deploy::format_price(p))?;
+        }
+        if let Some(ip) = &record.ipv4 {
+            if let Some(d) = &record.domain {
+                writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
+            }
+        }
+        if let (Some(k), Some(p)) = (&key, &example) {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Try it (the key is {k} in {}):",
+                plan.settings.env_file.display()
+            )?;
+            writeln!(
+                out,
+                "  set -a; . {}; set +a",
+                crate::cloud_init::shell_quote(&plan.settings.env_file.display().to_string())
+            )?;
+            writeln!(out, "  curl -H \"Authorization: Bearer ${k}\" {url}{p}")?;
+        }
+        writeln!(out)?;
+        if record.last_status != Status::Running {
+            writeln!(out, "The first boot takes a few minutes (the certificate, the images, the model). Run `linode-ai status` to check when it's ready.")?;
         }
     }
     match wait_error {
@@ -168,42 +371,72 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
 
 fn print_dry_run(
     ctx: &Ctx,
-    plan: &deploy::DeployPlan,
-    checks: &str,
+    plan: &DeployPlan,
+    check: &DryRunCheck,
     as_json: bool,
     has_token: bool,
+    out: &mut dyn Write,
 ) -> Result<()> {
     let request = plan.request.redacted_json();
-    // Hooks see real values; what they logged is shown redacted.
-    let hook_logs: Vec<String> = plan
-        .hooks
-        .take_logs()
-        .iter()
-        .map(|l| deploy::redact(l, &plan.env))
-        .collect();
+    let (checks, price) = match check {
+        DryRunCheck::Passed(offer) => ("passed".to_string(), offer.price),
+        DryRunCheck::Skipped(why) => (format!("skipped: {why}"), None),
+    };
+    let firewall_request = match &plan.firewall {
+        FirewallPlan::Create(body) => Some(serde_json::to_value(body)?),
+        _ => None,
+    };
+    let caddyfile = crate::proxy::caddyfile(&plan.stack);
+    let routes = crate::proxy::describe(&plan.stack);
+    let hook_logs: Vec<String> = plan.hook_logs.iter().map(|l| sanitize::line(l)).collect();
     if as_json {
-        print!(
+        let services: Vec<_> = plan
+            .stack
+            .services
+            .iter()
+            .map(|s| json!({"name": s.name, "image": s.image, "port": s.port, "gpus": s.gpus, "depends_on": s.depends_on.iter().map(|(d, _)| d).collect::<Vec<_>>()}))
+            .collect();
+        let mut requests = Vec::new();
+        if let Some(b) = &firewall_request {
+            requests.push(json!({ "method": "POST", "path": "/networking/firewalls", "body": b }));
+        }
+        requests.push(json!({ "method": "POST", "path": "/linode/instances", "body": request }));
+        write!(
+            out,
             "{}",
             crate::output::json(&json!({
                 "dry_run": true,
                 "settings": plan.settings,
+                "url": plan.url_hint(),
+                "services": services,
                 "request": { "method": "POST", "path": "/linode/instances", "body": request },
+                "requests": requests,
+                "firewall": match &plan.firewall { FirewallPlan::Create(b) => json!({"create": b.label}), FirewallPlan::Existing(id) => json!({"existing": id}), FirewallPlan::Disabled => json!("none") },
+                "proxy": { "routes": routes, "caddyfile": caddyfile, "key_env": plan.stack.proxy.key_env },
                 "user_data": plan.user_data_display,
                 "user_data_bytes": plan.user_data.len(),
                 "api_checks": checks,
+                "price": price,
+                "generated": plan.generated,
                 "has_hook": plan.hooks.has_hook(),
                 "hook_load": plan.hooks.load_kind(),
                 "hook_logs": hook_logs,
+                "hook_changes": plan.hook_diff.iter().map(|(s, a, r)| json!({"section": s, "added": a, "removed": r})).collect::<Vec<_>>(),
                 "notes": plan.notes,
             }))
-        );
+        )?;
         return Ok(());
     }
     let s = &ctx.style;
     let st = &plan.settings;
-    println!("{}", s.bold("Deploy plan (dry run: nothing is created)"));
-    println!();
-    println!(
+    writeln!(
+        out,
+        "{}",
+        s.bold("Deploy plan (dry run: nothing is created)")
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "Template:    {} {}{}",
         st.template,
         st.template_version,
@@ -212,44 +445,140 @@ fn print_dry_run(
         } else {
             ""
         }
-    );
-    println!("App / env:   {} / {}", st.app_name, st.env_name);
-    println!("Region:      {}", st.region);
-    println!("Linode type: {}", st.linode_type);
-    println!("Base image:  {}", st.base_image);
-    println!(
-        "Container:   {} (port {} -> {})",
-        st.image, st.external_port, st.internal_port
-    );
-    println!(
+    )?;
+    writeln!(out, "App / env:   {} / {}", st.app_name, st.env_name)?;
+    writeln!(out, "Region:      {}", st.region)?;
+    writeln!(
+        out,
+        "Linode type: {}{}",
+        st.linode_type,
+        price
+            .map(|p| format!(", {}", deploy::format_price(&p)))
+            .unwrap_or_default()
+    )?;
+    writeln!(out, "Base image:  {}", st.base_image)?;
+    for (i, svc) in plan.stack.services.iter().enumerate() {
+        writeln!(
+            out,
+            "{}{} {}{} (private network only)",
+            if i == 0 {
+                "Services:    "
+            } else {
+                "             "
+            },
+            svc.name,
+            svc.image,
+            svc.port.map(|p| format!(", port {p}")).unwrap_or_default()
+        )?;
+    }
+    writeln!(
+        out,
+        "Proxy:       {} on ports 80 and {} (the only published ports)",
+        crate::proxy::CADDY_IMAGE,
+        st.https_port
+    )?;
+    writeln!(
+        out,
+        "URL:         {}{}",
+        plan.url_hint(),
+        if st.domain.is_none() {
+            " (the name is derived on the instance from its IPv4)"
+        } else {
+            ""
+        }
+    )?;
+    match &plan.stack.proxy.key_env {
+        Some(k) => writeln!(
+            out,
+            "API key:     {k} from {} (\"Authorization: Bearer <key>\")",
+            st.env_file.display()
+        )?,
+        None => writeln!(out, "API key:     none: the app's own login protects it")?,
+    }
+    match &plan.firewall {
+        FirewallPlan::Create(b) => writeln!(
+            out,
+            "Firewall:    new, {} (open: {})",
+            b.label,
+            crate::firewall::describe(&b.rules)
+        )?,
+        FirewallPlan::Existing(id) => writeln!(out, "Firewall:    {id} (yours)")?,
+        FirewallPlan::Disabled => writeln!(out, "Firewall:    none (--no-firewall)")?,
+    }
+    writeln!(
+        out,
         "Env file:    {} ({} vars)",
         st.env_file.display(),
         plan.env.len()
-    );
-    println!("API checks:  {checks}");
+    )?;
+    if !plan.generated.is_empty() {
+        writeln!(
+            out,
+            "Generated:   {} (empty in the env file; saved there on deploy)",
+            plan.generated.join(", ")
+        )?;
+    }
+    writeln!(out, "API checks:  {checks}")?;
     if !has_token {
-        println!("Token:       none found (a real deploy needs LINODE_CLI_TOKEN or 'linode-cli configure')");
+        writeln!(out, "Token:       none found (a real deploy needs LINODE_CLI_TOKEN or 'linode-cli configure')")?;
     }
     for n in &plan.notes {
-        println!("Note:        {n}");
+        writeln!(out, "Note:        {}", sanitize::line(n))?;
     }
     for l in &hook_logs {
-        println!("Hook log:    {l}");
+        writeln!(out, "Hook log:    {l}")?;
     }
-    println!();
-    println!("{}", s.bold("Request: POST /linode/instances"));
-    println!("{}", serde_json::to_string_pretty(&request)?);
-    println!();
-    println!(
+    if plan.hooks.has_hook() {
+        if plan.hook_diff.is_empty() {
+            writeln!(out, "Hook:        kept the default user-data")?;
+        } else {
+            let parts: Vec<String> = plan
+                .hook_diff
+                .iter()
+                .map(|(s, a, r)| format!("{s} +{a}/-{r}"))
+                .collect();
+            writeln!(
+                out,
+                "Hook:        changed {} (lines added/removed)",
+                parts.join(", ")
+            )?;
+        }
+    }
+    if let Some(b) = &firewall_request {
+        writeln!(out)?;
+        writeln!(out, "{}", s.bold("Request: POST /networking/firewalls"))?;
+        writeln!(out, "{}", serde_json::to_string_pretty(b)?)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", s.bold("Request: POST /linode/instances"))?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&request)?)?;
+    writeln!(out)?;
+    writeln!(out, "{}", s.bold("Proxy routes"))?;
+    for r in &routes {
+        writeln!(out, "  {r}")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
         "{}",
         s.bold(&format!(
-            "User-data ({} bytes of 16384; env values redacted):",
+            "Proxy config ({}; the key is read from the environment, never written here)",
+            crate::proxy::CADDYFILE
+        ))
+    )?;
+    write!(out, "{caddyfile}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        s.bold(&format!(
+            "User-data ({} bytes of 16384; secrets shown as <redacted>):",
             plan.user_data.len()
         ))
-    );
-    print!("{}", plan.user_data_display);
+    )?;
+    write!(out, "{}", sanitize::block(&plan.user_data_display))?;
     if !plan.user_data_display.ends_with('\n') {
-        println!();
+        writeln!(out)?;
     }
     Ok(())
 }

@@ -1,40 +1,95 @@
 //! One module per command: parse results in, core calls, rendered output out.
+//! Commands print (stdout for results, stderr for progress and notes) and
+//! never speak HTTP themselves.
 
+pub mod adopt;
 pub mod deploy;
 pub mod destroy;
 pub mod init;
+pub mod logs;
 pub mod status;
 pub mod templates;
 
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
 use anyhow::Result;
 
+use crate::catalog::Catalog;
 use crate::linode::LinodeClient;
 use crate::output::Style;
-use crate::settings::CliConfig;
-use crate::template::{installed_dir, Catalog};
+use crate::paths::Paths;
+use crate::registry::Registry;
+use crate::settings::{ApiEnv, CliConfig, Tuning};
 
-/// What every command gets.
+/// What every command gets: the process's inputs, gathered once in `main`.
 pub struct Ctx {
     pub style: Style,
     pub as_user: Option<String>,
+    pub paths: Paths,
+    pub api_env: ApiEnv,
+    pub tuning: Tuning,
+    pub home: Option<PathBuf>,
 }
 
 impl Ctx {
     pub fn config(&self) -> Result<CliConfig> {
-        CliConfig::load(self.as_user.as_deref())
+        CliConfig::load(
+            self.paths.linode_cli_config.as_deref(),
+            self.as_user.as_deref(),
+        )
     }
 
     pub fn client(&self, config: &CliConfig) -> Result<LinodeClient> {
-        LinodeClient::new(&config.api())
+        LinodeClient::new(&config.api(&self.api_env), &self.tuning)
+    }
+
+    /// A client that must have a token.
+    pub fn authed_client(&self) -> Result<LinodeClient> {
+        let client = self.client(&self.config()?)?;
+        if !client.has_token() {
+            anyhow::bail!(crate::settings::missing_token_message());
+        }
+        Ok(client)
     }
 
     /// Stock plus installed templates; broken installed ones are warned about.
-    pub fn catalog(&self) -> Result<Catalog> {
-        let catalog = Catalog::load(&installed_dir()?);
+    pub fn catalog(&self) -> Catalog {
+        let catalog = Catalog::load(&self.paths.templates);
         for p in &catalog.problems {
-            eprintln!("warning: skipping installed template: {p}");
+            self.warn(&format!("skipping installed template: {p}"));
         }
-        Ok(catalog)
+        catalog
+    }
+
+    /// The registry, made private if it was not.
+    pub fn registry(&self) -> Registry {
+        let r = Registry::new(self.paths.registry.clone());
+        if let Some(note) = r.secure() {
+            self.warn(&note);
+        }
+        r
+    }
+
+    pub fn warn(&self, msg: &str) {
+        let s = self.style.for_stderr();
+        eprintln!("{} {}", s.yellow("warning:"), crate::sanitize::block(msg));
+    }
+
+    pub fn note(&self, msg: &str) {
+        eprintln!("note: {}", crate::sanitize::block(msg));
+    }
+
+    /// Asks a yes/no question on the terminal; false without one.
+    pub fn confirm(&self, question: &str) -> Result<bool> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(false);
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
     }
 }
 

@@ -1,119 +1,150 @@
-//! `status`: the table of deployments, their Linode state and health.
+//! `status`: the table of deployments, their Linode state and health, the
+//! orphaned firewalls and what it all costs. Exit codes: 0 all running,
+//! 3 checked but something is not running, 1 could not check.
+
+use std::io::Write;
 
 use anyhow::Result;
 
 use super::{runtime, Ctx};
 use crate::cli::StatusArgs;
+use crate::deploy::format_price;
 use crate::output::{json, table};
-use crate::registry::Registry;
-use crate::status::check_all;
+use crate::status::{StatusQuery, StatusReport};
 
-pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
-    let registry = Registry::open_default()?;
-    let data = registry.load()?;
-    let selected: Vec<_> = data
-        .filter(args.app.as_deref(), args.env_name.as_deref())
-        .into_iter()
-        .cloned()
-        .collect();
-    if selected.is_empty() {
-        if args.json {
-            print!("{}", json(&serde_json::json!([])));
-        } else if data.deployments.is_empty() {
-            println!("No deployments yet. Start with 'linode-ai templates list' and 'linode-ai init <template>'.");
-        } else {
-            println!(
-                "No deployments match the given --app/--env ({} in total).",
-                data.deployments.len()
-            );
-        }
-        return Ok(());
-    }
-    let config = ctx.config()?;
-    let client = ctx.client(&config)?;
-    if !client.has_token() {
-        anyhow::bail!(crate::settings::missing_token_message());
-    }
-    let catalog = ctx.catalog()?;
-    let rows = runtime()?.block_on(check_all(
+/// Runs `status`; returns the exit code.
+pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
+    let registry = ctx.registry();
+    let client = ctx.authed_client()?;
+    let catalog = ctx.catalog();
+    let report = runtime()?.block_on(crate::status::status(
         &client,
+        &registry,
         &catalog,
-        selected,
-        args.concurrency as usize,
-    ));
-    // Remember what we saw (one locked write for all rows).
-    let now = chrono::Utc::now();
-    registry.update(|d| {
-        for r in &rows {
-            if let Some(rec) = d
-                .deployments
-                .iter_mut()
-                .find(|x| x.deployment_id == r.deployment.deployment_id)
-            {
-                rec.last_status = r.status.clone();
-                rec.last_detail = r.detail.clone();
-                rec.last_checked_at = Some(now);
-            }
-        }
-    })?;
+        &StatusQuery {
+            app: args.app.as_deref(),
+            env: args.env_name.as_deref(),
+            concurrency: args.concurrency as usize,
+            hook_cache: &ctx.paths.hook_cache,
+            probe_ca: ctx.tuning.probe_ca.as_deref(),
+        },
+    ))?;
     if args.json {
-        print!("{}", json(&rows));
+        write!(out, "{}", json(&report))?;
+        return Ok(report.exit_code());
+    }
+    render(ctx, args, &report, out)?;
+    if let Some(e) = &report.account_error {
+        ctx.warn(&format!(
+            "could not list the account, nothing was checked: {e}"
+        ));
+    }
+    Ok(report.exit_code())
+}
+
+fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Write) -> Result<()> {
+    if report.rows.is_empty() && report.orphan_firewalls.is_empty() {
+        if args.app.is_some() || args.env_name.is_some() {
+            writeln!(out, "No deployments match the given --app/--env.")?;
+        } else {
+            writeln!(out, "No deployments yet. Start with 'linode-ai templates list' and 'linode-ai init <template>'.")?;
+        }
         return Ok(());
     }
     let url = |r: &crate::status::StatusRow| r.deployment.url.clone().unwrap_or_else(|| "-".into());
-    let out = if args.verbose {
-        let rows: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.deployment.app_name.clone(),
-                    r.deployment.env.clone(),
-                    r.deployment.region.clone(),
-                    r.status.clone(),
-                    url(r),
+    let rows: Vec<Vec<String>> = report
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.deployment.app_name.clone(),
+                r.deployment.env.clone(),
+                r.deployment.region.clone(),
+                r.status.as_str().to_string(),
+                url(r),
+            ];
+            if args.verbose {
+                row.extend([
                     r.deployment
                         .linode_id
                         .map(|i| i.to_string())
                         .unwrap_or_else(|| "-".into()),
                     r.deployment.linode_type.clone().unwrap_or_default(),
-                    r.api_status.clone().unwrap_or_else(|| "-".into()),
+                    r.deployment
+                        .firewall
+                        .as_ref()
+                        .map(|f| f.describe())
+                        .unwrap_or_else(|| "-".into()),
+                    r.price
+                        .and_then(|p| p.hourly)
+                        .map(|h| format!("${h:.3}/h"))
+                        .unwrap_or_else(|| "-".into()),
+                    r.api_status
+                        .as_ref()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "-".into()),
                     r.http_status
                         .map(|s| s.to_string())
                         .unwrap_or_else(|| "-".into()),
                     r.checked_at.format("%Y-%m-%d %H:%M:%SZ").to_string(),
-                    r.detail.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        table(
-            &[
-                "APP", "ENV", "REGION", "STATUS", "URL", "LINODE", "TYPE", "API", "HTTP",
-                "CHECKED", "DETAIL",
-            ],
-            &rows,
-            &ctx.style,
-            Some(3),
-        )
-    } else {
-        let rows: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.deployment.app_name.clone(),
-                    r.deployment.env.clone(),
-                    r.deployment.region.clone(),
-                    r.status.clone(),
-                    url(r),
-                ]
-            })
-            .collect();
-        table(
-            &["APP", "ENV", "REGION", "STATUS", "URL"],
-            &rows,
-            &ctx.style,
-            Some(3),
-        )
-    };
-    print!("{out}");
+                ]);
+            }
+            row.push(r.detail.clone().unwrap_or_default());
+            row
+        })
+        .collect();
+    let mut headers = vec!["APP", "ENV", "REGION", "STATUS", "URL"];
+    if args.verbose {
+        headers.extend([
+            "LINODE", "TYPE", "FIREWALL", "PRICE", "API", "HTTP", "CHECKED",
+        ]);
+    }
+    headers.push("DETAIL");
+    write!(out, "{}", table(&headers, &rows, &ctx.style, Some(3)))?;
+    if args.verbose {
+        for r in &report.rows {
+            for l in &r.hook_logs {
+                writeln!(
+                    out,
+                    "hook log ({}): {}",
+                    crate::sanitize::line(&r.deployment.app_name),
+                    crate::sanitize::line(l)
+                )?;
+            }
+        }
+    }
+    for f in &report.orphan_firewalls {
+        let dep = crate::naming::DeploymentTags::parse(&f.tags);
+        writeln!(
+            out,
+            "orphaned firewall {} ({}) of a deployment with no instance{}; 'linode-ai destroy --id {}' deletes it",
+            f.id,
+            crate::sanitize::line(f.label.as_deref().unwrap_or("?")),
+            dep.app.map(|a| format!(" (app {})", crate::sanitize::line(&a))).unwrap_or_default(),
+            f.id
+        )?;
+    }
+    let c = &report.cost;
+    if c.linodes > 0 {
+        writeln!(
+            out,
+            "\nCost: {} Linode{} at {}; about ${:.2} since they were created{}",
+            c.linodes,
+            if c.linodes == 1 { "" } else { "s" },
+            format_price(&crate::linode::Price {
+                hourly: Some(c.hourly),
+                monthly: Some(c.monthly)
+            }),
+            c.so_far,
+            if c.unpriced > 0 {
+                format!(" ({} without a known price)", c.unpriced)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    if report.rows.iter().any(|r| !r.tracked) {
+        writeln!(out, "Untracked deployments carry linode-ai's tags but have no record here: 'linode-ai adopt' records them.")?;
+    }
     Ok(())
 }

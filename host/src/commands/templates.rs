@@ -1,10 +1,13 @@
 //! `templates list | show | add | remove`.
 
+use std::io::Write;
+
 use anyhow::Result;
 use serde_json::json;
 
 use super::Ctx;
 use crate::output::{json as to_json, table};
+use crate::stack::Stack;
 use crate::template::{Source, Template};
 use crate::template_store;
 
@@ -18,11 +21,11 @@ fn summary(t: &Template) -> serde_json::Value {
     })
 }
 
-pub fn list(ctx: &Ctx, as_json: bool) -> Result<()> {
-    let catalog = ctx.catalog()?;
+pub fn list(ctx: &Ctx, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let catalog = ctx.catalog();
     if as_json {
         let v: Vec<_> = catalog.all().iter().map(summary).collect();
-        print!("{}", to_json(&v));
+        write!(out, "{}", to_json(&v))?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = catalog
@@ -30,71 +33,98 @@ pub fn list(ctx: &Ctx, as_json: bool) -> Result<()> {
         .iter()
         .map(|t| {
             let mut desc = t.spec.description.trim().replace('\n', " ");
-            if t.source == Source::Installed {
-                desc.push_str(" [installed]");
+            if t.source != Source::Stock {
+                desc.push_str(&format!(" [{}]", t.source));
             }
             vec![t.name().to_string(), t.version().to_string(), desc]
         })
         .collect();
-    print!(
+    write!(
+        out,
         "{}",
         table(&["NAME", "VERSION", "DESCRIPTION"], &rows, &ctx.style, None)
-    );
+    )?;
     Ok(())
 }
 
-pub fn show(ctx: &Ctx, name: &str, as_json: bool) -> Result<()> {
-    let catalog = ctx.catalog()?;
+pub fn show(ctx: &Ctx, name: &str, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let catalog = ctx.catalog();
     let t = catalog.find(name)?;
+    let stack = Stack::from_spec(&t.spec)?;
     let l = t.linode();
-    let c = t.container();
     if as_json {
         let mut v = serde_json::to_value(&t.spec)?;
         v["source"] = json!(t.source);
-        v["health_url_port"] = json!(c.external_port);
-        print!("{}", to_json(&v));
+        v["routes"] = json!(crate::proxy::describe(&stack));
+        v["key_env"] = json!(stack.proxy.key_env);
+        write!(out, "{}", to_json(&v))?;
         return Ok(());
     }
     let s = &ctx.style;
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(linode-cli default)".into());
-    let mut out = String::new();
-    out.push_str(&format!(
+    let mut o = String::new();
+    o.push_str(&format!(
         "{}  {}  ({})\n",
         s.bold(t.spec.display_name.as_deref().unwrap_or(t.name())),
         t.version(),
         t.source
     ));
-    out.push_str(&format!("{}\n\n", t.spec.description.trim()));
-    out.push_str(&format!("Name:            {}\n", t.name()));
-    out.push_str(&format!("Default region:  {}\n", opt(&l.region_default)));
-    out.push_str(&format!("Default type:    {}\n", opt(&l.type_default)));
+    o.push_str(&format!("{}\n\n", t.spec.description.trim()));
+    o.push_str(&format!("Name:            {}\n", t.name()));
+    o.push_str(&format!("Default region:  {}\n", opt(&l.region_default)));
+    o.push_str(&format!("Default type:    {}\n", opt(&l.type_default)));
     if let Some(m) = l.min_memory_mb {
-        out.push_str(&format!(
+        o.push_str(&format!(
             "Memory needed:   {m} MB{}\n",
-            if l.gpu { " + NVIDIA GPU" } else { "" }
+            if stack.needs_gpu() {
+                " + NVIDIA GPU"
+            } else {
+                ""
+            }
         ));
     }
-    out.push_str(&format!("Base image:      {}\n", l.image));
-    out.push_str(&format!("Container image: {}\n", c.image));
-    out.push_str(&format!(
-        "Published port:  {} -> container port {}\n",
-        c.external_port, c.internal_port
-    ));
-    out.push_str(&format!(
-        "Health check:    GET {} on port {} (success: {})\n",
-        c.health.path,
-        c.external_port,
-        c.health
-            .success_codes
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    if let Some(hook) = &t.spec.hook {
-        out.push_str(&format!("Hook:            {hook}\n"));
+    o.push_str(&format!("Base image:      {}\n", l.image));
+    for (i, svc) in stack.services.iter().enumerate() {
+        o.push_str(&format!(
+            "{}{} {}{}{}\n",
+            if i == 0 {
+                "Services:        "
+            } else {
+                "                 "
+            },
+            svc.name,
+            svc.image,
+            svc.port.map(|p| format!(", port {p}")).unwrap_or_default(),
+            svc.health
+                .as_ref()
+                .map(|h| format!(", health GET {}", h.path))
+                .unwrap_or_default()
+        ));
     }
-    let vars = |list: &[crate::template::EnvVarSpec]| -> String {
+    o.push_str(&format!(
+        "HTTPS proxy:     {} on 80 and 443; key: {}\n",
+        crate::proxy::CADDY_IMAGE,
+        stack
+            .proxy
+            .key_env
+            .as_deref()
+            .unwrap_or("none (the app's own login)")
+    ));
+    for (i, r) in crate::proxy::describe(&stack).iter().enumerate() {
+        o.push_str(&format!(
+            "{}{r}\n",
+            if i == 0 {
+                "Routes:          "
+            } else {
+                "                 "
+            }
+        ));
+    }
+    if let Some(hook) = &t.spec.hook {
+        o.push_str(&format!("Hook:            {hook}\n"));
+    }
+    let specs = crate::deploy::plan::env_specs(t, &stack);
+    let vars = |list: Vec<&crate::template::EnvVarSpec>| -> String {
         if list.is_empty() {
             return "  (none)\n".into();
         }
@@ -107,43 +137,57 @@ pub fn show(ctx: &Ctx, name: &str, as_json: bool) -> Result<()> {
                 if let Some(d) = v.default_value() {
                     line.push_str(&format!(" (default {d})"));
                 }
+                if v.generate().is_some() {
+                    line.push_str(" (generated when empty)");
+                }
                 line + "\n"
             })
             .collect()
     };
-    out.push_str(&format!(
+    o.push_str(&format!(
         "Required env vars:\n{}",
-        vars(&t.spec.env.required)
+        vars(t.spec.env.required.iter().collect())
     ));
-    out.push_str(&format!(
+    o.push_str(&format!(
         "Optional env vars:\n{}",
-        vars(&t.spec.env.optional)
+        vars(
+            specs
+                .iter()
+                .filter(|v| !t.spec.env.required.contains(v))
+                .collect()
+        )
     ));
-    print!("{out}");
+    write!(out, "{o}")?;
     Ok(())
 }
 
-pub fn add(ctx: &Ctx, dir: &std::path::Path, force: bool) -> Result<()> {
-    let catalog = ctx.catalog()?;
-    let installed =
-        template_store::install(dir, &catalog, &crate::template::installed_dir()?, force)?;
-    println!(
+pub fn add(ctx: &Ctx, dir: &std::path::Path, force: bool, out: &mut dyn Write) -> Result<()> {
+    let catalog = ctx.catalog();
+    let installed = template_store::install(
+        dir,
+        &catalog,
+        &ctx.paths.templates,
+        &ctx.paths.hook_cache,
+        force,
+    )?;
+    writeln!(
+        out,
         "Installed template {} {} into {}",
         installed.name,
         installed.version,
         installed.path.display()
-    );
+    )?;
     if installed.has_hook {
-        println!(
+        writeln!(
+            out,
             "Its hook was loaded and checked; see its effect with 'linode-ai deploy --dry-run'."
-        );
+        )?;
     }
     Ok(())
 }
 
-pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
-    let _ = ctx;
-    let path = template_store::uninstall(name, &crate::template::installed_dir()?)?;
-    println!("Removed template {name} ({})", path.display());
+pub fn remove(ctx: &Ctx, name: &str, out: &mut dyn Write) -> Result<()> {
+    let path = template_store::uninstall(name, &ctx.paths.templates)?;
+    writeln!(out, "Removed template {name} ({})", path.display())?;
     Ok(())
 }

@@ -32,13 +32,16 @@ impl fmt::Display for Method {
     }
 }
 
+/// Status, headers and body of an answer.
+type Answer = (u16, Vec<(String, String)>, String);
+
 /// A request with its body read, answered once with [`Request::respond`].
 pub struct Request {
     method: Method,
     url: String,
     headers: Vec<(String, String)>,
     body: String,
-    answer: oneshot::Sender<(u16, Vec<(String, String)>, String)>,
+    answer: oneshot::Sender<Answer>,
 }
 
 impl Request {
@@ -81,6 +84,16 @@ impl Drop for Server {
 
 impl Server {
     pub fn start(listener: TcpListener, handler: Handler) -> std::io::Result<Server> {
+        Self::start_with(listener, handler, None)
+    }
+
+    /// Serves HTTPS with `tls` (HTTP/1.1), or plain HTTP without it.
+    pub fn start_with(
+        listener: TcpListener,
+        handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Server> {
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -100,12 +113,23 @@ impl Server {
                         },
                     };
                     let handler = handler.clone();
+                    let acceptor = acceptor.clone();
                     tokio::spawn(async move {
                         let service = service_fn(move |req: hyper::Request<Incoming>| {
                             let handler = handler.clone();
                             async move { Ok::<_, std::convert::Infallible>(serve(handler, req).await) }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let builder = hyper::server::conn::http1::Builder::new();
+                        match acceptor {
+                            Some(a) => {
+                                if let Ok(tls) = a.accept(stream).await {
+                                    let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                                }
+                            }
+                            None => {
+                                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
                     });
                 }
             });

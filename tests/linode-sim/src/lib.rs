@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub mod app;
+pub mod filter;
+pub mod firewall;
 pub mod http;
 
 /// A fault applied to matching requests.
@@ -75,6 +77,19 @@ pub struct SimConfig {
     pub ipv4: String,
     /// rDNS of that address.
     pub rdns: Option<String>,
+    /// How long a deleted Linode stays attached to its firewall.
+    #[serde(default = "default_detach")]
+    pub detach_ms: u64,
+    /// Refuse to delete a firewall that still has devices (stricter than the spec says).
+    #[serde(default = "yes")]
+    pub firewall_delete_requires_detached: bool,
+}
+
+fn default_detach() -> u64 {
+    200
+}
+fn yes() -> bool {
+    true
 }
 
 impl Default for SimConfig {
@@ -86,6 +101,8 @@ impl Default for SimConfig {
             booting_ms: 300,
             ipv4: "127.0.0.1".into(),
             rdns: Some("localhost".into()),
+            detach_ms: default_detach(),
+            firewall_delete_requires_detached: true,
         }
     }
 }
@@ -104,11 +121,30 @@ struct SimInstance {
     created: Instant,
 }
 
+#[derive(Debug, Clone)]
+struct SimFirewall {
+    body: Value,
+    /// (device id, Linode id, detached at): a deleted Linode lets go a moment later.
+    devices: Vec<(u64, u64, Option<Instant>)>,
+}
+
+impl SimFirewall {
+    fn attached(&self) -> Vec<(u64, u64)> {
+        self.devices
+            .iter()
+            .filter(|(_, _, gone)| gone.is_none_or(|t| Instant::now() < t))
+            .map(|(d, l, _)| (*d, *l))
+            .collect()
+    }
+}
+
 #[derive(Default)]
 struct State {
     config: SimConfig,
     next_id: u64,
+    next_fw: u64,
     instances: BTreeMap<u64, SimInstance>,
+    firewalls: BTreeMap<u64, SimFirewall>,
     faults: Vec<Fault>,
     log: Vec<LoggedRequest>,
     in_flight: usize,
@@ -132,6 +168,7 @@ impl Sim {
         let state = Arc::new(Mutex::new(State {
             config,
             next_id: 1000,
+            next_fw: 5000,
             ..Default::default()
         }));
         let st = state.clone();
@@ -174,12 +211,57 @@ impl Sim {
             .collect()
     }
 
+    /// Firewalls that exist, with the Linodes attached to each.
+    pub fn firewalls(&self) -> Vec<(Value, Vec<u64>)> {
+        let st = self.state.lock().unwrap();
+        st.firewalls
+            .values()
+            .map(|f| {
+                (
+                    f.body.clone(),
+                    f.attached().into_iter().map(|(_, l)| l).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Deletes an instance behind linode-ai's back (its firewall lets go at once).
+    pub fn delete_instance(&self, id: u64) -> bool {
+        let mut st = self.state.lock().unwrap();
+        for f in st.firewalls.values_mut() {
+            f.devices.retain(|(_, l, _)| *l != id);
+        }
+        st.instances.remove(&id).is_some()
+    }
+
+    /// Adds a firewall directly (a user's own, for `--firewall ID`).
+    pub fn seed_firewall(&self, label: &str) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        st.next_fw += 1;
+        let id = st.next_fw;
+        let body = json!({"id": id, "label": label, "status": "enabled", "tags": [], "entities": [],
+            "rules": {"inbound_policy": "DROP", "outbound_policy": "ACCEPT", "inbound": [], "outbound": [], "version": 1, "fingerprint": "00000000"}});
+        st.firewalls.insert(
+            id,
+            SimFirewall {
+                body,
+                devices: vec![],
+            },
+        );
+        id
+    }
+
     /// Adds an instance directly (for status benchmarks), already running.
     pub fn seed_instance(&self, label: &str) -> u64 {
+        self.seed_tagged(label, &[])
+    }
+
+    /// Adds a running instance with these tags.
+    pub fn seed_tagged(&self, label: &str, tags: &[String]) -> u64 {
         let mut st = self.state.lock().unwrap();
         st.next_id += 1;
         let id = st.next_id;
-        let body = json!({"id": id, "label": label, "region": "us-ord", "type": "g6-standard-2", "image": "linode/ubuntu24.04", "tags": []});
+        let body = json!({"id": id, "label": label, "region": "us-ord", "type": "g6-standard-2", "image": "linode/ubuntu24.04", "tags": tags});
         let past = Instant::now()
             .checked_sub(Duration::from_secs(3600))
             .unwrap_or_else(Instant::now);
@@ -466,20 +548,67 @@ fn route(
         }
         (Method::Get, ["linode", "instances"]) => {
             let st = state.lock().unwrap();
-            let f: Option<Value> = filter.and_then(|f| serde_json::from_str(f).ok());
             let items: Vec<Value> = st
                 .instances
                 .values()
                 .map(|i| instance_json(&st.config, i))
-                .filter(|i| match f.as_ref().and_then(|f| f.as_object()) {
-                    Some(obj) => obj.iter().all(|(k, want)| match k.as_str() {
-                        "tags" => i["tags"].as_array().is_some_and(|t| t.contains(want)),
-                        _ => &i[k] == want,
-                    }),
-                    None => true,
-                })
                 .collect();
-            paginate(items, query)
+            filtered(
+                items,
+                filter,
+                &["id", "label", "tags", "region", "type", "image", "status"],
+                query,
+            )
+        }
+        (Method::Post, ["networking", "firewalls"]) => create_firewall(state, body),
+        (Method::Get, ["networking", "firewalls"]) => {
+            let st = state.lock().unwrap();
+            let items: Vec<Value> = st.firewalls.values().map(|f| f.body.clone()).collect();
+            filtered(items, filter, &["id", "label", "tags", "status"], query)
+        }
+        (Method::Get, ["networking", "firewalls", id]) => {
+            let st = state.lock().unwrap();
+            match id.parse::<u64>().ok().and_then(|id| st.firewalls.get(&id)) {
+                Some(f) => (200, f.body.clone()),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Get, ["networking", "firewalls", id, "devices"]) => {
+            let st = state.lock().unwrap();
+            match id.parse::<u64>().ok().and_then(|id| st.firewalls.get(&id)) {
+                Some(f) => {
+                    let items = f
+                        .attached()
+                        .into_iter()
+                        .map(|(d, l)| json!({"id": d, "created": "2026-11-26T14:30:00", "updated": "2026-11-26T14:30:00",
+                                             "entity": {"id": l, "type": "linode", "label": format!("linode{l}"), "url": format!("/v4/linode/instances/{l}")}}))
+                        .collect();
+                    paginate(items, query)
+                }
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Delete, ["networking", "firewalls", id]) => {
+            let mut st = state.lock().unwrap();
+            let strict = st.config.firewall_delete_requires_detached;
+            let Some(fid) = id
+                .parse::<u64>()
+                .ok()
+                .filter(|i| st.firewalls.contains_key(i))
+            else {
+                return (404, errors(&[("Not found", None)]));
+            };
+            if strict && !st.firewalls[&fid].attached().is_empty() {
+                return (
+                    400,
+                    errors(&[(
+                        "Firewall is assigned to a Linode that has not been removed yet; try again",
+                        None,
+                    )]),
+                );
+            }
+            st.firewalls.remove(&fid);
+            (200, json!({}))
         }
         (Method::Post, ["linode", "instances"]) => create(state, body),
         (Method::Get, ["linode", "instances", id]) => {
@@ -514,12 +643,21 @@ fn route(
         }
         (Method::Delete, ["linode", "instances", id]) => {
             let mut st = state.lock().unwrap();
+            let detach = Instant::now() + Duration::from_millis(st.config.detach_ms);
             match id
                 .parse::<u64>()
                 .ok()
-                .and_then(|id| st.instances.remove(&id))
+                .filter(|id| st.instances.contains_key(id))
             {
-                Some(_) => (200, json!({})),
+                Some(id) => {
+                    st.instances.remove(&id);
+                    for f in st.firewalls.values_mut() {
+                        for d in f.devices.iter_mut().filter(|d| d.1 == id) {
+                            d.2 = Some(detach);
+                        }
+                    }
+                    (200, json!({}))
+                }
                 None => (404, errors(&[("Not found", None)])),
             }
         }
@@ -530,11 +668,15 @@ fn route(
 /// The API's label rule (hand-checked: the pattern needs look-ahead).
 pub fn label_ok(label: &str) -> bool {
     let n = label.chars().count();
-    (3..=64).contains(&n)
-        && label
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
+    (3..=64).contains(&n) && label_rule(label)
+}
+
+/// The label pattern without the length (Linodes allow 64, firewalls 32).
+pub fn label_rule(label: &str) -> bool {
+    label
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && label
             .chars()
             .last()
@@ -616,6 +758,7 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
             Some("interfaces"),
         );
     }
+    let firewall_id = b.get("firewall_id").and_then(Value::as_u64);
     if let Some(fw) = b.get("firewall_id") {
         if !fw.is_u64() {
             err("firewall_id must be an integer", Some("firewall_id"));
@@ -726,6 +869,11 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
             err("Label must be unique among your linodes", Some("label"));
         }
     }
+    if let Some(fw) = firewall_id {
+        if !st.firewalls.contains_key(&fw) {
+            errs.push(("Firewall not found".into(), Some("firewall_id".into())));
+        }
+    }
     if !errs.is_empty() {
         let list: Vec<(&str, Option<&str>)> = errs
             .iter()
@@ -747,7 +895,84 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
     };
     let out = instance_json(&st.config, &inst);
     st.instances.insert(id, inst);
+    if let Some(fw) = firewall_id {
+        st.next_fw += 1;
+        let device = st.next_fw;
+        if let Some(f) = st.firewalls.get_mut(&fw) {
+            f.devices.push((device, id, None));
+        }
+    }
     (200, out)
+}
+
+/// Applies `X-Filter` (only the endpoint's Filterable fields) and paginates.
+fn filtered(
+    items: Vec<Value>,
+    filter: Option<&str>,
+    filterable: &[&str],
+    query: &str,
+) -> (u16, Value) {
+    let Some(f) = filter else {
+        return paginate(items, query);
+    };
+    let Ok(f) = serde_json::from_str::<Value>(f) else {
+        return (400, errors(&[("X-Filter is not valid JSON", None)]));
+    };
+    let mut out = Vec::new();
+    for i in items {
+        match filter::matches(&f, &i, filterable) {
+            Ok(true) => out.push(i),
+            Ok(false) => {}
+            Err(e) => return (400, errors(&[(e.as_str(), None)])),
+        }
+    }
+    paginate(out, query)
+}
+
+fn create_firewall(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
+    let Some(Value::Object(b)) = body else {
+        return (400, errors(&[("Request body must be a JSON object", None)]));
+    };
+    let mut errs = firewall::validate(&b);
+    let mut st = state.lock().unwrap();
+    if let Some(l) = b.get("label").and_then(Value::as_str) {
+        if st.firewalls.values().any(|f| f.body["label"] == l) {
+            errs.push((
+                "Label must be unique among your Firewalls".into(),
+                Some("label".into()),
+            ));
+        }
+    }
+    if !errs.is_empty() {
+        let list: Vec<(&str, Option<&str>)> = errs
+            .iter()
+            .map(|(r, f)| (r.as_str(), f.as_deref()))
+            .collect();
+        return (400, errors(&list));
+    }
+    st.next_fw += 1;
+    let id = st.next_fw;
+    let mut rules = b["rules"].clone();
+    rules["version"] = json!(1);
+    rules["fingerprint"] = json!(format!("{:08x}", id * 2654435761 % (1 << 32)));
+    for dir in ["inbound", "outbound"] {
+        if rules.get(dir).is_none() {
+            rules[dir] = json!([]);
+        }
+    }
+    let fw = json!({
+        "id": id, "label": b["label"], "status": "enabled", "rules": rules,
+        "tags": b.get("tags").cloned().unwrap_or(json!([])), "entities": [],
+        "created": "2026-11-26T14:30:00", "updated": "2026-11-26T14:30:00",
+    });
+    st.firewalls.insert(
+        id,
+        SimFirewall {
+            body: fw.clone(),
+            devices: vec![],
+        },
+    );
+    (200, fw)
 }
 
 /// Real region ids and capabilities (from recorded API traffic), plus one

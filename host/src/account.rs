@@ -1,0 +1,346 @@
+//! The account as the source of truth. Everything linode-ai creates carries
+//! the tag `build_ai`; one paged, filtered list call per resource kind finds
+//! it all, and the local registry is joined against it: records whose
+//! instance exists, records whose instance is gone (`missing`), pending
+//! records whose create did or did not happen, instances with the tags but no
+//! record (`untracked`: made on another machine, or the record was lost), and
+//! firewalls whose deployment has no instance (orphaned).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+
+use crate::catalog::Catalog;
+use crate::health::app_url;
+use crate::linode::{parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType};
+use crate::naming::{DeploymentTags, COMMON_TAG};
+use crate::registry::{Deployment, FirewallRecord, HealthRecord};
+use crate::state::Status;
+
+/// What the account holds that linode-ai made.
+#[derive(Debug, Clone, Default)]
+pub struct AccountView {
+    pub instances: Vec<Instance>,
+    pub firewalls: Vec<Firewall>,
+    /// Plans and prices (`None` if that call failed: prices are optional).
+    pub types: Option<Vec<LinodeType>>,
+}
+
+/// `X-Filter` for everything linode-ai made.
+pub fn tag_filter() -> serde_json::Value {
+    serde_json::json!({ "tags": COMMON_TAG })
+}
+
+impl AccountView {
+    /// Three list calls, at once: tagged instances, tagged firewalls, plans.
+    pub async fn fetch(client: &LinodeClient, with_prices: bool) -> Result<AccountView, ApiError> {
+        let filter = tag_filter();
+        let (instances, firewalls, types) = tokio::join!(
+            client.list_instances(Some(&filter)),
+            client.list_firewalls(Some(&filter)),
+            async {
+                if with_prices {
+                    Some(client.types().await)
+                } else {
+                    None
+                }
+            }
+        );
+        Ok(AccountView {
+            instances: instances?,
+            firewalls: firewalls?,
+            types: types.and_then(Result::ok),
+        })
+    }
+
+    pub fn type_named(&self, id: &str) -> Option<&LinodeType> {
+        self.types.as_ref()?.iter().find(|t| t.id == id)
+    }
+}
+
+/// One deployment as seen through registry and account together.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A record; `instance` is what the account holds for it.
+    Tracked { record: Deployment, instance: Found },
+    /// An instance with linode-ai's tags and no record here.
+    Untracked {
+        record: Deployment,
+        instance: Instance,
+    },
+}
+
+/// What the account holds for a record.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Instance(Instance),
+    /// Not in the tagged list: look it up by id (records from before the common tag).
+    Unlisted,
+    /// The record is pending and no instance has its label (yet).
+    NotCreated,
+}
+
+impl Entry {
+    pub fn record(&self) -> &Deployment {
+        match self {
+            Entry::Tracked { record, .. } | Entry::Untracked { record, .. } => record,
+        }
+    }
+}
+
+/// Registry and account joined.
+#[derive(Debug, Clone, Default)]
+pub struct Joined {
+    pub entries: Vec<Entry>,
+    /// Tagged firewalls whose deployment has no instance and no pending create.
+    pub orphan_firewalls: Vec<Firewall>,
+}
+
+/// A record rebuilt from an instance's tags (what `adopt` records).
+pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
+    let tags = DeploymentTags::parse(&i.tags);
+    let template = tags.template.clone().unwrap_or_else(|| "unknown".into());
+    let probes = catalog
+        .get(&template)
+        .and_then(|t| crate::stack::Stack::from_spec(&t.spec).ok())
+        .map(|s| s.probes())
+        .unwrap_or_default();
+    let ipv4 = i.public_ipv4().map(str::to_string);
+    let hostname = ipv4
+        .as_deref()
+        .map(|ip| crate::deploy::hostname_for(ip, None, None));
+    let front = probes.first();
+    Deployment {
+        deployment_id: tags
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("linode-{}", i.id)),
+        app_name: tags.app.clone().unwrap_or_else(|| "unknown".into()),
+        env: tags.env.clone().unwrap_or_else(|| "default".into()),
+        template,
+        template_version: tags.template_version.clone().unwrap_or_default(),
+        target: "linode".into(),
+        region: i.region.clone().unwrap_or_default(),
+        linode_type: i.linode_type.clone(),
+        label: i.label.clone(),
+        linode_id: Some(i.id),
+        url: hostname.as_deref().map(|h| app_url(h, 443)),
+        hostname,
+        ipv4,
+        image: None,
+        health: HealthRecord {
+            http_path: front
+                .map(|p| p.path.clone())
+                .unwrap_or_else(|| "/healthz/boot".into()),
+            port: 443,
+            success_codes: front
+                .map(|p| p.success_codes.clone())
+                .unwrap_or_else(|| vec![200]),
+            timeout_seconds: 2,
+        },
+        created_at: i
+            .created
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or_else(Utc::now),
+        last_status: Status::Untracked,
+        last_checked_at: None,
+        last_detail: None,
+        internal_port: None,
+        public_env: BTreeMap::new(),
+        firewall: None,
+        probes,
+        domain: None,
+        key_env: None,
+        pending: None,
+        extra: Default::default(),
+    }
+}
+
+/// Joins the registry's records (already filtered) with the account.
+/// `all_records` is the whole registry (an instance matching any record is
+/// not untracked, even when filtered out). Untracked instances are kept when
+/// `keep` says so (app/env filters).
+pub fn join(
+    records: &[Deployment],
+    all_records: &[Deployment],
+    view: &AccountView,
+    catalog: &Catalog,
+    keep: impl Fn(&Deployment) -> bool,
+) -> Joined {
+    let by_id: HashMap<u64, &Instance> = view.instances.iter().map(|i| (i.id, i)).collect();
+    let by_label: HashMap<&str, &Instance> = view
+        .instances
+        .iter()
+        .filter_map(|i| Some((i.label.as_deref()?, i)))
+        .collect();
+    let mut entries = Vec::new();
+    for r in records {
+        let found = match r.linode_id {
+            Some(id) => match by_id.get(&id) {
+                Some(i) => Found::Instance((*i).clone()),
+                None => Found::Unlisted,
+            },
+            None => match r.label.as_deref().and_then(|l| by_label.get(l)) {
+                Some(i) => Found::Instance((*i).clone()),
+                None => Found::NotCreated,
+            },
+        };
+        entries.push(Entry::Tracked {
+            record: r.clone(),
+            instance: found,
+        });
+    }
+    let known_ids: HashSet<u64> = all_records.iter().filter_map(|r| r.linode_id).collect();
+    let known_labels: HashSet<&str> = all_records
+        .iter()
+        .filter_map(|r| r.label.as_deref())
+        .collect();
+    for i in &view.instances {
+        let known = known_ids.contains(&i.id)
+            || i.label.as_deref().is_some_and(|l| known_labels.contains(l));
+        if !known {
+            let record = record_from_instance(i, catalog);
+            if keep(&record) {
+                entries.push(Entry::Untracked {
+                    record,
+                    instance: i.clone(),
+                });
+            }
+        }
+    }
+    // Firewalls whose deployment id matches no instance and no pending record.
+    let live_ids: HashSet<String> = view
+        .instances
+        .iter()
+        .filter_map(|i| DeploymentTags::parse(&i.tags).id)
+        .chain(
+            all_records
+                .iter()
+                .filter(|r| r.linode_id.is_none())
+                .map(|r| r.deployment_id.clone()),
+        )
+        .collect();
+    let used_fw: HashSet<u64> = all_records
+        .iter()
+        .filter(|r| r.linode_id.is_some_and(|id| by_id.contains_key(&id)))
+        .filter_map(|r| r.firewall.as_ref().and_then(FirewallRecord::id))
+        .collect();
+    let orphan_firewalls = view
+        .firewalls
+        .iter()
+        .filter(|f| {
+            let id = DeploymentTags::parse(&f.tags).id;
+            !used_fw.contains(&f.id) && id.is_none_or(|id| !live_ids.contains(&id))
+        })
+        .cloned()
+        .collect();
+    Joined {
+        entries,
+        orphan_firewalls,
+    }
+}
+
+/// Whether the process that recorded a pending deployment may still be
+/// creating it (same machine and still alive, or another machine's record
+/// younger than an hour).
+pub fn create_may_be_running(d: &Deployment) -> bool {
+    let Some(p) = &d.pending else {
+        return false;
+    };
+    if p.host == crate::deploy::machine_name() {
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(p.pid as libc::pid_t, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        alive && p.pid != std::process::id()
+    } else {
+        Utc::now() - p.started_at < chrono::Duration::hours(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(id: u64, label: &str, tags: &[&str]) -> Instance {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "label": label, "status": "running", "ipv4": ["127.0.0.1"], "region": "us-ord",
+            "type": "g6-standard-2", "created": "2026-11-26T14:30:00", "tags": tags,
+        }))
+        .unwrap()
+    }
+
+    fn firewall(id: u64, dep: &str) -> Firewall {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "label": format!("fw{id}"), "tags": ["build_ai", format!("build_ai_id={dep}")]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn records_untracked_missing_and_orphans() {
+        let catalog = Catalog::stock();
+        let mut a = crate::registry::tests::record("dep-a", "a");
+        a.linode_id = Some(1);
+        let mut gone = crate::registry::tests::record("dep-gone", "g");
+        gone.linode_id = Some(99);
+        let mut pending = crate::registry::tests::record("dep-p", "p");
+        pending.linode_id = None;
+        pending.label = Some("lbl-p".into());
+        let records = vec![a, gone, pending];
+        let view = AccountView {
+            instances: vec![
+                instance(1, "lbl-a", &["build_ai", "build_ai_id=dep-a"]),
+                instance(
+                    2,
+                    "lbl-other",
+                    &[
+                        "build_ai",
+                        "build_ai_app=other",
+                        "build_ai_env=prod",
+                        "build_ai_template=chat-agent",
+                        "build_ai_template_version=0.2.0",
+                        "build_ai_id=dep-x",
+                    ],
+                ),
+                instance(3, "lbl-p", &["build_ai", "build_ai_id=dep-p"]),
+            ],
+            firewalls: vec![
+                firewall(10, "dep-a"),
+                firewall(11, "dep-crashed"),
+                firewall(12, "dep-p"),
+            ],
+            types: None,
+        };
+        let j = join(&records, &records, &view, &catalog, |_| true);
+        assert_eq!(j.entries.len(), 4);
+        assert!(
+            matches!(&j.entries[0], Entry::Tracked { instance: Found::Instance(i), .. } if i.id == 1)
+        );
+        assert!(matches!(
+            &j.entries[1],
+            Entry::Tracked {
+                instance: Found::Unlisted,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&j.entries[2], Entry::Tracked { instance: Found::Instance(i), .. } if i.id == 3),
+            "pending found by label"
+        );
+        match &j.entries[3] {
+            Entry::Untracked { record, .. } => {
+                assert_eq!(
+                    (record.app_name.as_str(), record.env.as_str()),
+                    ("other", "prod")
+                );
+                assert_eq!(record.template_version, "0.2.0");
+                assert_eq!(record.deployment_id, "dep-x");
+                assert!(!record.probes.is_empty(), "probes from the stock template");
+            }
+            e => panic!("{e:?}"),
+        }
+        let orphans: Vec<u64> = j.orphan_firewalls.iter().map(|f| f.id).collect();
+        assert_eq!(orphans, [11]);
+    }
+}

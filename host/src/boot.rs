@@ -1,0 +1,732 @@
+//! What the instance does on first boot, rendered as cloud-config.
+//!
+//! cloud-init installs Docker from the Ubuntu archive and writes the files;
+//! one script (`linode-ai-boot`) then runs every step in order and stops at
+//! the first failure: image pulls start at once in the background, a private
+//! Docker network is created, the TLS proxy starts as early as its
+//! dependencies allow (so the certificate is ordered while the rest starts),
+//! the GPU driver is installed when a service needs it, each service starts
+//! in dependency order with host-side health waits, and the post-start
+//! script runs last. Each step is recorded in `boot.json`, which the proxy
+//! serves at `/healthz/boot`; a failed step is named there, in the boot log
+//! and by `linode-ai status`.
+//!
+//! Only the proxy publishes ports. Env values live only in `/etc/build-ai.env`
+//! (0600); each container receives just the variables its service lists.
+
+use crate::cloud_init::{env_line, shell_quote, CloudConfig, WriteFile};
+use crate::proxy::{self, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
+use crate::stack::{references, Service, Stack, Target, NETWORK, PROXY};
+use crate::template::{Condition, EnvVars};
+
+pub const ENV_FILE: &str = "/etc/build-ai.env";
+pub const BOOT_SCRIPT: &str = "/usr/local/bin/linode-ai-boot";
+pub const STEP_SCRIPT: &str = "/usr/local/bin/linode-ai-step";
+/// The boot script's helper functions (stored compressed: user-data is limited to 16 KiB).
+pub const BOOT_LIB: &str = "/usr/local/lib/linode-ai/boot-lib.sh";
+/// The template's post-start script (the original plan's path).
+pub const POST_START_SCRIPT: &str = "/usr/local/bin/post-start.sh";
+const SERVICE_SCRIPTS: &str = "/usr/local/lib/linode-ai";
+/// The chat page, embedded in the binary.
+pub const CHAT_PAGE: &str = include_str!("../assets/chat.html");
+
+/// Everything the rendering needs beyond the stack.
+#[derive(Debug, Clone)]
+pub struct BootInput<'a> {
+    pub stack: &'a Stack,
+    /// Values written to the env file (placeholders when rendering for display).
+    pub env: &'a EnvVars,
+    /// `--domain`: serve this name instead of the instance's rDNS name.
+    pub domain: Option<&'a str>,
+    pub https_port: u16,
+    /// Ubuntu NVIDIA driver branch, when the template needs a GPU.
+    pub nvidia_driver: Option<&'a str>,
+    /// An SSH key is installed: SSH accepts keys only.
+    pub key_login_only: bool,
+}
+
+/// The env file: one `KEY=$'value'` line per variable (bash reads it back byte for byte).
+pub fn env_file_content(env: &EnvVars) -> String {
+    let mut out = String::from(
+        "# Written by linode-ai. Read by linode-ai-boot (bash); each service gets only the variables it lists.\n",
+    );
+    for (k, v) in env {
+        out.push_str(&env_line(k, v));
+    }
+    out
+}
+
+/// `export NAME=...` for a fixed value: literal parts single-quoted,
+/// `${VAR}` references expanded (the value never appears in a process's arguments).
+fn export_fixed(name: &str, value: &str) -> String {
+    let mut word = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find("${") {
+        let lit = &rest[..at];
+        if !lit.is_empty() {
+            word.push_str(&format!("'{}'", lit.replace('\'', r"'\''")));
+        }
+        let end = rest[at..]
+            .find('}')
+            .map(|e| at + e)
+            .unwrap_or(rest.len() - 1);
+        word.push_str(&format!("\"{}\"", &rest[at..=end]));
+        rest = &rest[end + 1..];
+    }
+    if !rest.is_empty() || word.is_empty() {
+        word.push_str(&format!("'{}'", rest.replace('\'', r"'\''")));
+    }
+    format!("    export {name}={word}\n    args+=(-e {name})\n")
+}
+
+fn fn_name(service: &str) -> String {
+    service.replace('-', "_")
+}
+
+/// `start_<service>`: the container on the private network, nothing published.
+fn start_function(s: &Service) -> String {
+    let mut f = format!(
+        "start_{}() {{\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    args=()\n",
+        fn_name(&s.name)
+    );
+    if !s.env.is_empty() {
+        let patterns: Vec<String> = s.env.iter().map(|p| shell_quote(p)).collect();
+        f.push_str(&format!(
+            "    while IFS= read -r n; do args+=(-e \"$n\"); done < <(env_names {})\n",
+            patterns.join(" ")
+        ));
+    }
+    for (k, v) in &s.environment {
+        f.push_str(&export_fixed(k, v));
+    }
+    for v in &s.volumes {
+        f.push_str(&format!("    args+=(-v {})\n", shell_quote(v)));
+    }
+    if s.gpus {
+        f.push_str("    args+=(--gpus all)\n");
+    }
+    if s.ipc_host {
+        f.push_str("    args+=(--ipc=host)\n");
+    }
+    let name = shell_quote(&s.name);
+    f.push_str(&format!(
+        "    docker rm -f {name} >/dev/null 2>&1 || true\n"
+    ));
+    let mut run = format!(
+        "    docker run -d --name {name} --network \"$NETWORK\" --network-alias {name} --restart unless-stopped \\\n      \"${{args[@]}}\" {}",
+        shell_quote(&s.image)
+    );
+    for a in &s.args {
+        run.push(' ');
+        run.push_str(&shell_quote(a));
+    }
+    f.push_str(&run);
+    f.push_str("\n  )\n}\n");
+    f
+}
+
+fn start_proxy_function(stack: &Stack) -> String {
+    let mut f = String::from(
+        "start_proxy() {\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    args=()\n",
+    );
+    if let Some(key) = &stack.proxy.key_env {
+        // Fail closed: no key, no site.
+        f.push_str(&format!(
+            "    if [[ -z ${{{key}:-}} ]]; then echo \"linode-ai: {key} is empty; refusing to expose the app without a key\" >&2; exit 1; fi\n    args+=(-e {key})\n"
+        ));
+    }
+    f.push_str(&format!(
+        "    export LINODE_AI_HTTPS_PORT=\"$HTTPS_PORT\"\n    docker rm -f {PROXY} >/dev/null 2>&1 || true\n    docker run -d --name {PROXY} --network \"$NETWORK\" --restart unless-stopped \\\n      -p 80:80 -p \"$HTTPS_PORT:$HTTPS_PORT\" \\\n      -e LINODE_AI_HOSTNAME -e LINODE_AI_HTTPS_PORT \"${{args[@]}}\" \\\n      -v caddy-data:/data -v caddy-config:/config \\\n      -v {CADDYFILE}:/etc/caddy/Caddyfile:ro \\\n      -v {WWW_DIR}:/srv/www:ro -v {STATUS_DIR}:/srv/linode-ai:ro \\\n      {}\n  )\n}}\n",
+        shell_quote(CADDY_IMAGE)
+    ));
+    f
+}
+
+/// `post_start_<service>`: the service's post-start script with its URL.
+fn post_start_function(s: &Service) -> Option<String> {
+    s.post_start_script.as_ref()?;
+    let port = s.port.unwrap_or(80);
+    Some(format!(
+        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
+        f = fn_name(&s.name),
+        name = s.name
+    ))
+}
+
+/// The GPU steps: driver for the running kernel (signed prebuilt modules when
+/// the archive has them, else DKMS with the running kernel's headers), the
+/// container toolkit from NVIDIA's repository, then `nvidia-smi`.
+fn gpu_function(branch: &str) -> String {
+    format!(
+        r#"setup_gpu() {{
+  local branch={branch} kernel tmp
+  kernel=$(uname -r)
+  step "NVIDIA: blacklist nouveau"
+  printf 'blacklist nouveau\noptions nouveau modeset=0\n' > /etc/modprobe.d/blacklist-nouveau.conf
+  modprobe -r nouveau 2>/dev/null || true
+  if apt-cache show "linux-modules-nvidia-$branch-$kernel" >/dev/null 2>&1; then
+    step "NVIDIA: signed kernel modules for $kernel"
+    apt_get install "linux-modules-nvidia-$branch-$kernel"
+  else
+    # DKMS builds for kernels whose headers are installed: make sure the running one is.
+    step "NVIDIA: kernel headers for $kernel"
+    apt_get install "linux-headers-$kernel"
+  fi
+  step "NVIDIA: driver $branch"
+  apt_get install "nvidia-driver-$branch" "nvidia-utils-$branch"
+  step "NVIDIA: load the kernel module"
+  modprobe nvidia
+  modprobe nvidia_uvm
+  step "NVIDIA: container toolkit repository"
+  tmp=$(mktemp -d)
+  download https://nvidia.github.io/libnvidia-container/gpgkey "$tmp/key"
+  gpg --batch --yes --dearmor -o "$tmp/keyring.gpg" "$tmp/key"
+  [[ -s $tmp/keyring.gpg ]]
+  download https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list "$tmp/list"
+  sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#g' "$tmp/list" > "$tmp/list.signed"
+  grep -q '^deb \[signed-by=' "$tmp/list.signed"
+  # Installed only once both are complete: never an empty keyring or list.
+  install -m 0644 "$tmp/keyring.gpg" /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
+  install -m 0644 "$tmp/list.signed" /etc/apt/sources.list.d/nvidia-container-toolkit.list
+  rm -rf "$tmp"
+  step "NVIDIA: container toolkit"
+  apt_get update
+  apt_get install nvidia-container-toolkit
+  nvidia-ctk runtime configure --runtime=docker
+  # A reload picks up the runtime without stopping the image pulls under way.
+  systemctl reload docker
+  step "NVIDIA: check the GPU with nvidia-smi"
+  nvidia-smi
+}}
+"#
+    )
+}
+
+const PRELUDE: &str = r#"set -Eeuo pipefail
+export DEBIAN_FRONTEND=noninteractive
+ENV_FILE=/etc/build-ai.env
+NETWORK=@NETWORK@
+DOMAIN=@DOMAIN@
+HTTPS_PORT=@HTTPS_PORT@
+# shellcheck source=/dev/null
+. @LIB@
+trap on_error ERR
+"#;
+
+/// Helper functions of the boot script: steps and their failure, apt,
+/// downloads, background pulls, env selection, health waits, the public IPv4.
+const LIB: &str = r#"# Written by linode-ai: helper functions of linode-ai-boot (sourced).
+# shellcheck shell=bash
+step_name="begin"
+declare -A pull_pid=()
+
+step() {
+  step_name=$1
+  echo "linode-ai: $1"
+  linode-ai-step "$1"
+}
+
+on_error() {
+  local code=$?
+  trap - ERR
+  echo "linode-ai: FAILED at step \"$step_name\" (exit $code); see 'linode-ai logs --boot'" >&2
+  linode-ai-step "$step_name" failed || true
+  local p
+  for p in "${pull_pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  exit "$code"
+}
+
+apt_get() {
+  apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef -y "$@"
+}
+
+download() {
+  curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors --connect-timeout 15 -o "$2" "$1"
+  [[ -s $2 ]]
+}
+
+# Image pulls run in the background from the start; each service waits for its own.
+start_pulls() {
+  local img
+  for img in "$@"; do
+    (
+      trap - ERR
+      for i in 1 2 3; do
+        docker pull -q "$img" && exit 0
+        sleep $((i * 5))
+      done
+      exit 1
+    ) >>/var/log/linode-ai-pull.log 2>&1 &
+    pull_pid[$img]=$!
+  done
+}
+
+await_pull() {
+  local img=$1 pid=${pull_pid[$1]:-}
+  unset 'pull_pid[$img]'
+  if [[ -n $pid ]] && wait "$pid"; then return 0; fi
+  docker pull "$img"
+}
+
+# Names in the env file matching the given glob patterns.
+env_names() {
+  local name pat
+  while IFS='=' read -r name _; do
+    [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+    for pat in "$@"; do
+      # shellcheck disable=SC2053 # the pattern is a glob on purpose
+      if [[ $name == $pat ]]; then printf '%s\n' "$name"; break; fi
+    done
+  done < "$ENV_FILE"
+}
+
+container_ip() {
+  docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
+}
+
+# Health checks run from the host: many images have no curl inside.
+wait_healthy() {
+  local name=$1 port=$2 path=$3 timeout=$4 ip code="" ok
+  shift 4
+  local deadline=$((SECONDS + timeout))
+  while :; do
+    ip=$(container_ip "$name" 2>/dev/null || true)
+    if [[ -n $ip ]]; then
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$ip:$port$path" || true)
+      for ok in "$@"; do
+        if [[ $code == "$ok" ]]; then return 0; fi
+      done
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "linode-ai: $name did not answer $path within ${timeout}s (last: ${code:-no answer}); its last log lines:" >&2
+      docker logs --tail 30 "$name" >&2 || true
+      return 1
+    fi
+    sleep 2
+  done
+}
+
+public_ipv4() {
+  local ip
+  while read -r ip; do
+    case $ip in
+      10.* | 127.* | 169.254.* | 192.168.* | 172.1[6-9].* | 172.2[0-9].* | 172.3[01].* | 100.6[4-9].* | 100.[7-9][0-9].* | 100.1[01][0-9].* | 100.12[0-7].*) ;;
+      *)
+        echo "$ip"
+        return 0
+        ;;
+    esac
+  done < <(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
+  echo "linode-ai: no public IPv4 address found" >&2
+  return 1
+}
+"#;
+
+const STEP: &str = r#"#!/bin/bash
+# linode-ai-step NAME [running|failed|done]: the boot step shown at /healthz/boot (public: plain characters only).
+set -euo pipefail
+dir=/var/lib/linode-ai/status
+name=$(printf '%s' "${1:-}" | tr -cd 'A-Za-z0-9 ._:/+=-' | cut -c1-120)
+state=${2:-running}
+case $state in running | failed | done) ;; *) state=running ;; esac
+mkdir -p "$dir"
+printf '{"state":"%s","step":"%s","at":"%s"}\n' "$state" "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$dir/.boot.json.tmp"
+chmod 0644 "$dir/.boot.json.tmp"
+mv -f "$dir/.boot.json.tmp" "$dir/boot.json"
+"#;
+
+fn script_file(path: &str, script: &str) -> WriteFile {
+    let mut content = script.to_string();
+    if !content.starts_with("#!") {
+        content.insert_str(0, "#!/bin/bash\n");
+    }
+    if !content.ends_with('\n') {
+        content.push('\n');
+    }
+    WriteFile::text(path, "0700", content)
+}
+
+/// The page without indentation and blank lines (it is sent in the 16 KiB user-data).
+pub fn minify(page: &str) -> String {
+    page.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("// "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Which services something waits for (`healthy`), in boot order.
+fn awaited(stack: &Stack) -> Vec<String> {
+    stack
+        .services
+        .iter()
+        .filter(|s| {
+            s.post_start_script.is_some()
+                || stack
+                    .services
+                    .iter()
+                    .flat_map(|x| &x.depends_on)
+                    .chain(&stack.proxy.depends_on)
+                    .any(|(d, c)| d == &s.name && *c == Condition::Healthy)
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+fn wait_line(s: &Service) -> String {
+    let h = s
+        .health
+        .as_ref()
+        .expect("only services with health are waited for");
+    let codes: Vec<String> = h.success_codes.iter().map(u16::to_string).collect();
+    format!(
+        "wait_healthy {} {} {} {} {}\n",
+        shell_quote(&s.name),
+        s.port.unwrap_or(80),
+        shell_quote(&h.path),
+        h.start_timeout_seconds,
+        codes.join(" ")
+    )
+}
+
+/// The boot script's steps.
+fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
+    let mut out = String::from(
+        "#!/bin/bash\n# Written by linode-ai: boots the app, step by step; the first failure stops it.\n# Progress: /var/lib/linode-ai/status/boot.json (https://<host>/healthz/boot).\n",
+    );
+    out.push_str(
+        &PRELUDE
+            .replace("@NETWORK@", NETWORK)
+            .replace("@DOMAIN@", &shell_quote(input.domain.unwrap_or("")))
+            .replace("@HTTPS_PORT@", &input.https_port.to_string())
+            .replace("@LIB@", BOOT_LIB),
+    );
+    for s in &stack.services {
+        out.push('\n');
+        out.push_str(&start_function(s));
+        if let Some(f) = post_start_function(s) {
+            out.push('\n');
+            out.push_str(&f);
+        }
+    }
+    out.push('\n');
+    out.push_str(&start_proxy_function(stack));
+
+    // The steps.
+    let mut images: Vec<String> = vec![CADDY_IMAGE.to_string()];
+    for s in &stack.services {
+        if !images.contains(&s.image) {
+            images.push(s.image.clone());
+        }
+    }
+    let image_args: Vec<String> = images.iter().map(|i| shell_quote(i)).collect();
+    out.push_str(&format!(
+        "\nstep \"start Docker\"\nsystemctl enable --now docker\nstep \"pull images in the background\"\nstart_pulls {}\n",
+        image_args.join(" ")
+    ));
+    out.push_str(
+        "step \"find the instance's name\"\nif [[ -n $DOMAIN ]]; then\n  LINODE_AI_HOSTNAME=$DOMAIN\nelse\n  ipv4=$(public_ipv4)\n  LINODE_AI_HOSTNAME=\"${ipv4//./-}.ip.linodeusercontent.com\"\nfi\nLINODE_AI_URL=\"https://$LINODE_AI_HOSTNAME\"\nif [[ $HTTPS_PORT != 443 ]]; then LINODE_AI_URL=\"$LINODE_AI_URL:$HTTPS_PORT\"; fi\nexport LINODE_AI_HOSTNAME LINODE_AI_URL\necho \"linode-ai: serving $LINODE_AI_URL\"\nstep \"create the private network\"\ndocker network inspect \"$NETWORK\" >/dev/null 2>&1 || docker network create \"$NETWORK\"\n",
+    );
+    let proxy_step = format!(
+        "await_pull {}\nstep \"start the HTTPS proxy\"\nstart_proxy\n",
+        shell_quote(CADDY_IMAGE)
+    );
+    let mut ready: Vec<String> = Vec::new();
+    let mut proxy_started = false;
+    let proxy_ready = |ready: &[String]| {
+        stack
+            .proxy
+            .depends_on
+            .iter()
+            .all(|(d, _)| ready.contains(d))
+    };
+    if proxy_ready(&ready) {
+        out.push_str(&proxy_step);
+        proxy_started = true;
+    }
+    if stack.needs_gpu() && input.nvidia_driver.is_some() {
+        out.push_str("setup_gpu\n");
+    }
+    let awaited = awaited(stack);
+    let mut waited: Vec<String> = Vec::new();
+    for s in &stack.services {
+        let f = fn_name(&s.name);
+        out.push_str(&format!(
+            "await_pull {}\nstep \"start {}\"\nstart_{f}\n",
+            shell_quote(&s.image),
+            s.name
+        ));
+        if awaited.contains(&s.name) {
+            if s.health.is_some() {
+                out.push_str(&format!("step \"wait for {}\"\n", s.name));
+                out.push_str(&wait_line(s));
+            }
+            if s.post_start_script.is_some() {
+                out.push_str(&format!(
+                    "step \"post-start of {}\"\npost_start_{f}\n",
+                    s.name
+                ));
+            }
+            waited.push(s.name.clone());
+        }
+        ready.push(s.name.clone());
+        if !proxy_started && proxy_ready(&ready) {
+            out.push_str(&proxy_step);
+            proxy_started = true;
+        }
+    }
+    for s in &stack.services {
+        if s.health.is_some() && !waited.contains(&s.name) {
+            out.push_str(&format!("step \"wait for {}\"\n", s.name));
+            out.push_str(&wait_line(s));
+        }
+    }
+    if stack.post_start_script.is_some() {
+        out.push_str(&format!(
+            "step \"post-start script\"\n(\n  trap - ERR\n  set -a\n  # shellcheck source=/dev/null\n  . \"$ENV_FILE\"\n  set +a\n  exec bash {POST_START_SCRIPT}\n)\n"
+        ));
+    }
+    out.push_str("linode-ai-step ready \"done\"\necho \"linode-ai: ready at $LINODE_AI_URL\"\n");
+    out
+}
+
+/// The whole cloud-config for a deployment.
+pub fn render(input: &BootInput<'_>) -> CloudConfig {
+    let stack = input.stack;
+    let mut packages = vec!["docker.io".to_string(), "curl".to_string()];
+    if stack.needs_gpu() && input.nvidia_driver.is_some() {
+        packages.push("gnupg".into());
+    }
+    let mut lib = LIB.to_string();
+    if let Some(branch) = input.nvidia_driver.filter(|_| stack.needs_gpu()) {
+        lib.push('\n');
+        lib.push_str(&gpu_function(branch));
+    }
+    let mut files = vec![
+        WriteFile::text(ENV_FILE, "0600", env_file_content(input.env)),
+        WriteFile::text(CADDYFILE, "0644", proxy::caddyfile(stack)),
+        WriteFile::text(STEP_SCRIPT, "0755", STEP.to_string()),
+        WriteFile::compressed(BOOT_LIB, "0644", lib.as_bytes()),
+    ];
+    let pages: Vec<&str> = stack
+        .proxy
+        .routes
+        .iter()
+        .filter_map(|r| match &r.target {
+            Target::Page(p) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    if pages.contains(&"chat") {
+        let page = minify(&CHAT_PAGE.replace(
+            "CHAT_API_KEY",
+            stack.proxy.key_env.as_deref().unwrap_or("CHAT_API_KEY"),
+        ));
+        files.push(WriteFile::compressed(
+            &format!("{WWW_DIR}/chat/index.html"),
+            "0644",
+            page.as_bytes(),
+        ));
+    }
+    for s in &stack.services {
+        if let Some(script) = &s.post_start_script {
+            files.push(script_file(
+                &format!("{SERVICE_SCRIPTS}/post-start-{}.sh", s.name),
+                script,
+            ));
+        }
+    }
+    if let Some(script) = &stack.post_start_script {
+        files.push(script_file(POST_START_SCRIPT, script));
+    }
+    files.push(script_file(BOOT_SCRIPT, &boot_script(stack, input)));
+    CloudConfig {
+        package_update: Some(true),
+        packages,
+        ssh_pwauth: input.key_login_only.then_some(false),
+        write_files: files,
+        runcmd: vec![vec!["bash".into(), BOOT_SCRIPT.into()]],
+        extra: Default::default(),
+    }
+}
+
+/// The variables an env file holds that break the boot script (a hook can add lines).
+pub fn check_env_file(doc: &CloudConfig) -> Result<(), String> {
+    let Some(file) = doc.file(ENV_FILE) else {
+        return Ok(());
+    };
+    for line in file.content.lines() {
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some(rule) = crate::template::reserved_env_name(name) {
+            return Err(format!(
+                "{ENV_FILE} sets {}: {rule}",
+                crate::sanitize::quote(name)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fixed-value references a service makes (for the hook context and checks).
+pub fn fixed_references(s: &Service) -> Vec<String> {
+    s.environment
+        .iter()
+        .flat_map(|(_, v)| references(v).unwrap_or_default())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn render_stock(name: &str, env: &[(&str, &str)]) -> (Stack, CloudConfig) {
+        let t = Catalog::stock().get(name).unwrap().clone();
+        let stack = Stack::from_spec(&t.spec).unwrap();
+        let env: EnvVars = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let doc = render(&BootInput {
+            stack: &stack,
+            env: &env,
+            domain: None,
+            https_port: 443,
+            nvidia_driver: t.linode().gpu.then_some(t.linode().nvidia_driver.as_str()),
+            key_login_only: true,
+        });
+        (stack, doc)
+    }
+
+    /// The boot script with its helper library (decompressed) in front.
+    fn boot(doc: &CloudConfig) -> String {
+        format!(
+            "{}\n{}",
+            doc.file(BOOT_LIB).unwrap().decoded().unwrap(),
+            doc.file(BOOT_SCRIPT).unwrap().content
+        )
+    }
+
+    /// Positions of `needles` in `hay`, asserting each is found and in order.
+    fn in_order(hay: &str, needles: &[&str]) {
+        let mut last = 0;
+        for n in needles {
+            let at = hay[last..]
+                .find(n)
+                .unwrap_or_else(|| panic!("{n:?} missing after byte {last} in:\n{hay}"))
+                + last;
+            last = at + n.len();
+        }
+    }
+
+    #[test]
+    fn chat_webui_boots_in_dependency_order_with_the_proxy_last() {
+        let (_, doc) = render_stock("chat-webui", &[("WEBUI_ADMIN_PASSWORD", "pw")]);
+        let script = &boot(&doc);
+        // Ollama healthy -> Open WebUI healthy -> admin created -> proxy exposes the site.
+        in_order(
+            script,
+            &[
+                "\nstart_ollama\n",
+                "wait_healthy ollama 11434 /api/version",
+                "\nstart_webui\n",
+                "wait_healthy webui 8080 /health",
+                "\npost_start_webui\n",
+                "\nstart_proxy\n",
+                "bash /usr/local/bin/post-start.sh",
+                "linode-ai-step ready \"done\"",
+            ],
+        );
+        assert!(
+            !script.contains("-p 11434") && !script.contains("-p 8080"),
+            "only the proxy publishes"
+        );
+        assert!(
+            script.contains("export WEBUI_URL=\"${LINODE_AI_URL}\""),
+            "{script}"
+        );
+        assert!(doc
+            .file("/usr/local/lib/linode-ai/post-start-webui.sh")
+            .is_some());
+    }
+
+    #[test]
+    fn chat_agent_starts_the_proxy_first_and_pulls_the_model_last() {
+        let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
+        let script = &boot(&doc);
+        in_order(
+            script,
+            &[
+                "\nstart_proxy\n",
+                "\nstart_ollama\n",
+                "wait_healthy ollama",
+                "post-start.sh",
+            ],
+        );
+        assert!(doc
+            .file("/var/lib/linode-ai/www/chat/index.html")
+            .unwrap()
+            .encoding
+            .is_some());
+        assert_eq!(doc.ssh_pwauth, Some(false));
+        let proxy = script.split("start_proxy() {").nth(1).unwrap();
+        assert!(
+            proxy.contains("-p 80:80") && proxy.contains("CHAT_API_KEY:-"),
+            "{proxy}"
+        );
+    }
+
+    #[test]
+    fn gpu_setup_runs_before_the_gpu_service_and_stops_on_failure() {
+        let (_, doc) = render_stock("llm-api", &[("VLLM_API_KEY", "k")]);
+        let script = &boot(&doc);
+        in_order(
+            script,
+            &[
+                "set -Eeuo pipefail",
+                "trap on_error ERR",
+                "\nsetup_gpu\n",
+                "\nstart_vllm\n",
+            ],
+        );
+        assert!(
+            script.contains("linux-headers-$kernel")
+                && script.contains("linux-modules-nvidia-$branch-$kernel")
+        );
+        assert!(script.contains("DPkg::Lock::Timeout") && script.contains("--force-confold"));
+        assert!(script.contains("--gpus all") && script.contains("--ipc=host"));
+        let (_, cpu) = render_stock("embeddings", &[("API_KEY", "k")]);
+        assert!(!boot(&cpu).contains("setup_gpu"));
+        assert!(
+            doc.file(BOOT_LIB).unwrap().encoding.is_some(),
+            "helpers are compressed"
+        );
+    }
+
+    #[test]
+    fn env_values_live_only_in_the_private_env_file() {
+        let (_, doc) = render_stock("embeddings", &[("API_KEY", "s3cr3t value'")]);
+        let env = doc.file(ENV_FILE).unwrap();
+        assert_eq!(env.permissions, "0600");
+        assert!(env.content.contains("API_KEY=$'s3cr3t value\\''"));
+        for f in &doc.write_files {
+            if f.path != ENV_FILE {
+                assert!(!f.content.contains("s3cr3t"), "{} leaks the value", f.path);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_values_are_single_quoted_with_references_expanded() {
+        assert_eq!(
+            export_fixed("U", "it's ${LINODE_AI_URL}/x"),
+            "    export U='it'\\''s '\"${LINODE_AI_URL}\"'/x'\n    args+=(-e U)\n"
+        );
+        assert_eq!(export_fixed("E", ""), "    export E=''\n    args+=(-e E)\n");
+    }
+}

@@ -1,0 +1,199 @@
+//! The templates a user can deploy: stock ones embedded in the binary, and
+//! ones installed with `templates add` (copied, or `--dev`: read from their
+//! source directory on every use).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::sanitize::quote;
+use crate::template::{load_dir, Source, Template, TemplateSpec};
+
+/// Marker file of a `--dev` install: holds the source directory's path.
+pub const DEV_LINK: &str = ".dev-source";
+
+/// `index.yml`: the list of stock templates.
+#[derive(Debug, serde::Deserialize)]
+struct Index {
+    templates: Vec<IndexEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct IndexEntry {
+    name: String,
+    path: String,
+}
+
+/// The stock templates, embedded at build time.
+const STOCK: &[(&str, &str)] = &[
+    (
+        "chat-agent/template.yml",
+        include_str!("../../templates/chat-agent/template.yml"),
+    ),
+    (
+        "chat-webui/template.yml",
+        include_str!("../../templates/chat-webui/template.yml"),
+    ),
+    (
+        "llm-api/template.yml",
+        include_str!("../../templates/llm-api/template.yml"),
+    ),
+    (
+        "embeddings/template.yml",
+        include_str!("../../templates/embeddings/template.yml"),
+    ),
+];
+const STOCK_INDEX: &str = include_str!("../../templates/index.yml");
+
+/// All templates a user can deploy: stock ones and installed ones.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    templates: Vec<Template>,
+    /// Installed templates that failed to load (shown as warnings, never fatal).
+    pub problems: Vec<String>,
+}
+
+impl Catalog {
+    /// Stock templates only (no file system access). The stock set is
+    /// checked by a unit test, so a broken one never ships.
+    pub fn stock() -> Catalog {
+        let index: Index =
+            serde_yaml::from_str(STOCK_INDEX).expect("embedded templates/index.yml is valid");
+        let templates = index
+            .templates
+            .iter()
+            .filter_map(|entry| {
+                let text = STOCK.iter().find(|(p, _)| *p == entry.path)?.1;
+                let spec = TemplateSpec::parse(text, &entry.path).ok()?;
+                (spec.name == entry.name).then_some(Template {
+                    spec,
+                    source: Source::Stock,
+                    dir: None,
+                })
+            })
+            .collect();
+        Catalog {
+            templates,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Stock templates plus those installed in `store`.
+    pub fn load(store: &Path) -> Catalog {
+        let mut catalog = Catalog::stock();
+        let Ok(entries) = std::fs::read_dir(store) else {
+            return catalog;
+        };
+        let mut installed: Vec<Template> = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') || !dir.is_dir() {
+                continue;
+            }
+            match load_installed(&dir) {
+                Ok(Some(t)) => installed.push(t),
+                Ok(None) => {}
+                Err(e) => catalog.problems.push(format!("{e:#}")),
+            }
+        }
+        installed.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        for t in installed {
+            // An installed template may replace a stock one (installed with --force).
+            catalog.templates.retain(|s| s.spec.name != t.spec.name);
+            catalog.templates.push(t);
+        }
+        catalog
+    }
+
+    pub fn all(&self) -> &[Template] {
+        &self.templates
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.spec.name == name)
+    }
+
+    /// Finds a template or explains which ones exist.
+    pub fn find(&self, name: &str) -> Result<&Template> {
+        if let Some(t) = self.get(name) {
+            return Ok(t);
+        }
+        let names: Vec<&str> = self.templates.iter().map(|t| t.name()).collect();
+        bail!(
+            "no template named {}.{} Available: {}",
+            quote(name),
+            crate::suggest::did_you_mean(name, names.iter().copied()),
+            names.join(", ")
+        )
+    }
+}
+
+/// An installed template directory: a copy, or a `--dev` link to its source.
+fn load_installed(dir: &Path) -> Result<Option<Template>> {
+    let link = dir.join(DEV_LINK);
+    if link.is_file() {
+        let source =
+            PathBuf::from(crate::files::read_text(&link, "dev link", 4096)?.trim_end_matches('\n'));
+        let spec = load_dir(&source)?;
+        return Ok(Some(Template {
+            spec,
+            source: Source::Dev,
+            dir: Some(source),
+        }));
+    }
+    if !dir.join("template.yml").is_file() {
+        return Ok(None);
+    }
+    let spec = load_dir(dir)?;
+    Ok(Some(Template {
+        spec,
+        source: Source::Installed,
+        dir: Some(dir.to_path_buf()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stock_template_loads_and_is_pinned() {
+        let c = Catalog::stock();
+        let names: Vec<_> = c.all().iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["chat-agent", "chat-webui", "llm-api", "embeddings"]);
+        for t in c.all() {
+            let l = t.linode();
+            assert_eq!(l.region_default.as_deref(), Some("us-ord"), "{}", t.name());
+            assert!(l.min_memory_mb.is_some(), "{} states its memory", t.name());
+            let stack = crate::stack::Stack::from_spec(&t.spec).unwrap();
+            for s in &stack.services {
+                assert!(
+                    !s.image.ends_with(":latest") && s.image.contains(':'),
+                    "{}: {} is pinned",
+                    t.name(),
+                    s.image
+                );
+                assert!(
+                    s.health.is_some(),
+                    "{}: {} has a health check",
+                    t.name(),
+                    s.name
+                );
+            }
+        }
+        let llm = c.get("llm-api").unwrap();
+        assert!(llm.linode().gpu);
+        assert!(llm
+            .linode()
+            .type_default
+            .as_deref()
+            .unwrap()
+            .contains("gpu"));
+    }
+
+    #[test]
+    fn closest_name_is_suggested() {
+        let err = Catalog::stock().find("chat-agnet").unwrap_err().to_string();
+        assert!(err.contains("Did you mean \"chat-agent\""), "{err}");
+    }
+}

@@ -1,0 +1,90 @@
+//! `adopt`: records deployments the account holds (by their tags) but this
+//! machine's registry does not.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+
+use super::{runtime, Ctx};
+use crate::account::{self, AccountView, Entry};
+use crate::cli::AdoptArgs;
+
+pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
+    if !args.all && args.app.is_none() && args.env_name.is_none() {
+        bail!("say which: --app A [--env E], or --all for every untracked deployment (see 'linode-ai status')");
+    }
+    let registry = ctx.registry();
+    let data = registry.load()?;
+    let client = ctx.authed_client()?;
+    let catalog = ctx.catalog();
+    let rt = runtime()?;
+    let view = rt.block_on(AccountView::fetch(&client, false))?;
+    let keep = |d: &crate::registry::Deployment| {
+        args.app.as_deref().is_none_or(|a| d.app_name == a)
+            && args.env_name.as_deref().is_none_or(|e| d.env == e)
+    };
+    let joined = account::join(&[], &data.deployments, &view, &catalog, keep);
+    let mut adopted = Vec::new();
+    for e in joined.entries {
+        let Entry::Untracked {
+            mut record,
+            instance,
+        } = e
+        else {
+            continue;
+        };
+        // The real rDNS name, and the firewall made for it.
+        if let Ok(ips) = rt.block_on(client.instance_ips(instance.id)) {
+            let rdns = ips
+                .ipv4
+                .unwrap_or_default()
+                .public
+                .into_iter()
+                .find(|a| Some(&a.address) == record.ipv4.as_ref())
+                .and_then(|a| a.rdns);
+            if let Some(ip) = &record.ipv4 {
+                let host = crate::deploy::hostname_for(ip, rdns.as_deref(), None);
+                record.url = Some(crate::health::app_url(&host, record.health.port));
+                record.hostname = Some(host);
+            }
+        }
+        if let Some(fw) = view.firewalls.iter().find(|f| {
+            crate::naming::DeploymentTags::parse(&f.tags).id.as_deref()
+                == Some(&record.deployment_id)
+        }) {
+            record.firewall = Some(crate::registry::FirewallRecord::Created {
+                id: Some(fw.id),
+                label: fw.label.clone().unwrap_or_default(),
+            });
+        }
+        record.last_status = crate::state::Status::Provisioning;
+        adopted.push(record);
+    }
+    if adopted.is_empty() {
+        bail!("no untracked deployment matches; 'linode-ai status' lists them");
+    }
+    let list = adopted.clone();
+    registry.update(|d| {
+        for r in list {
+            if !d.deployments.iter().any(|x| x.linode_id == r.linode_id) {
+                d.deployments.push(r);
+            }
+        }
+    })?;
+    if args.json {
+        write!(out, "{}", crate::output::json(&adopted))?;
+    } else {
+        for r in &adopted {
+            writeln!(
+                out,
+                "adopted {} (env: {}) Linode {} from template {} {}",
+                crate::sanitize::line(&r.app_name),
+                crate::sanitize::line(&r.env),
+                r.linode_id.unwrap_or(0),
+                crate::sanitize::line(&r.template),
+                crate::sanitize::line(&r.template_version)
+            )?;
+        }
+    }
+    Ok(())
+}

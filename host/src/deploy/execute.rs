@@ -1,0 +1,266 @@
+//! Creating a planned deployment: the record first (pending, naming the
+//! firewall), then the firewall, then the instance with the firewall
+//! attached, then the record completed. Every step that fails leaves either
+//! nothing behind or a record that says what may exist.
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use super::plan::{DeployPlan, FirewallPlan};
+use crate::health::app_url;
+use crate::linode::{ApiError, LinodeClient};
+use crate::registry::{Deployment, FirewallRecord, HealthRecord, PendingInfo, Registry};
+use crate::state::Status;
+
+/// Progress reported while deploying and waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    CreatingFirewall,
+    CreatedFirewall {
+        id: u64,
+    },
+    Creating,
+    Created {
+        linode_id: u64,
+    },
+    /// The same words as `status`.
+    Phase {
+        status: Status,
+        detail: Option<String>,
+    },
+}
+
+/// The hostname users reach: `--domain`, else the public IPv4's rDNS, else the derived Linode name.
+pub fn hostname_for(ipv4: &str, rdns: Option<&str>, domain: Option<&str>) -> String {
+    if let Some(d) = domain {
+        return d.to_string();
+    }
+    match rdns.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => r.trim_end_matches('.').to_string(),
+        None => format!("{}.ip.linodeusercontent.com", ipv4.replace('.', "-")),
+    }
+}
+
+/// This machine's name (recorded in pending records).
+pub fn machine_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
+    if ok && end > 0 {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown".into()
+    }
+}
+
+/// The record a plan starts as (pending).
+pub fn pending_record(plan: &DeployPlan) -> Deployment {
+    let s = &plan.settings;
+    let front = plan.probes.first();
+    Deployment {
+        deployment_id: plan.deployment_id.to_string(),
+        app_name: s.app_name.clone(),
+        env: s.env_name.clone(),
+        template: s.template.clone(),
+        template_version: s.template_version.clone(),
+        target: "linode".into(),
+        region: s.region.clone(),
+        linode_type: Some(s.linode_type.clone()),
+        label: Some(plan.request.label.clone()),
+        linode_id: None,
+        ipv4: None,
+        hostname: None,
+        url: None,
+        image: Some(s.image.clone()),
+        health: HealthRecord {
+            http_path: front.map(|p| p.path.clone()).unwrap_or_else(|| "/".into()),
+            port: s.https_port,
+            success_codes: front
+                .map(|p| p.success_codes.clone())
+                .unwrap_or_else(|| vec![200]),
+            timeout_seconds: front.map(|p| p.timeout_seconds).unwrap_or(2),
+        },
+        created_at: Utc::now(),
+        last_status: Status::Pending,
+        last_checked_at: None,
+        last_detail: Some("recorded before the create call".into()),
+        internal_port: plan.stack.fronted_service().port,
+        public_env: super::plan::env_specs(&plan.template, &plan.stack)
+            .iter()
+            .filter(|v| v.is_public())
+            .filter_map(|v| {
+                plan.env
+                    .get(v.name())
+                    .map(|val| (v.name().to_string(), val.clone()))
+            })
+            .collect(),
+        firewall: Some(match &plan.firewall {
+            FirewallPlan::Create(body) => FirewallRecord::Created {
+                id: None,
+                label: body.label.clone(),
+            },
+            FirewallPlan::Existing(id) => FirewallRecord::Existing { id: *id },
+            FirewallPlan::Disabled => FirewallRecord::Disabled,
+        }),
+        probes: plan.probes.clone(),
+        domain: s.domain.clone(),
+        key_env: plan.stack.proxy.key_env.clone(),
+        pending: Some(PendingInfo {
+            pid: std::process::id(),
+            host: machine_name(),
+            started_at: Utc::now(),
+        }),
+        extra: Default::default(),
+    }
+}
+
+/// Saves generated values into the project's env file before anything is
+/// created, so a key is never lost.
+pub fn save_generated(plan: &DeployPlan) -> Result<()> {
+    if plan.generated.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<(String, String)> = plan
+        .generated
+        .iter()
+        .filter_map(|n| plan.env.get(n).map(|v| (n.clone(), v.clone())))
+        .collect();
+    crate::envfile::set_values(&plan.settings.env_file, &values)
+}
+
+/// Records the deployment as pending, creates its firewall and instance, reads
+/// back its address and completes the record.
+pub async fn execute(
+    client: &LinodeClient,
+    registry: &Registry,
+    plan: &DeployPlan,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Deployment> {
+    let mut record = pending_record(plan);
+    registry
+        .add(record.clone())
+        .context("cannot record the deployment before creating it")?;
+    let mut request = plan.request.clone();
+    let mut created_firewall = None;
+    if let FirewallPlan::Create(body) = &plan.firewall {
+        progress(Progress::CreatingFirewall);
+        match client.create_firewall(body).await {
+            Ok(fw) => {
+                progress(Progress::CreatedFirewall { id: fw.id });
+                record.firewall = Some(FirewallRecord::Created {
+                    id: Some(fw.id),
+                    label: body.label.clone(),
+                });
+                registry.upsert(record.clone())?;
+                request.firewall_id = Some(fw.id);
+                created_firewall = Some(fw.id);
+            }
+            Err(e) => {
+                if e.is_rejection() {
+                    registry.remove(&record.deployment_id)?;
+                    return Err(e).context(format!(
+                        "creating firewall \"{}\" failed; nothing was created",
+                        body.label
+                    ));
+                }
+                return Err(e).context(format!(
+                    "creating firewall \"{}\" may not have completed; the pending record stays so 'linode-ai status' and 'linode-ai destroy' find it by its tags",
+                    body.label
+                ));
+            }
+        }
+    }
+    progress(Progress::Creating);
+    let instance = match client.create_instance(&request).await {
+        Ok(i) => i,
+        Err(e) => {
+            return Err(creation_failed(client, registry, &record, created_firewall, e).await)
+        }
+    };
+    progress(Progress::Created {
+        linode_id: instance.id,
+    });
+    record.linode_id = Some(instance.id);
+    record.last_status = Status::Provisioning;
+    record.last_detail = None;
+    record.pending = None;
+    let ipv4 = instance.public_ipv4().map(str::to_string);
+    let rdns = match client.instance_ips(instance.id).await {
+        Ok(ips) => ips
+            .ipv4
+            .unwrap_or_default()
+            .public
+            .into_iter()
+            .find(|a| Some(&a.address) == ipv4.as_ref())
+            .and_then(|a| a.rdns),
+        Err(_) => None,
+    };
+    if let Some(ip) = &ipv4 {
+        let host = hostname_for(ip, rdns.as_deref(), plan.settings.domain.as_deref());
+        record.url = Some(app_url(&host, plan.settings.https_port));
+        record.hostname = Some(host);
+    }
+    record.ipv4 = ipv4;
+    // Re-added if a `destroy` removed the pending record meanwhile: the Linode exists.
+    registry.upsert(record.clone())?;
+    Ok(record)
+}
+
+/// After a failed instance create: when the API refused it, nothing exists
+/// (the firewall made for it is deleted, the record removed); otherwise the
+/// instance may exist and the pending record stays.
+async fn creation_failed(
+    client: &LinodeClient,
+    registry: &Registry,
+    record: &Deployment,
+    firewall: Option<u64>,
+    e: ApiError,
+) -> anyhow::Error {
+    let label = record.label.clone().unwrap_or_default();
+    if !e.is_rejection() {
+        return anyhow::Error::new(e).context(format!(
+            "creating Linode \"{label}\" may not have completed; the pending record stays: run 'linode-ai status' to see whether it exists"
+        ));
+    }
+    let mut note = String::new();
+    if let Some(id) = firewall {
+        if let Err(fe) = client.delete_firewall(id).await {
+            note = format!(
+                " (its firewall {id} could not be deleted: {fe}; 'linode-ai destroy' retries)"
+            );
+        }
+    }
+    if note.is_empty() {
+        if let Err(re) = registry.remove(&record.deployment_id) {
+            return re.context(format!("creating Linode \"{label}\" failed: {e}"));
+        }
+    }
+    anyhow::Error::new(e).context(format!("creating Linode \"{label}\" failed{note}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostname_prefers_domain_then_rdns() {
+        assert_eq!(
+            hostname_for("45.33.68.91", None, None),
+            "45-33-68-91.ip.linodeusercontent.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("my.example.org."), None),
+            "my.example.org"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some(""), None),
+            "45-33-68-91.ip.linodeusercontent.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("x."), Some("chat.example.com")),
+            "chat.example.com"
+        );
+        assert_ne!(machine_name(), "");
+    }
+}

@@ -1,0 +1,37 @@
+//! `deploy` as data, in four steps: [`plan`] (resolve, render, prepare the
+//! requests; no network), [`preflight`] (regions, plans and prices from the
+//! API), [`execute`] (record, firewall, instance, record completed) and
+//! [`wait`] (until the app answers).
+
+pub mod execute;
+pub mod plan;
+pub mod preflight;
+pub mod wait;
+
+pub use execute::{execute, hostname_for, machine_name, save_generated, Progress};
+pub use plan::{
+    plan, DeployOptions, DeployPlan, FirewallPlan, PlanContext, ResolvedSettings, REDACTED,
+};
+pub use preflight::{dry_run_preflight, format_price, preflight, DryRunCheck, Offer};
+pub use wait::{wait_until_healthy, WaitError};
+
+use crate::account::{Entry, Joined};
+use crate::registry::Deployment;
+
+/// Deployments of the same app and env that already exist (tracked or not),
+/// so a second `deploy` asks before making another.
+pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Deployment> {
+    joined
+        .entries
+        .iter()
+        .filter(|e| match e {
+            Entry::Tracked { record, instance } => {
+                !matches!(instance, crate::account::Found::NotCreated)
+                    || crate::account::create_may_be_running(record)
+            }
+            Entry::Untracked { .. } => true,
+        })
+        .map(Entry::record)
+        .filter(|d| d.app_name == app && d.env == env)
+        .collect()
+}

@@ -1,0 +1,527 @@
+//! Building a deployment without touching the network: settings resolved
+//! once (flag > manifest > template > linode-cli config), env vars read and
+//! checked (missing ones named together, keys generated), the user-data
+//! rendered twice (with the real values to send, with secrets replaced by
+//! `<redacted>` to show), the create requests prepared.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::boot::{self, BootInput};
+use crate::catalog::Catalog;
+use crate::cloud_init::{self, encode_user_data, validate_user_data};
+use crate::envfile;
+use crate::firewall::{self, FirewallChoice};
+use crate::hooks::{DeployContext, TemplateHooks};
+use crate::linode::{CreateFirewall, CreateInstance, Metadata};
+use crate::manifest::ProjectManifest;
+use crate::naming;
+use crate::sanitize::quote;
+use crate::settings::CliConfig;
+use crate::stack::{Probe, Stack};
+use crate::template::{check_image, reserved_env_name, EnvVarSpec, EnvVars, Template};
+
+/// What `<redacted>` stands in for: secrets in the displayed user-data.
+pub const REDACTED: &str = "<redacted>";
+
+/// Flags given to `deploy` (each overrides the manifest).
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    pub region: Option<String>,
+    pub linode_type: Option<String>,
+    pub env_file: Option<PathBuf>,
+    pub image: Option<String>,
+    pub app_name: Option<String>,
+    pub env_name: Option<String>,
+    /// The HTTPS port the proxy publishes (443).
+    pub https_port: Option<u16>,
+    pub ssh_keys: Vec<PathBuf>,
+    /// Networks SSH is open to (all when empty).
+    pub ssh_from: Vec<String>,
+    pub domain: Option<String>,
+    pub firewall: Option<FirewallChoice>,
+}
+
+/// What the plan needs from outside the project.
+pub struct PlanContext<'a> {
+    pub catalog: &'a Catalog,
+    pub config: &'a CliConfig,
+    /// For `~/.ssh/*.pub`.
+    pub home: Option<&'a Path>,
+    pub hook_cache: &'a Path,
+    pub now: DateTime<Utc>,
+}
+
+/// Settings after resolution.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedSettings {
+    pub template: String,
+    pub template_version: String,
+    pub region: String,
+    pub linode_type: String,
+    pub app_name: String,
+    pub env_name: String,
+    /// The fronted service's image.
+    pub image: String,
+    pub base_image: String,
+    pub https_port: u16,
+    pub domain: Option<String>,
+    pub env_file: PathBuf,
+}
+
+/// The firewall a deployment gets.
+#[derive(Debug, Clone)]
+pub enum FirewallPlan {
+    Create(CreateFirewall),
+    Existing(u64),
+    Disabled,
+}
+
+/// A fully prepared deployment: what `--dry-run` shows and `deploy` sends.
+pub struct DeployPlan {
+    pub template: Template,
+    pub stack: Stack,
+    pub settings: ResolvedSettings,
+    pub deployment_id: Uuid,
+    pub env: EnvVars,
+    /// Variables that were empty and got generated values (saved to the env
+    /// file before anything is created).
+    pub generated: Vec<String>,
+    /// The user-data that is sent.
+    pub user_data: String,
+    /// The same document rendered with secrets as `<redacted>`, for display.
+    pub user_data_display: String,
+    pub request: CreateInstance,
+    pub firewall: FirewallPlan,
+    pub notes: Vec<String>,
+    pub context: DeployContext,
+    pub hooks: TemplateHooks,
+    /// What the hook logged while rendering the displayed document.
+    pub hook_logs: Vec<String>,
+    /// Lines the hook added/removed per top-level section.
+    pub hook_diff: Vec<(String, usize, usize)>,
+    pub probes: Vec<Probe>,
+}
+
+impl DeployPlan {
+    /// `https://<name>` as far as it is known before the instance exists.
+    pub fn url_hint(&self) -> String {
+        let host = self
+            .settings
+            .domain
+            .clone()
+            .unwrap_or_else(|| "<a-b-c-d>.ip.linodeusercontent.com".into());
+        crate::health::app_url(&host, self.settings.https_port)
+    }
+}
+
+fn pick(flag: &Option<String>, manifest: &Option<String>) -> Option<String> {
+    flag.clone()
+        .or_else(|| manifest.clone())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// All env var specs of a template, including a key the stack adds.
+pub fn env_specs(template: &Template, stack: &Stack) -> Vec<EnvVarSpec> {
+    let mut specs: Vec<EnvVarSpec> = template.spec.env.all().cloned().collect();
+    if let Some(k) = &stack.implicit_key {
+        specs.push(k.clone());
+    }
+    specs
+}
+
+/// Reads the env file, checks names and required vars (missing ones are
+/// named together), applies defaults and generates empty generated values.
+/// Returns the values and the names that were generated.
+pub fn load_env(
+    template: &Template,
+    stack: &Stack,
+    path: &Path,
+    explicit: bool,
+) -> Result<(EnvVars, Vec<String>)> {
+    let specs = env_specs(template, stack);
+    let required: Vec<&str> = template
+        .spec
+        .env
+        .required
+        .iter()
+        .filter(|v| v.generate().is_none())
+        .map(|v| v.name())
+        .collect();
+    let mut vars = if path.exists() || std::fs::symlink_metadata(path).is_ok() {
+        envfile::read(path)?
+    } else if explicit {
+        bail!(
+            "env file {} does not exist (given with --env-file)",
+            path.display()
+        );
+    } else if required.is_empty() {
+        EnvVars::new()
+    } else {
+        bail!(
+            "env file {} not found; template \"{}\" requires {}. Copy .env.example to {} and fill it in",
+            path.display(),
+            template.name(),
+            required.join(", "),
+            path.display()
+        );
+    };
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|k| vars.get(*k).is_none_or(|v| v.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing required env var{} in {}: {} (see .env.example)",
+            if missing.len() > 1 { "s" } else { "" },
+            path.display(),
+            missing.join(", ")
+        );
+    }
+    for (k, v) in &vars {
+        if let Some(rule) = reserved_env_name(k) {
+            bail!(
+                "env var {k} in {} cannot be used: {rule}; rename it",
+                path.display()
+            );
+        }
+        if v.contains('\0') {
+            bail!(
+                "env var {k} in {} contains a NUL byte, which no shell can carry",
+                path.display()
+            );
+        }
+    }
+    let mut generated = Vec::new();
+    for spec in &specs {
+        let name = spec.name();
+        let empty = vars.get(name).is_none_or(|v| v.is_empty());
+        if let (true, Some(kind)) = (empty, spec.generate()) {
+            vars.insert(name.to_string(), crate::secrets::generate(kind)?);
+            generated.push(name.to_string());
+        } else if let (true, Some(default)) =
+            (empty && !vars.contains_key(name), spec.default_value())
+        {
+            vars.insert(name.to_string(), default.to_string());
+        }
+    }
+    if let Some(key) = &stack.proxy.key_env {
+        match vars.get(key) {
+            Some(v) if !v.is_empty() => {
+                if !generated.contains(key) {
+                    crate::secrets::check_key(key, v)
+                        .with_context(|| format!("in {}", path.display()))?;
+                }
+            }
+            _ => bail!(
+                "{key} is empty in {}; it is the API key the proxy checks. Set it, or declare it with `generate: key` in the template",
+                path.display()
+            ),
+        }
+    }
+    Ok((vars, generated))
+}
+
+/// The env as shown: public values as they are, everything else `<redacted>`.
+pub fn display_env(env: &EnvVars, specs: &[EnvVarSpec]) -> EnvVars {
+    env.iter()
+        .map(|(k, v)| {
+            let public = specs.iter().any(|s| s.name() == k && s.is_public());
+            (k.clone(), if public { v.clone() } else { REDACTED.into() })
+        })
+        .collect()
+}
+
+/// Checks a `--domain` name: a DNS name the proxy can get a certificate for.
+pub fn check_domain(d: &str) -> Result<()> {
+    let labels: Vec<&str> = d.split('.').collect();
+    let ok = d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !labels
+            .last()
+            .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()));
+    if !ok {
+        bail!(
+            "--domain {} is not a DNS name (e.g. chat.example.com)",
+            quote(d)
+        );
+    }
+    Ok(())
+}
+
+/// Builds everything `deploy` needs without touching the network.
+pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> Result<DeployPlan> {
+    let (manifest, manifest_path) = ProjectManifest::load(project_dir)?;
+    let template = cx
+        .catalog
+        .find(&manifest.template.name)
+        .with_context(|| format!("{} names a template", manifest_path.display()))?
+        .clone();
+    let mut notes = Vec::new();
+    if let Some(v) = &manifest.template.version {
+        if v != template.version() {
+            notes.push(format!(
+                "{} asks for template {} {}; deploying the available version {}",
+                manifest_path.display(),
+                template.name(),
+                quote(v),
+                template.version()
+            ));
+        }
+    }
+    let linode = template.linode();
+    let m = &manifest.deploy;
+    let region = pick(&opts.region, &m.region)
+        .or_else(|| linode.region_default.clone())
+        .or_else(|| cx.config.get("region").map(str::to_string))
+        .context("no region: pass --region, set deploy.region in ai.linode.yml, or set a default with 'linode-cli configure'")?;
+    let linode_type = pick(&opts.linode_type, &m.linode_type)
+        .or_else(|| linode.type_default.clone())
+        .or_else(|| cx.config.get("type").map(str::to_string))
+        .context("no Linode type: pass --linode-type, set deploy.linode_type in ai.linode.yml, or set a default with 'linode-cli configure'")?;
+    for (what, v) in [("region", &region), ("Linode type", &linode_type)] {
+        if v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            bail!(
+                "{what} {} is not a Linode id (letters, digits and -)",
+                quote(v)
+            );
+        }
+    }
+    let app_name = pick(&opts.app_name, &m.app_name).unwrap_or_else(|| template.name().to_string());
+    let env_name = pick(&opts.env_name, &m.env).unwrap_or_else(|| "default".to_string());
+    naming::check_name("app name", &app_name)?;
+    naming::check_name("env name", &env_name)?;
+    let mut stack = Stack::from_spec(&template.spec)?;
+    if let Some(image) = pick(&opts.image, &m.image) {
+        check_image(&image, "--image")?;
+        stack = stack.with_image(&image);
+    }
+    let https_port = opts.https_port.or(m.port).unwrap_or(443);
+    if https_port == 0 || https_port == 80 {
+        bail!("the HTTPS port must be 1-65535 and not 80 (port 80 serves Let's Encrypt's check and the redirect)");
+    }
+    let domain = opts.domain.clone().or_else(|| m.domain.clone());
+    if let Some(d) = &domain {
+        check_domain(d)?;
+        notes.push(format!(
+            "--domain {d}: point an A record for {d} at the instance's IPv4 (shown after deploy); until it resolves, the certificate cannot be issued"
+        ));
+    }
+    let explicit_env = opts.env_file.is_some();
+    let env_file = opts
+        .env_file
+        .clone()
+        .unwrap_or_else(|| project_dir.join(&manifest.env.file));
+    let (env, generated) = load_env(&template, &stack, &env_file, explicit_env)?;
+    #[cfg(unix)]
+    if let Some(mode) = crate::files::mode(&env_file).filter(|m| m & 0o077 != 0) {
+        notes.push(format!(
+            "{} holds secrets but others can read it (mode {mode:04o}); run: chmod 600 {}",
+            env_file.display(),
+            crate::cloud_init::shell_quote(&env_file.display().to_string())
+        ));
+    }
+    let specs = env_specs(&template, &stack);
+    let unused = stack.unused_vars(
+        env.keys()
+            .map(String::as_str)
+            .filter(|k| !specs.iter().any(|s| s.name() == *k)),
+    );
+    if !unused.is_empty() && stack.post_start_script.is_none() {
+        // Names are shown only when they look like variable names (a pasted
+        // secret can parse as a name: `dGhpcy...=`).
+        let shown: Vec<&str> = unused
+            .iter()
+            .copied()
+            .filter(|n| {
+                n.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        let hidden = unused.len() - shown.len();
+        let mut what = shown.join(", ");
+        if hidden > 0 {
+            what.push_str(&format!(
+                "{}{hidden} other variable{}",
+                if shown.is_empty() { "" } else { " and " },
+                if hidden == 1 { "" } else { "s" }
+            ));
+        }
+        notes.push(format!(
+            "{what} in {} reach{} no service (each service lists the variables it gets)",
+            env_file.display(),
+            if unused.len() == 1 { "es" } else { "" }
+        ));
+    }
+
+    let (authorized_keys, key_notes) = crate::ssh_keys::find(&opts.ssh_keys, cx.home)?;
+    notes.extend(key_notes);
+    let authorized_users = cx.config.authorized_users();
+    let ssh_login = !authorized_keys.is_empty() || !authorized_users.is_empty();
+
+    let fronted = stack.fronted_service();
+    let settings = ResolvedSettings {
+        template: template.name().to_string(),
+        template_version: template.version().to_string(),
+        region,
+        linode_type,
+        app_name,
+        env_name,
+        image: fronted.image.clone(),
+        base_image: linode.image.clone(),
+        https_port,
+        domain: domain.clone(),
+        env_file,
+    };
+    let context = DeployContext {
+        template: settings.template.clone(),
+        template_version: settings.template_version.clone(),
+        app_name: settings.app_name.clone(),
+        env_name: settings.env_name.clone(),
+        region: settings.region.clone(),
+        linode_type: settings.linode_type.clone(),
+        image: settings.image.clone(),
+        internal_port: fronted.port.unwrap_or(0),
+        external_port: https_port,
+        env_vars: env.clone(),
+    };
+    let hooks = TemplateHooks::for_template(&template, &stack, cx.hook_cache)?;
+    let render = |env: &EnvVars| {
+        boot::render(&BootInput {
+            stack: &stack,
+            env,
+            domain: domain.as_deref(),
+            https_port,
+            nvidia_driver: linode.gpu.then_some(linode.nvidia_driver.as_str()),
+            key_login_only: ssh_login,
+        })
+        .render()
+    };
+    let default_doc = render(&env);
+    let user_data = hooks.render(&context, default_doc.clone())?;
+    // The hook's messages from the real render may hold secrets: drop them.
+    drop(hooks.take_logs());
+    let shown_env = display_env(&env, &specs);
+    let display_ctx = DeployContext {
+        env_vars: shown_env.clone(),
+        ..context.clone()
+    };
+    let user_data_display = hooks.render(&display_ctx, render(&shown_env))?;
+    let hook_logs = hooks.take_logs();
+    let hook_diff = if hooks.has_hook() {
+        cloud_init::diff_summary(&default_doc, &user_data)
+    } else {
+        Vec::new()
+    };
+    validate_user_data(&user_data).with_context(|| {
+        format!(
+            "template \"{}\" {} produced unusable user-data",
+            template.name(),
+            template.version()
+        )
+    })?;
+    let parsed: cloud_init::CloudConfig = serde_yaml::from_str(&user_data).map_err(|_| {
+        anyhow::anyhow!(
+            "template \"{}\" produced user-data that is not cloud-config",
+            template.name()
+        )
+    })?;
+    boot::check_env_file(&parsed).map_err(anyhow::Error::msg)?;
+
+    let deployment_id = Uuid::new_v4();
+    let label = naming::instance_label(
+        &settings.app_name,
+        &settings.env_name,
+        cx.now,
+        deployment_id,
+    );
+    naming::check_label(&label).map_err(anyhow::Error::msg)?;
+    let tags = naming::instance_tags(
+        &settings.app_name,
+        &settings.env_name,
+        &settings.template,
+        &settings.template_version,
+        deployment_id,
+    );
+    naming::check_tags(&tags).map_err(anyhow::Error::msg)?;
+    let ssh_from = ssh_login.then_some(opts.ssh_from.as_slice());
+    if !opts.ssh_from.is_empty() && !ssh_login {
+        notes.push("--ssh-from has no effect: no SSH key is installed, so SSH stays closed".into());
+    }
+    let firewall = match opts.firewall.clone().unwrap_or(FirewallChoice::Create) {
+        FirewallChoice::Create => FirewallPlan::Create(firewall::create_body(
+            &settings.app_name,
+            deployment_id,
+            tags.clone(),
+            https_port,
+            ssh_from,
+        )?),
+        FirewallChoice::Existing(id) => FirewallPlan::Existing(id),
+        FirewallChoice::Disabled => {
+            notes.push("--no-firewall: no Cloud Firewall; every port the instance opens is reachable (the proxy still guards the app)".into());
+            FirewallPlan::Disabled
+        }
+    };
+    let request = CreateInstance {
+        region: settings.region.clone(),
+        linode_type: settings.linode_type.clone(),
+        image: settings.base_image.clone(),
+        label,
+        tags,
+        root_pass: crate::secrets::root_password()?,
+        authorized_keys,
+        authorized_users,
+        metadata: Metadata {
+            user_data: encode_user_data(&user_data),
+        },
+        booted: true,
+        firewall_id: match &firewall {
+            FirewallPlan::Existing(id) => Some(*id),
+            _ => None,
+        },
+    };
+    let probes = stack.probes();
+    Ok(DeployPlan {
+        template,
+        stack,
+        settings,
+        deployment_id,
+        env,
+        generated,
+        user_data,
+        user_data_display,
+        request,
+        firewall,
+        notes,
+        context,
+        hooks,
+        hook_logs,
+        hook_diff,
+        probes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        check_domain("chat.example.com").unwrap();
+        for bad in ["localhost", "a..b", "-a.com", "x.123", "a b.com", "ex*.com"] {
+            assert!(check_domain(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Checking a plan against the API's regions and plans before anything is
+//! created (no token needed), and pricing it.
+
+use anyhow::{bail, Result};
+
+use super::plan::{DeployPlan, FirewallPlan};
+use crate::linode::{LinodeClient, LinodeType, Price, Region};
+use crate::sanitize::quote;
+use crate::suggest::did_you_mean;
+
+/// What the API offers for the plan: its region, its plan and the price there.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub region: Region,
+    pub linode_type: LinodeType,
+    pub price: Option<Price>,
+}
+
+/// `$0.036/h ($24.00/month)`.
+pub fn format_price(p: &Price) -> String {
+    match (p.hourly, p.monthly) {
+        (Some(h), Some(m)) => format!("${h:.3}/h (${m:.2}/month)"),
+        (Some(h), None) => format!("${h:.3}/h"),
+        (None, Some(m)) => format!("${m:.2}/month"),
+        (None, None) => "unknown".into(),
+    }
+}
+
+fn with_capability<'a>(regions: &'a [Region], cap: &str) -> Vec<&'a str> {
+    regions
+        .iter()
+        .filter(|r| r.has(cap))
+        .map(|r| r.id.as_str())
+        .collect()
+}
+
+/// Checks region and plan against the API's lists.
+pub fn check_against_catalog(
+    plan: &DeployPlan,
+    regions: &[Region],
+    types: &[LinodeType],
+) -> Result<Offer> {
+    let s = &plan.settings;
+    let linode = plan.template.linode();
+    let Some(region) = regions.iter().find(|r| r.id == s.region) else {
+        bail!(
+            "region {} does not exist.{} Regions with cloud-init (Metadata): {}",
+            quote(&s.region),
+            did_you_mean(&s.region, regions.iter().map(|r| r.id.as_str())),
+            with_capability(regions, "Metadata").join(", ")
+        );
+    };
+    if !region.has("Metadata") {
+        bail!(
+            "region \"{}\" has no Metadata service, so cloud-init cannot configure the instance; choose one of: {}",
+            s.region,
+            with_capability(regions, "Metadata").join(", ")
+        );
+    }
+    if matches!(
+        plan.firewall,
+        FirewallPlan::Create(_) | FirewallPlan::Existing(_)
+    ) && !region.has("Cloud Firewall")
+    {
+        bail!(
+            "region \"{}\" has no Cloud Firewalls; choose one of: {} (or pass --no-firewall to deploy without one)",
+            s.region,
+            with_capability(regions, "Cloud Firewall").join(", ")
+        );
+    }
+    let Some(ty) = types.iter().find(|t| t.id == s.linode_type) else {
+        bail!(
+            "Linode type {} does not exist.{} See 'linode-cli linodes types' for the list",
+            quote(&s.linode_type),
+            did_you_mean(&s.linode_type, types.iter().map(|t| t.id.as_str()))
+        );
+    };
+    let hourly = |t: &LinodeType| t.price_in(&s.region).and_then(|p| p.hourly);
+    if let Some(min) = linode.min_memory_mb {
+        if ty.memory < min {
+            let better = types
+                .iter()
+                .filter(|t| t.memory >= min && (t.gpus > 0) == (ty.gpus > 0 || linode.gpu))
+                .min_by(|a, b| {
+                    hourly(a)
+                        .partial_cmp(&hourly(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .map(|t| format!("; the cheapest that fits is {} ({} MB)", t.id, t.memory))
+                .unwrap_or_default();
+            bail!(
+                "template \"{}\" needs {min} MB of memory, but {} has {} MB{better}",
+                plan.template.name(),
+                ty.id,
+                ty.memory
+            );
+        }
+    }
+    if plan.stack.needs_gpu() && ty.gpus == 0 {
+        let gpu_types: Vec<&str> = types
+            .iter()
+            .filter(|t| t.gpus > 0)
+            .map(|t| t.id.as_str())
+            .collect();
+        bail!(
+            "template \"{}\" needs an NVIDIA GPU, but {} has none; GPU plans: {}",
+            plan.template.name(),
+            ty.id,
+            gpu_types.join(", ")
+        );
+    }
+    if ty.gpus > 0 && !region.has("GPU Linodes") {
+        bail!(
+            "{} is a GPU plan, but region \"{}\" offers no GPU Linodes; try one of: {}",
+            ty.id,
+            s.region,
+            with_capability(regions, "GPU Linodes").join(", ")
+        );
+    }
+    Ok(Offer {
+        region: region.clone(),
+        linode_type: ty.clone(),
+        price: ty.price_in(&s.region),
+    })
+}
+
+/// Fetches regions and types and checks the plan against them.
+pub async fn preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
+    let (regions, types) = tokio::try_join!(client.regions(), client.types())?;
+    check_against_catalog(plan, &regions, &types)
+}
+
+/// `preflight` for `--dry-run`: an unreachable API is a note, not an error.
+pub enum DryRunCheck {
+    Passed(Box<Offer>),
+    Skipped(String),
+}
+
+pub async fn dry_run_preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<DryRunCheck> {
+    let quick = client
+        .clone()
+        .with_retry(crate::linode::RetryPolicy::once());
+    match tokio::time::timeout(std::time::Duration::from_secs(10), preflight(&quick, plan)).await {
+        Ok(Ok(offer)) => Ok(DryRunCheck::Passed(Box::new(offer))),
+        Ok(Err(e)) => match e.downcast_ref::<crate::linode::ApiError>() {
+            Some(
+                crate::linode::ApiError::Network { .. } | crate::linode::ApiError::Timeout { .. },
+            ) => Ok(DryRunCheck::Skipped(format!(
+                "the API at {} is unreachable ({e})",
+                client.base_url()
+            ))),
+            // Rate limits and outages say nothing about the plan.
+            Some(api) if matches!(api.status(), Some(429 | 500..=599)) => Ok(DryRunCheck::Skipped(
+                format!("the API answered {} ({e})", api.status().unwrap_or(0)),
+            )),
+            _ => Err(e),
+        },
+        Err(_) => Ok(DryRunCheck::Skipped(format!(
+            "the API at {} did not answer within 10s",
+            client.base_url()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_well() {
+        assert_eq!(
+            format_price(&Price {
+                hourly: Some(0.036),
+                monthly: Some(24.0)
+            }),
+            "$0.036/h ($24.00/month)"
+        );
+        assert_eq!(
+            format_price(&Price {
+                hourly: None,
+                monthly: None
+            }),
+            "unknown"
+        );
+    }
+}

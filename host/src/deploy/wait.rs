@@ -1,0 +1,86 @@
+//! `deploy --wait`: the same checks as `status`, repeated until the app is
+//! healthy, the Linode cannot come up, or the time is up.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use super::execute::Progress;
+use crate::health::{HealthVerdict, Prober};
+use crate::hooks::TemplateHooks;
+use crate::linode::LinodeClient;
+use crate::registry::Deployment;
+use crate::state::Status;
+
+/// Why waiting stopped without a healthy app.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("timed out after {secs}s waiting for {url} (last: {last}); it may still come up: run 'linode-ai status'")]
+    TimedOut {
+        secs: u64,
+        url: String,
+        last: String,
+    },
+    #[error("the app is unhealthy: {0}")]
+    Failed(String),
+}
+
+/// Polls until healthy; reports each change of status as progress.
+pub async fn wait_until_healthy(
+    client: &LinodeClient,
+    prober: &Prober,
+    record: &Deployment,
+    hooks: &TemplateHooks,
+    timeout: Duration,
+    poll: Duration,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<()> {
+    let start = Instant::now();
+    let mut last: Option<(Status, Option<String>)> = None;
+    loop {
+        let (state, verdict) = crate::status::check_one(client, prober, hooks, record).await?;
+        let status = match (&state, &verdict) {
+            (Some(s), _) if s.status().is_some() => s.status().expect("checked"),
+            _ => verdict.status(),
+        };
+        let detail = verdict.reason().map(str::to_string);
+        if last.as_ref() != Some(&(status, detail.clone())) {
+            progress(Progress::Phase {
+                status,
+                detail: detail.clone(),
+            });
+            last = Some((status, detail.clone()));
+        }
+        match (&state, &verdict) {
+            (_, HealthVerdict::Healthy) => return Ok(()),
+            (Some(s), _) if s.is_final() => {
+                bail!(
+                    "Linode {} is {}; it will not become healthy",
+                    record.linode_id.unwrap_or(0),
+                    s.as_str()
+                )
+            }
+            // A failed boot step does not heal by waiting.
+            (_, HealthVerdict::Unhealthy(r)) if r.starts_with("boot failed") => {
+                return Err(WaitError::Failed(r.clone()).into())
+            }
+            _ => {}
+        }
+        if start.elapsed() >= timeout {
+            return Err(WaitError::TimedOut {
+                secs: timeout.as_secs(),
+                url: record.url.clone().unwrap_or_default(),
+                last: format!(
+                    "{status}{}",
+                    detail.map(|d| format!(", {d}")).unwrap_or_default()
+                ),
+            }
+            .into());
+        }
+        tokio::time::sleep(
+            poll.min(timeout.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(50)),
+        )
+        .await;
+    }
+}

@@ -1,0 +1,292 @@
+//! `destroy` as data: choosing targets among the registry's records and the
+//! account's tagged resources (so a second machine can clean up what the
+//! first made), then for each: the instance, then its firewall (the API does
+//! not cascade), then the record.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::account::{self, AccountView, Entry, Found, Joined};
+use crate::linode::{ApiError, Firewall, LinodeClient};
+use crate::naming::DeploymentTags;
+use crate::registry::{Deployment, FirewallRecord, Registry};
+use crate::sanitize::quote;
+
+/// Something `destroy` deletes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A deployment (tracked or not) and the firewalls tagged with its id.
+    Deployment {
+        record: Box<Deployment>,
+        tracked: bool,
+        /// The instance id as the account shows it (pending records found by label).
+        instance: Option<u64>,
+        firewalls: Vec<u64>,
+    },
+    /// A firewall whose deployment never got an instance.
+    OrphanFirewall(Firewall),
+}
+
+impl Target {
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Deployment {
+                record: d,
+                tracked,
+                instance,
+                ..
+            } => format!(
+                "{} (env: {}) Linode {} in {}{}{}",
+                crate::sanitize::line(&d.app_name),
+                crate::sanitize::line(&d.env),
+                instance
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "(none yet)".into()),
+                crate::sanitize::line(&d.region),
+                d.url
+                    .as_ref()
+                    .map(|u| format!(", {}", crate::sanitize::line(u)))
+                    .unwrap_or_default(),
+                if *tracked { "" } else { " [untracked]" }
+            ),
+            Target::OrphanFirewall(f) => format!(
+                "firewall {} ({}) left by a deployment that has no instance",
+                f.id,
+                crate::sanitize::line(f.label.as_deref().unwrap_or("?"))
+            ),
+        }
+    }
+}
+
+/// How targets are chosen.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub app: Option<String>,
+    pub env: Option<String>,
+    /// A deployment id (or its first 6+ characters), a Linode id, or a firewall label.
+    pub id: Option<String>,
+    pub all: bool,
+}
+
+fn firewalls_of(id: &str, firewalls: &[Firewall]) -> Vec<u64> {
+    firewalls
+        .iter()
+        .filter(|f| DeploymentTags::parse(&f.tags).id.as_deref() == Some(id))
+        .map(|f| f.id)
+        .collect()
+}
+
+fn matches_id(d: &Deployment, id: &str, instance: Option<u64>) -> bool {
+    d.deployment_id == id
+        || (id.len() >= 6 && d.deployment_id.starts_with(id))
+        || id
+            .parse::<u64>()
+            .ok()
+            .is_some_and(|n| Some(n) == instance || Some(n) == d.linode_id)
+        || d.label.as_deref() == Some(id)
+}
+
+/// Chooses the targets; several matches need `--all` or a narrower choice.
+pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Vec<Target>> {
+    let mut targets = Vec::new();
+    for e in &joined.entries {
+        let (record, tracked, instance) = match e {
+            Entry::Tracked { record, instance } => (
+                record,
+                true,
+                match instance {
+                    Found::Instance(i) => Some(i.id),
+                    Found::Unlisted => record.linode_id,
+                    Found::NotCreated => None,
+                },
+            ),
+            Entry::Untracked { record, instance } => (record, false, Some(instance.id)),
+        };
+        if sel.app.as_deref().is_some_and(|a| a != record.app_name)
+            || sel.env.as_deref().is_some_and(|x| x != record.env)
+            || sel
+                .id
+                .as_deref()
+                .is_some_and(|id| !matches_id(record, id, instance))
+        {
+            continue;
+        }
+        let mut firewalls = firewalls_of(&record.deployment_id, &view.firewalls);
+        if let Some(FirewallRecord::Created { id: Some(id), .. }) = &record.firewall {
+            if !firewalls.contains(id) {
+                firewalls.push(*id);
+            }
+        }
+        targets.push(Target::Deployment {
+            record: Box::new(record.clone()),
+            tracked,
+            instance,
+            firewalls,
+        });
+    }
+    let filtered = sel.app.is_some() || sel.env.is_some();
+    for f in &joined.orphan_firewalls {
+        let dep = DeploymentTags::parse(&f.tags);
+        let by_id = sel.id.as_deref().is_some_and(|id| {
+            dep.id
+                .as_deref()
+                .is_some_and(|d| d == id || (id.len() >= 6 && d.starts_with(id)))
+                || f.label.as_deref() == Some(id)
+                || id.parse::<u64>() == Ok(f.id)
+        });
+        let by_name = filtered
+            && sel
+                .app
+                .as_deref()
+                .is_none_or(|a| dep.app.as_deref() == Some(a))
+            && sel
+                .env
+                .as_deref()
+                .is_none_or(|x| dep.env.as_deref() == Some(x));
+        if by_id || by_name || (sel.all && sel.id.is_none() && !filtered) {
+            targets.push(Target::OrphanFirewall(f.clone()));
+        }
+    }
+    if targets.is_empty() {
+        bail!(
+            "nothing matches{}; see 'linode-ai status'",
+            match (&sel.id, filtered) {
+                (Some(id), _) => format!(" --id {}", quote(id)),
+                (None, true) => " the given --app/--env".into(),
+                (None, false) =>
+                    " (no deployments in the registry or tagged in the account)".into(),
+            }
+        );
+    }
+    let deployments = targets
+        .iter()
+        .filter(|t| matches!(t, Target::Deployment { .. }))
+        .count();
+    if deployments > 1 && !sel.all {
+        let list: Vec<String> = targets
+            .iter()
+            .map(|t| format!("  {}", t.describe()))
+            .collect();
+        bail!(
+            "{deployments} deployments match{}; narrow with --app, --env or --id, or pass --all to destroy them all:\n{}",
+            if filtered || sel.id.is_some() { "" } else { " (no --app/--env/--id given)" },
+            list.join("\n")
+        );
+    }
+    Ok(targets)
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result", content = "detail")]
+pub enum Outcome {
+    Destroyed,
+    /// The instance was already gone (404); firewall and record cleaned up.
+    AlreadyGone,
+    /// A pending record whose create never happened.
+    NothingCreated,
+    /// A pending record whose deploy is still running: left alone.
+    StillCreating(String),
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Destroyed => "destroyed".into(),
+            Outcome::AlreadyGone => "already gone (404); firewall and record cleaned up".into(),
+            Outcome::NothingCreated => "no Linode was created; record and firewall removed".into(),
+            Outcome::StillCreating(d) | Outcome::Failed(d) => d.clone(),
+        }
+    }
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_) | Outcome::StillCreating(_))
+    }
+}
+
+/// How long to wait for a deleted Linode to let go of its firewall.
+const DETACH_WAIT: Duration = Duration::from_secs(90);
+
+/// Destroys one target: instance, firewalls, record, pinned host key.
+pub async fn destroy_one(
+    client: &LinodeClient,
+    registry: &Registry,
+    known_hosts: &std::path::Path,
+    target: &Target,
+) -> Outcome {
+    match target {
+        Target::OrphanFirewall(f) => match client.delete_firewall(f.id).await {
+            Ok(()) => Outcome::Destroyed,
+            Err(e) if e.is_not_found() => Outcome::AlreadyGone,
+            Err(e) => Outcome::Failed(e.to_string()),
+        },
+        Target::Deployment {
+            record,
+            tracked,
+            instance,
+            firewalls,
+        } => {
+            if instance.is_none() && account::create_may_be_running(record) {
+                let p = record.pending.as_ref().expect("pending");
+                return Outcome::StillCreating(format!(
+                    "its deploy is still running (pid {} on {}): the Linode may appear in a moment; wait for it to finish, then destroy",
+                    p.pid,
+                    crate::sanitize::line(&p.host)
+                ));
+            }
+            let mut gone = false;
+            if let Some(id) = instance {
+                match client.delete_instance(*id).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => gone = true,
+                    Err(e) => return Outcome::Failed(format!("{e} (kept in the registry)")),
+                }
+            }
+            for fw in firewalls {
+                if let Err(e) = client
+                    .delete_firewall_after(*fw, *instance, DETACH_WAIT)
+                    .await
+                {
+                    return Outcome::Failed(format!(
+                        "the Linode is deleted, but its firewall {fw} is not: {e}; run destroy again to retry"
+                    ));
+                }
+            }
+            if *tracked {
+                if let Err(e) = registry.remove(&record.deployment_id) {
+                    return Outcome::Failed(format!(
+                        "deleted, but the registry could not be updated: {e:#}"
+                    ));
+                }
+            }
+            if let Some(id) = instance.or(record.linode_id) {
+                let _ = crate::ssh::forget_host(known_hosts, id);
+            }
+            match (instance, gone) {
+                (None, _) => Outcome::NothingCreated,
+                (Some(_), true) => Outcome::AlreadyGone,
+                (Some(_), false) => Outcome::Destroyed,
+            }
+        }
+    }
+}
+
+/// The account view and the registry joined, for choosing targets.
+pub async fn survey(
+    client: &LinodeClient,
+    registry: &Registry,
+    catalog: &crate::catalog::Catalog,
+) -> Result<(Joined, AccountView)> {
+    let data = registry.load()?;
+    let view = AccountView::fetch(client, false)
+        .await
+        .map_err(|e: ApiError| {
+            anyhow::Error::new(e).context("cannot list the account's linode-ai resources")
+        })?;
+    let joined = account::join(&data.deployments, &data.deployments, &view, catalog, |_| {
+        true
+    });
+    Ok((joined, view))
+}

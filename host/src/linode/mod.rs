@@ -1,0 +1,713 @@
+//! The one client every Linode API request goes through: auth, base URL
+//! overrides, bounded bodies, typed errors scrubbed of the token, retries
+//! within a time budget, and creates that happen exactly once.
+
+pub mod model;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use model::*;
+
+use crate::sanitize;
+use crate::settings::{ApiSettings, Tuning};
+
+/// API answers larger than this are refused (500 instances are about 1 MB).
+pub const BODY_LIMIT: usize = 16 << 20;
+
+/// One entry of the API's `{"errors": [...]}` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FieldError {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    errors: Vec<FieldError>,
+}
+
+/// What can go wrong talking to the API; callers branch on the kind. Texts
+/// are scrubbed of the token when the error is made and escaped when shown.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("Linode API {method} {path} failed ({status}): {}", describe(errors))]
+    Api {
+        method: String,
+        path: String,
+        status: u16,
+        errors: Vec<FieldError>,
+    },
+    #[error("Linode API {method} {path} timed out")]
+    Timeout { method: String, path: String },
+    #[error("cannot reach the Linode API at {base}: {}", sanitize::line(message))]
+    Network { base: String, message: String },
+    #[error(
+        "unexpected response from Linode API {method} {path}: {}",
+        sanitize::line(message)
+    )]
+    Decode {
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("{0}")]
+    MissingToken(String),
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return "no reason given".into();
+    }
+    errors
+        .iter()
+        .map(|e| {
+            let reason = sanitize::line(&sanitize::cut(&e.reason, 300));
+            match &e.field {
+                Some(f) => format!("{}: {reason}", sanitize::line(&sanitize::cut(f, 80))),
+                None => reason,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+    /// The API refused the request for good (4xx other than rate limits and busy).
+    pub fn is_rejection(&self) -> bool {
+        matches!(self.status(), Some(400..=499)) && !self.retryable()
+            || matches!(self, ApiError::MissingToken(_))
+    }
+    /// Could the server have acted on the request though we saw no answer?
+    pub fn maybe_applied(&self) -> bool {
+        matches!(self, ApiError::Timeout { .. } | ApiError::Network { .. })
+            || matches!(self.status(), Some(500..=599))
+    }
+    fn has_reason(&self, needle: &str) -> bool {
+        match self {
+            ApiError::Api { errors, .. } => errors
+                .iter()
+                .any(|e| e.reason.to_ascii_lowercase().contains(needle)),
+            _ => false,
+        }
+    }
+    /// 400 `Label must be unique` (the label is taken).
+    pub fn is_label_taken(&self) -> bool {
+        self.status() == Some(400) && self.has_reason("unique")
+    }
+    /// Worth another try (429, 400 `Linode busy.`, 408, 5xx, network).
+    fn retryable(&self) -> bool {
+        match self {
+            ApiError::Api { status, errors, .. } => match status {
+                429 | 408 | 500..=599 => true,
+                400 => errors
+                    .iter()
+                    .any(|e| e.reason.trim().eq_ignore_ascii_case("Linode busy.")),
+                _ => false,
+            },
+            ApiError::Timeout { .. } | ApiError::Network { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter, within an overall time budget.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Tries for errors other than 429 (which retries while the budget lasts).
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    /// No retry starts after this much time has passed since the first try.
+    pub budget: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_tuning(t: &Tuning) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            base: t.retry_base,
+            cap: Duration::from_secs(30),
+            budget: t.retry_budget,
+        }
+    }
+
+    /// No retries at all.
+    pub fn once() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+            budget: Duration::ZERO,
+        }
+    }
+
+    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(Duration::from_secs(120));
+        }
+        let backoff = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
+        // Full jitter in [backoff/2, backoff]: concurrent clients do not retry in lockstep.
+        let mut b = [0u8; 4];
+        let r = getrandom::fill(&mut b)
+            .map(|()| u32::from_le_bytes(b))
+            .unwrap_or(0);
+        let half = backoff / 2;
+        half + half.mul_f64(f64::from(r) / f64::from(u32::MAX))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Page<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    pages: u32,
+}
+
+/// The client.
+#[derive(Debug, Clone)]
+pub struct LinodeClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+    retry: RetryPolicy,
+}
+
+impl LinodeClient {
+    pub fn new(settings: &ApiSettings, tuning: &Tuning) -> anyhow::Result<LinodeClient> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("linode-ai/", env!("CARGO_PKG_VERSION")))
+            .timeout(tuning.api_timeout)
+            .connect_timeout(tuning.api_timeout.min(Duration::from_secs(10)));
+        if let Some(ca) = &settings.ca_file {
+            use anyhow::Context;
+            let pem = crate::files::read_text(ca, "CA certificate (LINODE_CLI_CA)", 1 << 20)?;
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(LinodeClient {
+            http: builder.build()?,
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            token: settings.token.clone(),
+            retry: RetryPolicy::from_tuning(tuning),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        sanitize::scrub(text, &[self.token.as_deref().unwrap_or("")])
+    }
+
+    fn network_error(&self, e: &reqwest::Error) -> ApiError {
+        let mut message = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            message = format!("{message}: {s}");
+            src = s.source();
+        }
+        ApiError::Network {
+            base: self.base_url.clone(),
+            message: self.scrub(&sanitize::cut(&message, 500)),
+        }
+    }
+
+    /// Reads at most [`BODY_LIMIT`] bytes.
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        m: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > BODY_LIMIT {
+                        return Err(ApiError::Decode {
+                            method: m.into(),
+                            path: path.into(),
+                            message: format!("the answer is larger than {} MiB", BODY_LIMIT >> 20),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) if e.is_timeout() => {
+                    return Err(ApiError::Timeout {
+                        method: m.into(),
+                        path: path.into(),
+                    })
+                }
+                Err(e) => return Err(self.network_error(&e)),
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn send_once<B: Serialize>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+        filter: Option<&serde_json::Value>,
+        auth: bool,
+    ) -> Result<(Vec<u8>, StatusCode), (ApiError, Option<Duration>)> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut req = self.http.request(method.clone(), &url);
+        if auth {
+            let Some(token) = &self.token else {
+                return Err((
+                    ApiError::MissingToken(crate::settings::missing_token_message()),
+                    None,
+                ));
+            };
+            req = req.bearer_auth(token);
+        }
+        if let Some(f) = filter {
+            req = req.header("X-Filter", f.to_string());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let m = method.to_string();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Err((
+                    ApiError::Timeout {
+                        method: m,
+                        path: path.into(),
+                    },
+                    None,
+                ))
+            }
+            Err(e) => return Err((self.network_error(&e), None)),
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = self
+            .read_body(resp, &m, path)
+            .await
+            .map_err(|e| (e, None))?;
+        if status.is_success() {
+            return Ok((bytes, status));
+        }
+        let errors = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.errors)
+            .unwrap_or_else(|_| {
+                vec![FieldError {
+                    reason: status.canonical_reason().unwrap_or("error").to_string(),
+                    field: None,
+                }]
+            })
+            .into_iter()
+            .map(|e| FieldError {
+                reason: self.scrub(&e.reason),
+                field: e.field.map(|f| self.scrub(&f)),
+            })
+            .collect();
+        Err((
+            ApiError::Api {
+                method: m,
+                path: path.into(),
+                status: status.as_u16(),
+                errors,
+            },
+            retry_after,
+        ))
+    }
+
+    /// Sends with retries. Idempotent requests are retried after a timeout;
+    /// a POST only on errors that prove the server did nothing.
+    async fn request<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        filter: Option<&serde_json::Value>,
+        auth: bool,
+    ) -> Result<T, ApiError> {
+        let idempotent = method != Method::POST;
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match self.send_once(&method, path, body, filter, auth).await {
+                Ok((bytes, _)) => {
+                    return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+                        method: method.to_string(),
+                        path: path.into(),
+                        message: e.to_string(),
+                    })
+                }
+                Err((err, retry_after)) => {
+                    attempt += 1;
+                    let rate_limited = err.status() == Some(429);
+                    let may_retry = err.retryable() && (idempotent || !err.maybe_applied());
+                    let delay = self.retry.delay(attempt - 1, retry_after);
+                    let within_budget = started.elapsed() + delay <= self.retry.budget;
+                    let attempts_left = if rate_limited {
+                        attempt < 100
+                    } else {
+                        attempt < self.retry.max_attempts
+                    };
+                    if !may_retry || !attempts_left || !within_budget {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filter: Option<&serde_json::Value>,
+        auth: bool,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let p: Page<T> = self
+                .request::<_, ()>(
+                    Method::GET,
+                    &format!("{path}?page={page}&page_size=500"),
+                    None,
+                    filter,
+                    auth,
+                )
+                .await?;
+            out.extend(p.data);
+            if page >= p.pages.max(1) {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// `GET /regions` (no token needed).
+    pub async fn regions(&self) -> Result<Vec<Region>, ApiError> {
+        self.list_all("/regions", None, false).await
+    }
+
+    /// `GET /linode/types` (no token needed).
+    pub async fn types(&self) -> Result<Vec<LinodeType>, ApiError> {
+        self.list_all("/linode/types", None, false).await
+    }
+
+    pub async fn get_instance(&self, id: u64) -> Result<Instance, ApiError> {
+        self.request::<_, ()>(
+            Method::GET,
+            &format!("/linode/instances/{id}"),
+            None,
+            None,
+            true,
+        )
+        .await
+    }
+
+    pub async fn instance_ips(&self, id: u64) -> Result<InstanceIps, ApiError> {
+        self.request::<_, ()>(
+            Method::GET,
+            &format!("/linode/instances/{id}/ips"),
+            None,
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Every instance matching `filter` (`X-Filter`), all pages of 500.
+    pub async fn list_instances(
+        &self,
+        filter: Option<&serde_json::Value>,
+    ) -> Result<Vec<Instance>, ApiError> {
+        self.list_all("/linode/instances", filter, true).await
+    }
+
+    pub async fn find_by_label(&self, label: &str) -> Result<Option<Instance>, ApiError> {
+        self.find_labelled("/linode/instances", label).await
+    }
+
+    pub async fn delete_instance(&self, id: u64) -> Result<(), ApiError> {
+        let _: serde_json::Value = self
+            .request::<_, ()>(
+                Method::DELETE,
+                &format!("/linode/instances/{id}"),
+                None,
+                None,
+                true,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The resource of type `T` labelled `label` in the list at `list_path`.
+    async fn find_labelled<T: DeserializeOwned + Labelled>(
+        &self,
+        list_path: &str,
+        label: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let filter = serde_json::json!({ "label": label });
+        Ok(self
+            .list_all::<T>(list_path, Some(&filter), true)
+            .await?
+            .into_iter()
+            .find(|x| x.label() == Some(label)))
+    }
+
+    /// Creates once: after a try that may have reached the API (timeout,
+    /// connection lost, 5xx) the label is looked up before trying again, and
+    /// a `Label must be unique` answer to a retry means the first try worked.
+    async fn create_once<T: DeserializeOwned + Labelled, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        label: &str,
+    ) -> Result<T, ApiError> {
+        let mut attempt = 0;
+        let mut maybe_created = false;
+        loop {
+            let err = match self
+                .request::<T, _>(Method::POST, path, Some(body), None, true)
+                .await
+            {
+                Ok(x) => return Ok(x),
+                Err(e) => e,
+            };
+            attempt += 1;
+            if maybe_created && err.is_label_taken() {
+                // Our earlier try created it; the list may lag a moment behind.
+                for i in 0..5u32 {
+                    if let Some(existing) = self.find_labelled(path, label).await? {
+                        return Ok(existing);
+                    }
+                    tokio::time::sleep(self.retry.delay(i, None)).await;
+                }
+                return Err(err);
+            }
+            if !err.maybe_applied() || attempt >= self.retry.max_attempts {
+                return Err(err);
+            }
+            maybe_created = true;
+            tokio::time::sleep(self.retry.delay(attempt - 1, None)).await;
+            if let Some(existing) = self.find_labelled(path, label).await? {
+                return Ok(existing);
+            }
+        }
+    }
+
+    /// Creates an instance exactly once (see [`LinodeClient::create_once`]).
+    pub async fn create_instance(&self, body: &CreateInstance) -> Result<Instance, ApiError> {
+        self.create_once("/linode/instances", body, &body.label)
+            .await
+    }
+
+    /// Creates a firewall exactly once.
+    pub async fn create_firewall(&self, body: &CreateFirewall) -> Result<Firewall, ApiError> {
+        self.create_once("/networking/firewalls", body, &body.label)
+            .await
+    }
+
+    pub async fn get_firewall(&self, id: u64) -> Result<Firewall, ApiError> {
+        self.request::<_, ()>(
+            Method::GET,
+            &format!("/networking/firewalls/{id}"),
+            None,
+            None,
+            true,
+        )
+        .await
+    }
+
+    pub async fn list_firewalls(
+        &self,
+        filter: Option<&serde_json::Value>,
+    ) -> Result<Vec<Firewall>, ApiError> {
+        self.list_all("/networking/firewalls", filter, true).await
+    }
+
+    pub async fn find_firewall_by_label(&self, label: &str) -> Result<Option<Firewall>, ApiError> {
+        self.find_labelled("/networking/firewalls", label).await
+    }
+
+    pub async fn firewall_devices(&self, id: u64) -> Result<Vec<FirewallDevice>, ApiError> {
+        self.list_all(&format!("/networking/firewalls/{id}/devices"), None, true)
+            .await
+    }
+
+    pub async fn delete_firewall(&self, id: u64) -> Result<(), ApiError> {
+        let _: serde_json::Value = self
+            .request::<_, ()>(
+                Method::DELETE,
+                &format!("/networking/firewalls/{id}"),
+                None,
+                None,
+                true,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a firewall once `instance` is no longer attached to it (the API
+    /// does not cascade and detaches a deleted Linode a moment later); a
+    /// firewall that is already gone counts as deleted.
+    pub async fn delete_firewall_after(
+        &self,
+        id: u64,
+        instance: Option<u64>,
+        wait: Duration,
+    ) -> Result<(), ApiError> {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let attached = match instance {
+                Some(linode) => match self.firewall_devices(id).await {
+                    Ok(devices) => devices
+                        .iter()
+                        .any(|d| d.entity.as_ref().is_some_and(|e| e.id == linode)),
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    Err(e) => return Err(e),
+                },
+                None => false,
+            };
+            if !attached {
+                match self.delete_firewall(id).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    // Still attached as far as the API is concerned: wait and retry.
+                    Err(e) if e.status() == Some(400) && started.elapsed() < wait => {}
+                    Err(e) => return Err(e),
+                }
+            } else if started.elapsed() >= wait {
+                return Err(ApiError::Api {
+                    method: "DELETE".into(),
+                    path: format!("/networking/firewalls/{id}"),
+                    status: 400,
+                    errors: vec![FieldError {
+                        reason: format!(
+                            "the firewall is still attached to Linode {} after {}s",
+                            instance.unwrap_or(0),
+                            wait.as_secs()
+                        ),
+                        field: None,
+                    }],
+                });
+            }
+            attempt += 1;
+            tokio::time::sleep(self.retry.delay(attempt.min(4), None)).await;
+        }
+    }
+}
+
+/// Resources found by their label.
+pub trait Labelled {
+    fn label(&self) -> Option<&str>;
+}
+impl Labelled for Instance {
+    fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+}
+impl Labelled for Firewall {
+    fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, reason: &str) -> ApiError {
+        ApiError::Api {
+            method: "POST".into(),
+            path: "/x".into(),
+            status,
+            errors: vec![FieldError {
+                reason: reason.into(),
+                field: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn busy_and_rate_limits_retry_but_validation_does_not() {
+        assert!(api(429, "Too many requests").retryable());
+        assert!(api(400, "Linode busy.").retryable());
+        assert!(api(503, "x").retryable());
+        assert!(!api(400, "region is not valid").retryable());
+        assert!(api(400, "region is not valid").is_rejection());
+        assert!(!api(401, "Invalid Token").retryable());
+        assert!(!api(404, "Not found").retryable());
+        assert!(api(400, "Label must be unique among your linodes").is_label_taken());
+    }
+
+    #[test]
+    fn errors_show_field_and_reason_escaped() {
+        let e = ApiError::Api {
+            method: "POST".into(),
+            path: "/linode/instances".into(),
+            status: 400,
+            errors: vec![FieldError {
+                reason: "region is not valid\x1b[2J".into(),
+                field: Some("region".into()),
+            }],
+        };
+        let s = e.to_string();
+        assert!(s.contains("region: region is not valid\\x1b[2J"), "{s}");
+    }
+
+    #[test]
+    fn jittered_backoff_stays_within_bounds() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+            budget: Duration::from_secs(10),
+        };
+        for attempt in 0..10 {
+            let d = p.delay(attempt, None);
+            let full = Duration::from_millis(100 * (1 << attempt.min(16))).min(p.cap);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+    }
+}

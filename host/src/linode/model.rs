@@ -1,0 +1,324 @@
+//! Request and response types of the Linode API v4, as the real API sends
+//! them: everything read is optional and unknown fields are ignored (the API
+//! returns nulls its spec calls non-null and fields its spec does not list).
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::InstanceState;
+
+/// `POST /linode/instances` body. `Debug` redacts the root password.
+#[derive(Clone, Serialize)]
+pub struct CreateInstance {
+    pub region: String,
+    #[serde(rename = "type")]
+    pub linode_type: String,
+    pub image: String,
+    pub label: String,
+    pub tags: Vec<String>,
+    pub root_pass: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorized_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorized_users: Vec<String>,
+    pub metadata: Metadata,
+    pub booted: bool,
+    /// The Cloud Firewall attached at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firewall_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    /// One-line standard base64 of the cloud-config document.
+    pub user_data: String,
+}
+
+impl std::fmt::Debug for CreateInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateInstance")
+            .field("region", &self.region)
+            .field("type", &self.linode_type)
+            .field("label", &self.label)
+            .field("firewall_id", &self.firewall_id)
+            .field("root_pass", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl CreateInstance {
+    /// The body as JSON with the root password and user-data redacted, for `--dry-run`.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("serialises");
+        v["root_pass"] =
+            serde_json::Value::String("<redacted: 68 random characters, never stored>".into());
+        v["metadata"]["user_data"] = serde_json::Value::String(format!(
+            "<base64 of the user-data below, {} characters>",
+            self.metadata.user_data.len()
+        ));
+        v
+    }
+}
+
+/// An instance as the API returns it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Instance {
+    pub id: u64,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub status: Option<InstanceState>,
+    #[serde(default)]
+    pub ipv4: Vec<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default, rename = "type")]
+    pub linode_type: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Naive UTC (`2018-01-01T00:01:01`), no zone suffix.
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub tags: Vec<String>,
+}
+
+fn nullable_list<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl Instance {
+    /// The first public IPv4 (the list can also hold a private 192.168.x address).
+    pub fn public_ipv4(&self) -> Option<&str> {
+        self.ipv4
+            .iter()
+            .map(String::as_str)
+            .find(|a| {
+                a.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| !ip.is_private())
+            })
+            .or_else(|| self.ipv4.first().map(String::as_str))
+    }
+
+    pub fn state(&self) -> InstanceState {
+        self.status
+            .clone()
+            .unwrap_or(InstanceState::Other("unknown".into()))
+    }
+}
+
+/// Parses the API's naive UTC timestamps.
+pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstanceIps {
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Groups>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Ipv4Groups {
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub public: Vec<IpAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IpAddress {
+    pub address: String,
+    #[serde(default)]
+    pub rdns: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Region {
+    pub id: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl Region {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LinodeType {
+    pub id: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub memory: u64,
+    #[serde(default)]
+    pub vcpus: u64,
+    #[serde(default)]
+    pub gpus: u64,
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Regions where the plan costs something else.
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub region_prices: Vec<RegionPrice>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+pub struct Price {
+    #[serde(default)]
+    pub hourly: Option<f64>,
+    #[serde(default)]
+    pub monthly: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RegionPrice {
+    pub id: String,
+    #[serde(default)]
+    pub hourly: Option<f64>,
+    #[serde(default)]
+    pub monthly: Option<f64>,
+}
+
+impl LinodeType {
+    /// The price in `region` (its own price where it has one).
+    pub fn price_in(&self, region: &str) -> Option<Price> {
+        self.region_prices
+            .iter()
+            .find(|p| p.id == region)
+            .map(|p| Price {
+                hourly: p.hourly,
+                monthly: p.monthly,
+            })
+            .or(self.price)
+    }
+}
+
+/// `POST /networking/firewalls` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateFirewall {
+    pub label: String,
+    pub tags: Vec<String>,
+    pub rules: FirewallRules,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FirewallRules {
+    pub inbound_policy: String,
+    pub outbound_policy: String,
+    pub inbound: Vec<FirewallRule>,
+    pub outbound: Vec<FirewallRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FirewallRule {
+    pub label: String,
+    pub description: String,
+    pub action: String,
+    pub protocol: String,
+    pub ports: String,
+    pub addresses: Addresses,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Addresses {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ipv4: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ipv6: Vec<String>,
+}
+
+/// A firewall as the API returns it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Firewall {
+    pub id: u64,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// One service a firewall is attached to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FirewallDevice {
+    pub id: u64,
+    #[serde(default)]
+    pub entity: Option<DeviceEntity>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DeviceEntity {
+    pub id: u64,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naive_timestamps_parse() {
+        assert!(parse_timestamp("2018-01-01T00:01:01").is_some());
+        assert!(parse_timestamp("2018-01-01T00:01:01.123").is_some());
+    }
+
+    #[test]
+    fn instance_tolerates_nulls_and_unknown_fields() {
+        let i: Instance = serde_json::from_str(
+            r#"{"id": 5, "label": null, "status": "running", "ipv4": ["192.168.1.2", "203.0.113.9"],
+                "image": null, "created": "2018-01-01T00:01:01", "tags": null, "brand_new_field": {"x": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(i.public_ipv4(), Some("203.0.113.9"));
+        assert_eq!(i.state(), InstanceState::Running);
+    }
+
+    #[test]
+    fn region_prices_win() {
+        let t: LinodeType = serde_json::from_str(
+            r#"{"id": "g6-standard-2", "price": {"hourly": 0.036, "monthly": 24.0},
+                "region_prices": [{"id": "id-cgk", "hourly": 0.043, "monthly": 28.8}]}"#,
+        )
+        .unwrap();
+        assert_eq!(t.price_in("id-cgk").unwrap().monthly, Some(28.8));
+        assert_eq!(t.price_in("us-ord").unwrap().monthly, Some(24.0));
+    }
+
+    #[test]
+    fn create_body_never_leaks_the_password() {
+        let body = CreateInstance {
+            region: "us-ord".into(),
+            linode_type: "g6-standard-2".into(),
+            image: "linode/ubuntu24.04".into(),
+            label: "build-ai-x".into(),
+            tags: vec![],
+            root_pass: "SUPERSECRET".into(),
+            authorized_keys: vec![],
+            authorized_users: vec![],
+            metadata: Metadata {
+                user_data: "I2Nsb3VkLWNvbmZpZwo=".into(),
+            },
+            booted: true,
+            firewall_id: Some(7),
+        };
+        assert!(!format!("{body:?}").contains("SUPERSECRET"));
+        assert!(!body.redacted_json().to_string().contains("SUPERSECRET"));
+        let json = serde_json::to_string(&body).unwrap();
+        assert!(json.contains("SUPERSECRET") && json.contains("\"firewall_id\":7"));
+    }
+}
