@@ -42,6 +42,16 @@ impl TestCa {
         std::fs::write(path, &self.pem).expect("write CA");
     }
 
+    /// A certificate for `names` and its key, as PEM (for servers started as processes).
+    pub fn issue_pem(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        let cert = params.signed_by(&key, &self.ca, &self.key).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A server config with a certificate for `names`, signed by this CA.
     pub fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
         let key = rcgen::KeyPair::generate().expect("key");

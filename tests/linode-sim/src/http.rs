@@ -32,8 +32,30 @@ impl fmt::Display for Method {
     }
 }
 
+/// A response body: all at once, or chunks as a handler sends them.
+pub enum Payload {
+    Full(String),
+    Stream(tokio::sync::mpsc::Receiver<String>),
+}
+
 /// Status, headers and body of an answer.
-type Answer = (u16, Vec<(String, String)>, String);
+type Answer = (u16, Vec<(String, String)>, Payload);
+
+/// A body fed by a channel (streamed answers, e.g. NDJSON).
+struct ChannelBody(tokio::sync::mpsc::Receiver<String>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|s| Ok(hyper::body::Frame::data(Bytes::from(s)))))
+    }
+}
 
 /// A request with its body read, answered once with [`Request::respond`].
 pub struct Request {
@@ -62,7 +84,18 @@ impl Request {
         &self.body
     }
     pub fn respond(self, status: u16, headers: Vec<(String, String)>, body: String) {
-        let _ = self.answer.send((status, headers, body));
+        let _ = self.answer.send((status, headers, Payload::Full(body)));
+    }
+
+    /// Answers with a body streamed from the returned sender (the answer ends when it is dropped).
+    pub fn respond_stream(
+        self,
+        status: u16,
+        headers: Vec<(String, String)>,
+    ) -> tokio::sync::mpsc::Sender<String> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let _ = self.answer.send((status, headers, Payload::Stream(rx)));
+        tx
     }
 }
 
@@ -141,7 +174,9 @@ impl Server {
     }
 }
 
-async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Response<Body> {
     let method = match req.method().as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
@@ -178,11 +213,14 @@ async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Respon
     tokio::task::spawn_blocking(move || handler(request));
     let (status, headers, body) =
         rx.await
-            .unwrap_or((500, vec![], "handler gave no answer".into()));
+            .unwrap_or((500, vec![], Payload::Full("handler gave no answer".into())));
     let mut resp = hyper::Response::builder().status(status);
     for (k, v) in headers {
         resp = resp.header(k, v);
     }
-    resp.body(Full::new(Bytes::from(body)))
-        .expect("valid response")
+    let body: Body = match body {
+        Payload::Full(s) => Full::new(Bytes::from(s)).boxed(),
+        Payload::Stream(rx) => BodyExt::boxed(ChannelBody(rx)),
+    };
+    resp.body(body).expect("valid response")
 }

@@ -23,6 +23,7 @@ pub mod app;
 pub mod filter;
 pub mod firewall;
 pub mod http;
+pub mod upstream;
 
 /// A fault applied to matching requests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
