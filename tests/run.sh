@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test command: guest components (example hook, hostile hooks), unit and
-# integration tests (debug build), the rendered user-data checked by
-# cloud-init and shellcheck, and the linode-cli plugin through real linode-cli.
+# integration tests (debug build, with the real Caddy, Pebble and Chromium),
+# the rendered user-data checked by cloud-init, shellcheck and Caddy, booted by
+# real cloud-init in a chroot, and the linode-cli plugin through real linode-cli.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 tests/build-guests.sh
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
+tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
 tests/plugin-test.sh

@@ -162,6 +162,7 @@ fn gpu_function(branch: &str) -> String {
   local branch={branch} kernel tmp
   kernel=$(uname -r)
   step "NVIDIA: blacklist nouveau"
+  mkdir -p /etc/modprobe.d
   printf 'blacklist nouveau\noptions nouveau modeset=0\n' > /etc/modprobe.d/blacklist-nouveau.conf
   modprobe -r nouveau 2>/dev/null || true
   if apt-cache show "linux-modules-nvidia-$branch-$kernel" >/dev/null 2>&1; then
@@ -232,7 +233,11 @@ on_error() {
   echo "linode-ai: FAILED at step \"$step_name\" (exit $code); see 'linode-ai logs --boot'" >&2
   linode-ai-step "$step_name" failed || true
   local p
-  for p in "${pull_pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Stop the image pulls under way (the docker client first: it is the subshell's child).
+  for p in "${pull_pid[@]}"; do
+    pkill -TERM -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
   exit "$code"
 }
 

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""First boot with real cloud-init: the user-data linode-ai sends, booted by
+Debian's cloud-init (NoCloud) in a debootstrap chroot, with stand-ins for what
+a chroot cannot do (docker, systemd, apt, the GPU). Each scenario checks what
+the boot did, in order, from the stand-ins' record.
+
+Usage (root): tests/chroot/boot_test.py target/debug/linode-ai target/debug/linode-sim
+The base chroot is built once and cached in $LINODE_AI_CHROOT_CACHE
+(default /var/cache/linode-ai-ci).
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.environ.get("LINODE_AI_CHROOT_CACHE", "/var/cache/linode-ai-ci")
+BASE = os.path.join(CACHE, "bookworm-cloud-init-v1.tar")
+PACKAGES = "cloud-init,python3-cffi-backend,python3-yaml,curl,ca-certificates,iproute2,procps,gzip"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def base_tar():
+    """The Debian bookworm chroot with cloud-init, built once (about 2 minutes)."""
+    if os.path.exists(BASE):
+        return BASE
+    os.makedirs(CACHE, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE)
+    print("building the chroot (once): debootstrap bookworm with cloud-init", flush=True)
+    run(["debootstrap", "--variant=minbase", "--include=" + PACKAGES, "bookworm", work,
+         "http://deb.debian.org/debian"], stdout=subprocess.DEVNULL)
+    run(["tar", "cf", BASE + ".tmp", "-C", work, "."])
+    os.rename(BASE + ".tmp", BASE)
+    shutil.rmtree(work)
+    return BASE
+
+
+def sim_user_data(linode_ai, sim, template, env_lines, extra_args=()):
+    """Deploys `template` against the API stand-in and returns the user-data it was sent."""
+    home = tempfile.mkdtemp(prefix="boot-home-")
+    proc = subprocess.Popen([sim], stdout=subprocess.PIPE, text=True)
+    try:
+        base = proc.stdout.readline().strip()  # http://127.0.0.1:PORT/v4
+        port = base.split(":")[2].split("/")[0]
+        env = {"PATH": os.environ["PATH"], "HOME": home, "XDG_CONFIG_HOME": home + "/c", "XDG_DATA_HOME": home + "/d",
+               "XDG_CACHE_HOME": home + "/k", "LINODE_CLI_API_HOST": "127.0.0.1:" + port, "LINODE_CLI_API_SCHEME": "http",
+               "LINODE_CLI_TOKEN": "test-token", "NO_COLOR": "1"}
+        project = os.path.join(home, "p")
+        run([linode_ai, "init", template, "--directory", project], env=env, stdout=subprocess.DEVNULL)
+        with open(os.path.join(project, ".env"), "a") as f:
+            f.write("".join(line + "\n" for line in env_lines))
+        key = os.path.join(home, "id.pub")
+        with open(key, "w") as f:
+            f.write("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test@host\n")
+        run([linode_ai, "deploy", "--ssh-key", key, "--directory", project, *extra_args], env=env, stdout=subprocess.DEVNULL)
+        reqs = json.load(urllib.request.urlopen("http://127.0.0.1:%s/__sim/requests" % port))
+        post = [r for r in reqs if r["method"] == "POST" and r["path"] == "/v4/linode/instances"][-1]
+        dotenv = open(os.path.join(project, ".env")).read()
+        return base64.b64decode(post["body"]["metadata"]["user_data"]).decode(), dotenv
+    finally:
+        proc.kill()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+class Chroot:
+    def __init__(self, scenario):
+        self.dir = tempfile.mkdtemp(prefix="boot-%s-" % scenario)
+        self.root = os.path.join(self.dir, "root")
+        os.makedirs(self.root)
+        run(["tar", "xf", base_tar(), "-C", self.root])
+        self.mounts = []
+
+    def path(self, p):
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def write(self, p, text, mode=0o644):
+        full = self.path(p)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text)
+        os.chmod(full, mode)
+
+    def read(self, p):
+        try:
+            return open(self.path(p)).read()
+        except FileNotFoundError:
+            return None
+
+    def boot(self, user_data, settings):
+        for name in os.listdir(os.path.join(HERE, "standins")):
+            src = os.path.join(HERE, "standins", name)
+            if name.startswith("_"):
+                self.write("/usr/local/lib/standin/" + name, open(src).read())
+            else:
+                self.write("/usr/local/sbin/" + name, open(src).read(), 0o755)
+        self.write("/etc/standin.conf", "".join("%s=%s\n" % kv for kv in settings.items()))
+        self.write("/var/lib/cloud/seed/nocloud/user-data", user_data)
+        self.write("/var/lib/cloud/seed/nocloud/meta-data", "instance-id: linode-ai-test\nlocal-hostname: test\n")
+        # The chroot has only the C.UTF-8 locale (Linode's image has en_US.UTF-8).
+        self.write("/etc/cloud/cloud.cfg.d/99-linode-ai-test.cfg", "datasource_list: [ NoCloud ]\nlocale: C.UTF-8\n")
+        for src, fs in (("proc", "proc"), ("/dev", None)):
+            target = self.path("/proc" if fs else "/dev")
+            if fs:
+                run(["mount", "-t", "proc", "proc", target])
+            else:
+                run(["mount", "--bind", src, target])
+            self.mounts.append(target)
+        env = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+        log = open(os.path.join(self.dir, "cloud-init.out"), "w")
+        for stage in (["init", "--local"], ["init"], ["modules", "--mode=config"], ["modules", "--mode=final"]):
+            subprocess.run(["chroot", self.root, "cloud-init", *stage], env=env, stdout=log, stderr=log, timeout=300)
+        status = subprocess.run(["chroot", self.root, "cloud-init", "status", "--long"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        self.status = status.stdout + status.stderr
+        self.output = self.read("/var/log/cloud-init-output.log") or ""
+        self.calls = (self.read("/var/log/standin.log") or "").splitlines()
+        self.boot_json = json.loads(self.read("/var/lib/linode-ai/status/boot.json") or "null")
+
+    def leftover_processes(self):
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.readlink("/proc/%s/root" % pid).startswith(self.root):
+                    out.append(int(pid))
+            except OSError:
+                pass
+        return out
+
+    def close(self):
+        for pid in self.leftover_processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", "-l", m])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def index(calls, needle, after=-1):
+    for i, c in enumerate(calls):
+        if i > after and needle in c:
+            return i
+    raise AssertionError("no call containing %r after #%d in:\n%s" % (needle, after, "\n".join(calls)))
+
+
+def in_order(calls, *needles):
+    at = -1
+    for n in needles:
+        at = index(calls, n, at)
+
+
+def check(cond, what, box):
+    if not cond:
+        raise AssertionError("%s\n--- calls:\n%s\n--- cloud-init status:\n%s\n--- output:\n%s" % (
+            what, "\n".join(box.calls), box.status, box.output[-3000:]))
+
+
+def scenario(name, linode_ai, sim, template, env_lines, settings, verify):
+    user_data, dotenv = sim_user_data(linode_ai, sim, template, env_lines)
+    box = Chroot(name)
+    started = time.time()
+    try:
+        box.boot(user_data, settings)
+        try:
+            verify(box, dotenv)
+        except AssertionError as e:
+            if "--- output" in str(e):
+                raise
+            raise AssertionError("%s\n--- cloud-init status:\n%s\n--- output:\n%s" % (e, box.status, box.output[-3000:])) from None
+        check(not box.leftover_processes(), "nothing keeps running after the boot (background pulls stopped)", box)
+    finally:
+        box.close()
+    print("ok: %s (cloud-init booted the user-data in %.0fs)" % (name, time.time() - started), flush=True)
+
+
+def chat_webui(box, dotenv):
+    c = box.calls
+    # Ollama healthy -> Open WebUI healthy -> admin created -> proxy exposes the site -> model pulled.
+    in_order(c, "docker network create linode-ai", "docker run ollama", "curl health http://172.18.0.", "docker run webui",
+             "curl health http://172.18.0.", "auths/signin", "auths/signup fields=email,name,password",
+             "auths/signin", "docker run proxy", "docker exec ollama ollama pull llama3.2:1b")
+    runs = [x for x in c if x.startswith("docker run ")]
+    check(all("publish=80:80" in x for x in runs if x.startswith("docker run proxy")), "the proxy publishes 80", box)
+    check(all("publish= " in x for x in runs if not x.startswith("docker run proxy")), "only the proxy publishes ports", box)
+    webui = [x for x in runs if x.startswith("docker run webui")][0]
+    names = webui.split(" env=")[1].split(" ")[0].split(",")
+    check(names[0] == "WEBUI_SECRET_KEY" and {"OLLAMA_BASE_URL", "WEBUI_URL", "CORS_ALLOW_ORIGIN"} <= set(names),
+          "Open WebUI gets its secret and fixed values: " + webui, box)
+    check("WEBUI_ADMIN_PASSWORD" not in webui, "the admin password never reaches a container", box)
+    for line in dotenv.splitlines():
+        if line.startswith(("WEBUI_ADMIN_PASSWORD=", "WEBUI_SECRET_KEY=")):
+            check(line.split("=", 1)[1] not in "\n".join(c), "no secret value in any command line", box)
+    check(box.boot_json == {"state": "done", "step": "ready", "at": box.boot_json["at"]}, "boot.json says done: %r" % box.boot_json, box)
+    check("status: done" in box.status, "cloud-init finished without error", box)
+
+
+def chat_agent(box, dotenv):
+    c = box.calls
+    # The proxy first (the certificate is ordered meanwhile), then Ollama, then the model.
+    in_order(c, "docker run proxy", "docker run ollama", "curl health", "docker exec ollama ollama pull llama3.2:1b")
+    proxy = [x for x in c if x.startswith("docker run proxy")][0]
+    check("CHAT_API_KEY" in proxy.split(" publish=")[0] and "publish=80:80,443:443" in proxy, "the proxy gets the key and 80/443: " + proxy, box)
+    page = box.read("/var/lib/linode-ai/www/chat/index.html") or ""
+    check("<title>Chat</title>" in page, "the chat page was written (gz+b64 decoded by cloud-init)", box)
+    check(oct(os.stat(box.path("/etc/build-ai.env")).st_mode & 0o777) == "0o600", "the env file is private", box)
+    check("serving https://203-0-113-10.ip.linodeusercontent.com" in box.output, "the name comes from the public IPv4", box)
+    check(box.boot_json["state"] == "done", "boot.json says done", box)
+    check("status: done" in box.status, "cloud-init finished without error", box)
+
+
+def gpu_prebuilt(box, dotenv):
+    c = box.calls
+    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic",
+             "install linux-modules-nvidia-580-server-6.8.0-49-generic", "install nvidia-driver-580-server nvidia-utils-580-server",
+             "modprobe nvidia", "curl download https://nvidia.github.io/libnvidia-container/gpgkey", "gpg dearmor",
+             "nvidia-container-toolkit.list", "apt-get -o DPkg::Lock::Timeout=600", "install nvidia-container-toolkit",
+             "nvidia-ctk runtime configure --runtime=docker", "systemctl reload docker", "nvidia-smi", "docker run vllm")
+    apt = [x for x in c if x.startswith("apt-get -o")]
+    check(apt and all("--force-confold" in x and "DPkg::Lock::Timeout=600" in x for x in apt), "every apt call waits for the lock and keeps config files", box)
+    check(not any("linux-headers" in x for x in c), "no headers needed with signed modules", box)
+    vllm = [x for x in c if x.startswith("docker run vllm")][0]
+    check("--gpus all" in vllm and "--ipc=host" in vllm, "vLLM gets the GPU: " + vllm, box)
+    keyring = box.path("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")
+    check(os.path.getsize(keyring) > 0, "the keyring is in place", box)
+    check(box.boot_json["state"] == "done" and "status: done" in box.status, "boot done", box)
+
+
+def gpu_dkms(box, dotenv):
+    c = box.calls
+    # No signed modules for this kernel: DKMS builds for the running one.
+    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic", "install linux-headers-6.8.0-49-generic",
+             "install nvidia-driver-580-server", "modprobe nvidia", "nvidia-smi", "docker run vllm")
+
+
+def gpu_smi_fails(box, dotenv):
+    c = box.calls
+    check(not any(x.startswith("docker run vllm") for x in c), "the app does not start on a broken GPU", box)
+    check(box.boot_json["state"] == "failed" and box.boot_json["step"] == "NVIDIA: check the GPU with nvidia-smi",
+          "boot.json names the failed step: %r" % box.boot_json, box)
+    check('FAILED at step "NVIDIA: check the GPU with nvidia-smi"' in box.output, "the boot log names the step", box)
+    check("error" in box.status, "cloud-init reports the error (not done)", box)
+    check(any("docker pull vllm/vllm-openai:v0.10.2 interrupted" in x for x in c), "the multi-GB pull is stopped", box)
+
+
+def gpu_repo_fails(box, dotenv):
+    c = box.calls
+    check(box.boot_json["state"] == "failed" and box.boot_json["step"] == "NVIDIA: container toolkit repository",
+          "boot.json names the step: %r" % box.boot_json, box)
+    check(not os.path.exists(box.path("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")), "no empty keyring left", box)
+    check(not os.path.exists(box.path("/etc/apt/sources.list.d/nvidia-container-toolkit.list")), "no half-written source list", box)
+    check(not any("install nvidia-container-toolkit" in x for x in c), "stops at the first failure", box)
+    check(len([x for x in c if "curl download" in x]) == 1, "curl was asked once (its own --retry does the retrying)", box)
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("tests/chroot/boot_test.py needs root (chroot, mount)")
+    linode_ai, sim = sys.argv[1], sys.argv[2]
+    only = sys.argv[3:]
+    scenarios = [
+        ("chat-webui", "chat-webui", [], {}, chat_webui),
+        ("chat-agent", "chat-agent", [], {}, chat_agent),
+        ("gpu-prebuilt", "llm-api", [], {"STANDIN_PREBUILT": 1}, gpu_prebuilt),
+        ("gpu-dkms", "llm-api", [], {"STANDIN_PREBUILT": 0}, gpu_dkms),
+        ("gpu-nvidia-smi-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_NVIDIA_SMI_FAILS": 1,
+                                                  "STANDIN_SLOW_PULL": "vllm-openai"}, gpu_smi_fails),
+        ("gpu-repo-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_FAIL_DOWNLOAD": "gpgkey"}, gpu_repo_fails),
+    ]
+    for name, template, env_lines, settings, verify in scenarios:
+        if not only or name in only:
+            scenario(name, linode_ai, sim, template, env_lines, settings, verify)
+
+
+if __name__ == "__main__":
+    main()
