@@ -152,6 +152,7 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
         probes,
         domain: None,
         key_env: None,
+        ssh_identity: None,
         pending: None,
         extra: Default::default(),
     }

@@ -120,6 +120,9 @@ pub struct Deployment {
     /// The name of the env var holding the API key (never its value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_env: Option<String>,
+    /// The private key matching `--ssh-key` (a path, for `linode-ai logs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_identity: Option<std::path::PathBuf>,
     /// Set from before the create call until the record is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingInfo>,

@@ -65,6 +65,9 @@ pub fn command(target: &SshTarget, remote: &str, batch: bool) -> Command {
         .arg("StrictHostKeyChecking=accept-new")
         .arg("-o")
         .arg("GlobalKnownHostsFile=/dev/null")
+        // Our own file, keyed by alias: kept readable so destroy can forget an entry.
+        .arg("-o")
+        .arg("HashKnownHosts=no")
         .arg("-o")
         .arg("ConnectTimeout=10")
         .arg("-o")

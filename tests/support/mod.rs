@@ -14,7 +14,8 @@ pub use linode_sim::{app::AppServer, app::TestCa, Fault, Sim, SimConfig};
 pub const CHILD_LIMIT: Duration = Duration::from_secs(120);
 
 pub struct Env {
-    pub sim: Sim,
+    /// Shared by every "machine" of a test (one account).
+    pub sim: std::sync::Arc<Sim>,
     pub home: tempfile::TempDir,
     pub extra: Vec<(String, String)>,
     /// Signs the certificates of the HTTPS stand-ins; trusted by the probes.
@@ -106,9 +107,22 @@ impl Env {
         let ca = TestCa::new();
         ca.write(&home.path().join("probe-ca.pem"));
         Env {
-            sim: Sim::start(config),
+            sim: std::sync::Arc::new(Sim::start(config)),
             home,
             extra: vec![],
+            ca,
+        }
+    }
+
+    /// A second machine (its own home and registry) on the same account.
+    pub fn other_machine(&self) -> Env {
+        let home = tempfile::tempdir().unwrap();
+        let ca = TestCa::new();
+        ca.write(&home.path().join("probe-ca.pem"));
+        Env {
+            sim: self.sim.clone(),
+            home,
+            extra: self.extra.clone(),
             ca,
         }
     }

@@ -60,7 +60,11 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<u8> {
             .or_else(|| d.probes.first().map(|p| p.service.clone()));
         LogKind::Service(service.unwrap_or_else(|| "app".into()))
     };
-    let t = target(ctx, d, args.identity.clone())?;
+    let t = target(
+        ctx,
+        d,
+        args.identity.clone().or_else(|| d.ssh_identity.clone()),
+    )?;
     let status = ssh::command(
         &t,
         &ssh::remote_command(&kind, args.follow, args.lines),
@@ -81,7 +85,9 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<u8> {
 
 /// After `deploy --wait` gives up: the last lines of the boot log, if SSH works.
 pub fn print_boot_tail(ctx: &Ctx, d: &Deployment, lines: u32) {
-    let Ok(t) = target(ctx, d, None) else { return };
+    let Ok(t) = target(ctx, d, d.ssh_identity.clone()) else {
+        return;
+    };
     let out = ssh::command(&t, &ssh::remote_command(&LogKind::Boot, false, lines), true)
         .stdin(std::process::Stdio::null())
         .output();

@@ -106,6 +106,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         probes: plan.probes.clone(),
         domain: s.domain.clone(),
         key_env: plan.stack.proxy.key_env.clone(),
+        ssh_identity: plan.ssh_identity.clone(),
         pending: Some(PendingInfo {
             pid: std::process::id(),
             host: machine_name(),

@@ -105,6 +105,8 @@ pub struct DeployPlan {
     /// Lines the hook added/removed per top-level section.
     pub hook_diff: Vec<(String, usize, usize)>,
     pub probes: Vec<Probe>,
+    /// The private key next to the first `--ssh-key` file, if there is one.
+    pub ssh_identity: Option<PathBuf>,
 }
 
 impl DeployPlan {
@@ -493,6 +495,11 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         },
     };
     let probes = stack.probes();
+    let ssh_identity = opts.ssh_keys.first().and_then(|p| {
+        let private = p.with_extension("");
+        (p.extension().is_some_and(|e| e == "pub") && private.is_file())
+            .then(|| std::path::absolute(&private).unwrap_or(private))
+    });
     Ok(DeployPlan {
         template,
         stack,
@@ -510,6 +517,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         hook_logs,
         hook_diff,
         probes,
+        ssh_identity,
     })
 }
 

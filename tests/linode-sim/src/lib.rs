@@ -43,6 +43,12 @@ pub struct Fault {
     /// Handle the request normally but answer only after this delay.
     #[serde(default)]
     pub delay_ms: u64,
+    /// Wait this long before handling the request (a create that lands late).
+    #[serde(default)]
+    pub delay_before_ms: u64,
+    /// With `status` 0: answer 200 with this raw body (malformed JSON).
+    #[serde(default)]
+    pub body: Option<String>,
     /// How many requests this fault applies to.
     #[serde(default = "one")]
     pub times: u32,
@@ -61,6 +67,8 @@ impl Default for Fault {
             reason: String::new(),
             retry_after: None,
             delay_ms: 0,
+            delay_before_ms: 0,
+            body: None,
             times: 1,
         }
     }
@@ -354,6 +362,18 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
         std::thread::sleep(Duration::from_millis(latency));
     }
     if let Some(f) = &fault {
+        if f.delay_before_ms > 0 {
+            std::thread::sleep(Duration::from_millis(f.delay_before_ms));
+        }
+        if let (0, Some(raw)) = (f.status, &f.body) {
+            guard.take();
+            req.respond(
+                200,
+                vec![("Content-Type".into(), "application/json".into())],
+                raw.clone(),
+            );
+            return;
+        }
         if f.status != 0 {
             if f.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(f.delay_ms));

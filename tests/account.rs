@@ -1,0 +1,345 @@
+//! The account as the source of truth: two machines see and clean up each
+//! other's deployments through the tags; races between deploy, status and
+//! destroy never lose a Linode; exit codes scripts can trust.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn linode_ids(env: &Env) -> Vec<u64> {
+    env.sim
+        .instances()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn two_machines_see_adopt_and_destroy_each_others_deployments() {
+    let a = Env::new();
+    let b = a.other_machine();
+    let dir = a.project("chat-agent");
+    a.run(&["deploy"], Some(&dir)).ok();
+    a.run(&["deploy", "--env", "staging"], Some(&dir)).ok();
+    // Machine B has no record, but the account has the tags.
+    let j = b.run(&["status", "--json"], None).code(3).json();
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{j}");
+    for r in rows {
+        assert_eq!(r["status"], "untracked");
+        assert_eq!(r["tracked"], false);
+        assert_eq!(r["app_name"], "chat-agent");
+        assert_eq!(r["template"], "chat-agent");
+        assert_eq!(r["template_version"], "0.2.0");
+    }
+    let out = b.run(&["status"], None).code(3);
+    assert!(out.stdout.contains("linode-ai adopt"), "{}", out.stdout);
+    // B destroys one of A's deployments without adopting it first.
+    let out = b.run(&["destroy", "--env", "staging", "--yes"], None).ok();
+    assert!(
+        out.stdout.contains("[untracked]") && out.stdout.contains("destroyed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(linode_ids(&a).len(), 1);
+    assert_eq!(a.sim.firewalls().len(), 1, "its firewall went too");
+    // A sees its record's Linode gone: missing until destroyed.
+    let j = a.run(&["status", "--json"], None).code(3).json();
+    let staging = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["env"] == "staging")
+        .unwrap()
+        .clone();
+    assert_eq!(staging["status"], "missing");
+    // B adopts the other one: a record rebuilt from the tags.
+    b.run(&["adopt", "--app", "chat-agent", "--env", "default"], None)
+        .ok();
+    let rec = &b.records()[0];
+    assert_eq!(rec["env"], "default");
+    assert_eq!(rec["template_version"], "0.2.0");
+    assert_eq!(rec["hostname"], "localhost", "the rDNS name from /ips");
+    assert_eq!(rec["firewall"]["kind"], "created");
+    assert_eq!(
+        rec["deployment_id"],
+        a.records().iter().find(|r| r["env"] == "default").unwrap()["deployment_id"]
+    );
+    let j = b.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["tracked"], true);
+    // Nothing left to adopt.
+    b.run(&["adopt", "--all"], None).fails();
+}
+
+#[test]
+fn a_second_deploy_of_the_same_app_asks_and_replace_or_new_decide() {
+    let env = Env::new();
+    let dir = env.project("embeddings");
+    env.run(&["deploy"], Some(&dir)).ok();
+    let first = linode_ids(&env);
+    // Off a terminal: refused, with the ways forward.
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        out.stderr.contains("already exists")
+            && out.stderr.contains("--replace")
+            && out.stderr.contains("--new"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(linode_ids(&env), first, "nothing created");
+    // --new: a second one beside it, with a label of its own.
+    env.run(&["deploy", "--new"], Some(&dir)).ok();
+    let labels: Vec<String> = env
+        .sim
+        .instances()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels.len(), 2);
+    assert_ne!(labels[0], labels[1]);
+    // Two of one app/env: --id picks one.
+    let id = env.records()[0]["deployment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env
+        .run(&["destroy", "--app", "embeddings", "--yes"], None)
+        .fails();
+    assert!(out.stderr.contains("2 deployments match"), "{}", out.stderr);
+    env.run(&["destroy", "--id", &id[..8], "--yes"], None).ok();
+    assert_eq!(env.records().len(), 1);
+    // --replace: the new one first, then the old one goes.
+    let old = linode_ids(&env);
+    let out = env.run(&["deploy", "--replace"], Some(&dir)).ok();
+    assert!(out.stderr.contains("replaced:"), "{}", out.stderr);
+    let now = linode_ids(&env);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, old);
+    assert_eq!(env.records().len(), 1);
+    assert_eq!(env.sim.firewalls().len(), 1);
+}
+
+#[test]
+fn deploys_in_the_same_second_get_different_labels() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = env.cmd(&["deploy", "--new"], Some(&dir));
+            c.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.sim.instances().len(), 3);
+    assert_eq!(env.records().len(), 3);
+}
+
+#[test]
+fn destroy_leaves_a_pending_record_alone_while_its_deploy_runs() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    // The create lands 3 s late.
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/linode/instances".into(),
+        delay_before_ms: 3000,
+        ..Default::default()
+    });
+    let mut c = env.cmd(&["deploy"], Some(&dir));
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let deploy = c.spawn().unwrap();
+    wait_for("the pending record", Duration::from_secs(10), || {
+        env.records()
+            .first()
+            .is_some_and(|r| r["firewall"]["id"].is_u64())
+    });
+    let out = env.run(&["destroy", "--yes"], None).fails();
+    assert!(
+        out.stderr.contains("its deploy is still running"),
+        "{}",
+        out.stderr
+    );
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["status"], "pending");
+    assert!(
+        j["rows"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deploy in progress"),
+        "{j}"
+    );
+    let out = deploy.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The Linode exists and is recorded: never orphaned.
+    assert_eq!(env.sim.instances().len(), 1);
+    assert!(env.records()[0]["linode_id"].is_u64());
+    env.run(&["destroy", "--yes"], None).ok();
+    assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());
+}
+
+#[test]
+fn a_create_that_lands_after_the_label_lookup_is_found_not_orphaned() {
+    let mut env = Env::new();
+    env.extra
+        .push(("LINODE_AI_API_TIMEOUT_SECS".into(), "1".into()));
+    let dir = env.project("chat-agent");
+    // The first create lands at 1.2 s (after the client gave up at 1 s and
+    // looked for the label in vain); the retry arrives after it: "Label must be unique".
+    for delay in [1200, 600] {
+        env.sim.add_fault(Fault {
+            method: "POST".into(),
+            path: "/v4/linode/instances".into(),
+            delay_before_ms: delay,
+            ..Default::default()
+        });
+    }
+    let out = env.run(&["deploy"], Some(&dir)).ok();
+    assert!(out.stdout.contains("Deployed"), "{}", out.stderr);
+    assert_eq!(env.posts().len(), 2);
+    assert_eq!(env.sim.instances().len(), 1);
+    let rec = &env.records()[0];
+    assert_eq!(
+        rec["linode_id"],
+        env.sim.instances()[0]["id"],
+        "the record names the Linode"
+    );
+}
+
+#[test]
+fn kill_9_at_any_step_leaves_nothing_status_does_not_show() {
+    // Killed while the firewall exists and the instance create is under way
+    // (it lands later), and while only the firewall exists.
+    for (fault_path, lands) in [
+        ("/v4/linode/instances", true),
+        ("/v4/linode/instances", false),
+    ] {
+        let env = Env::new();
+        let dir = env.project("chat-agent");
+        env.sim.add_fault(Fault {
+            method: "POST".into(),
+            path: fault_path.into(),
+            delay_before_ms: 2000,
+            status: if lands { 0 } else { 500 },
+            reason: "lost".into(),
+            ..Default::default()
+        });
+        let mut c = env.cmd(&["deploy"], Some(&dir));
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut deploy = c.spawn().unwrap();
+        wait_for("the firewall", Duration::from_secs(10), || {
+            !env.sim.firewalls().is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        deploy.kill().unwrap();
+        deploy.wait().unwrap();
+        // Let a late create land.
+        std::thread::sleep(Duration::from_millis(2200));
+        let j = env.run(&["status", "--json"], None).code(3).json();
+        let rows = j["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{j}");
+        if lands {
+            assert!(
+                rows[0]["detail"].as_str().unwrap().contains("exists"),
+                "{j}"
+            );
+            assert_eq!(
+                env.records()[0]["linode_id"],
+                env.sim.instances()[0]["id"],
+                "completed from the account"
+            );
+        } else {
+            assert_eq!(rows[0]["status"], "pending");
+            assert!(
+                rows[0]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("create did not complete"),
+                "{j}"
+            );
+        }
+        let out = env.run(&["destroy", "--yes"], None).ok();
+        assert!(
+            out.stdout.contains(if lands {
+                "destroyed"
+            } else {
+                "no Linode was created"
+            }),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            env.sim.instances().is_empty() && env.sim.firewalls().is_empty(),
+            "nothing left"
+        );
+        assert!(env.records().is_empty());
+    }
+    // A firewall whose deployment lost its record too: listed as orphaned, destroyable.
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/linode/instances".into(),
+        status: 400,
+        reason: "region is not valid".into(),
+        ..Default::default()
+    });
+    env.sim.add_fault(Fault {
+        method: "DELETE".into(),
+        path: "/v4/networking/firewalls".into(),
+        status: 500,
+        reason: "down".into(),
+        // Exactly the deploy's own clean-up attempts: the firewall stays behind.
+        times: 5,
+        ..Default::default()
+    });
+    env.run(&["deploy"], Some(&dir)).fails();
+    std::fs::remove_file(env.registry_path()).unwrap();
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    let orphans = j["orphan_firewalls"].as_array().unwrap();
+    assert_eq!(orphans.len(), 1, "{j}");
+    let fw = orphans[0]["id"].as_u64().unwrap().to_string();
+    env.run(&["destroy", "--id", &fw, "--yes"], None).ok();
+    assert!(env.sim.firewalls().is_empty());
+}
+
+#[test]
+fn status_exit_codes_tell_could_not_check_from_not_running() {
+    let mut env = Env::new();
+    let dir = env.project("chat-agent");
+    env.run(&["deploy"], Some(&dir)).ok();
+    // Checked, not running yet: 3.
+    env.run(&["status"], None).code(3);
+    // Could not check: 1, whatever the cause.
+    env.extra.push(("LINODE_CLI_TOKEN".into(), "wrong".into()));
+    let out = env.run(&["status"], None).fails();
+    assert!(out.stderr.contains("Invalid Token"), "{}", out.stderr);
+    env.extra.clear();
+    env.sim.add_fault(Fault {
+        method: "GET".into(),
+        path: "/v4/linode/instances".into(),
+        body: Some("{\"data\": [oops".into()),
+        times: 5,
+        ..Default::default()
+    });
+    env.run(&["status", "--json"], None).fails();
+    env.extra
+        .push(("LINODE_CLI_API_HOST".into(), "127.0.0.1:1".into()));
+    env.run(&["status"], None).fails();
+}
