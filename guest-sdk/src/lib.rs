@@ -2,12 +2,12 @@
 //!
 //! A hook is a WebAssembly component that a template ships next to its
 //! `template.yml` (field `hook: hook.wasm`). It can customise the cloud-init
-//! user-data and judge the app's health probe. Implement [`Template`] (every
-//! method has a default that defers to linode-ai's built-in behaviour) and
-//! export it with [`export_template!`]:
+//! user-data and judge the health probes of the services. Implement
+//! [`Template`] (every method has a default that defers to linode-ai's
+//! built-in behaviour) and export it with [`export_template!`]:
 //!
 //! ```ignore
-//! use linode_ai_guest_sdk::{export_template, CloudConfig, DeployContext, HealthVerdict, ProbeResult, Template};
+//! use linode_ai_guest_sdk::{export_template, CloudConfig, DeployContext, HealthVerdict, ProbeResult, ServiceProbe, Template};
 //!
 //! struct Hook;
 //!
@@ -19,8 +19,8 @@
 //!         Ok(Some(cc.render()?))
 //!     }
 //!
-//!     fn evaluate_health(_ctx: &DeployContext, probe: &ProbeResult) -> Option<HealthVerdict> {
-//!         match probe {
+//!     fn evaluate_health(_ctx: &DeployContext, probes: &[ServiceProbe]) -> Option<HealthVerdict> {
+//!         match &probes.first()?.probe {
 //!             ProbeResult::Response(r) if r.body.contains("ready") => Some(HealthVerdict::Healthy),
 //!             ProbeResult::Response(_) => Some(HealthVerdict::Starting("warming up".into())),
 //!             ProbeResult::Error(_) => None, // built-in rule
@@ -33,15 +33,19 @@
 //!
 //! Build with `cargo build --release --target wasm32-wasip2` (after
 //! `rustup target add wasm32-wasip2`); the crate must be a `cdylib`.
-//! Hooks run sandboxed: no files, network or environment; 64 MiB of memory,
-//! a fuel budget and a 5 s deadline per call.
+//! `linode-ai templates add --dev DIR` builds it for you on every use.
+//!
+//! Hooks run sandboxed: no files, network or environment; the clocks are
+//! fixed and randomness is seeded (a hook renders the same document every
+//! time); memory, tables, instances, fuel and time are bounded. While the
+//! user-data is rendered for display, secret env values read `<redacted>`.
 #![deny(missing_docs)]
 
 #[doc(hidden)]
 pub mod __bindings {
     #![allow(missing_docs)]
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "template-hooks",
         pub_export_macro: true,
         export_macro_name: "__export_template_hooks",
@@ -50,12 +54,20 @@ pub mod __bindings {
 }
 
 pub use __bindings::linode_ai::hooks::types::{
-    DeployContext, EnvVar, Header, HealthVerdict, HttpResponse, LogLevel, ProbeResult,
+    DeployContext, EnvVar, Header, HealthVerdict, HttpResponse, LogLevel, ProbeResult, Service,
+    ServiceProbe,
 };
 
-/// The hooks interface version this SDK builds against (stamped into the
-/// component's export name; linode-ai checks it before running the hook).
-pub const INTERFACE_VERSION: &str = "0.1.0";
+/// The hooks interface this SDK implements (`wit/hooks.wit`).
+pub const WIT: &str = include_str!("../wit/hooks.wit");
+
+/// The interface version, read from [`WIT`] (e.g. `0.2.0`).
+pub fn interface_version() -> &'static str {
+    WIT.lines()
+        .find_map(|l| l.trim().strip_prefix("package linode-ai:hooks@"))
+        .map(|v| v.trim_end_matches(';'))
+        .unwrap_or("unknown")
+}
 
 /// Writes a message to linode-ai's diagnostic output.
 pub fn log(level: LogLevel, message: &str) {
@@ -75,10 +87,11 @@ pub trait Template {
         Ok(None)
     }
 
-    /// Judges the health probe; `None` uses the built-in rule (success code
-    /// healthy, no answer starting, anything else unhealthy).
-    fn evaluate_health(ctx: &DeployContext, probe: &ProbeResult) -> Option<HealthVerdict> {
-        let _ = (ctx, probe);
+    /// Judges the services' health probes (the fronted service first);
+    /// `None` uses the built-in rule (every success code healthy, no answer
+    /// starting, anything else unhealthy).
+    fn evaluate_health(ctx: &DeployContext, probes: &[ServiceProbe]) -> Option<HealthVerdict> {
+        let _ = (ctx, probes);
         None
     }
 }
@@ -93,8 +106,8 @@ macro_rules! export_template {
             fn render_user_data(ctx: $crate::DeployContext, default_user_data: String) -> Result<Option<String>, String> {
                 <$ty as $crate::Template>::render_user_data(&ctx, &default_user_data)
             }
-            fn evaluate_health(ctx: $crate::DeployContext, probe: $crate::ProbeResult) -> Option<$crate::HealthVerdict> {
-                <$ty as $crate::Template>::evaluate_health(&ctx, &probe)
+            fn evaluate_health(ctx: $crate::DeployContext, probes: Vec<$crate::ServiceProbe>) -> Option<$crate::HealthVerdict> {
+                <$ty as $crate::Template>::evaluate_health(&ctx, &probes)
             }
         }
         $crate::__bindings::__export_template_hooks!(__LinodeAiHookExport with_types_in $crate::__bindings);
@@ -108,6 +121,16 @@ impl DeployContext {
             .iter()
             .find(|v| v.name == name)
             .map(|v| v.value.as_str())
+    }
+
+    /// A service by name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The service the proxy fronts.
+    pub fn fronted(&self) -> Option<&Service> {
+        self.services.iter().find(|s| s.fronted)
     }
 }
 
@@ -163,15 +186,16 @@ impl CloudConfig {
         self
     }
 
-    /// Appends a command (argv form) to `runcmd`, after the container starts.
+    /// Appends a command (argv form) to `runcmd`: it runs after linode-ai's
+    /// boot script (every service and the proxy started).
     pub fn add_runcmd<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, argv: I) -> &mut Self {
         let cmd = argv.into_iter().map(|a| Value::from(a.as_ref())).collect();
         self.list("runcmd").push(Value::Sequence(cmd));
         self
     }
 
-    /// Sets an env var for the container (appended to `/etc/build-ai.env`,
-    /// which the start script passes to `docker run`).
+    /// Sets an env var (appended to `/etc/build-ai.env`; services that list
+    /// it, or `*`, receive it).
     pub fn add_env_var(&mut self, name: &str, value: &str) -> Result<&mut Self, String> {
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

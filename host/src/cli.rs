@@ -111,11 +111,17 @@ pub enum Command {
     Logs(LogsArgs),
     /// Destroy a deployment: its Linode, its firewall and its record
     Destroy(DestroyArgs),
+    /// Run a template's hook on your machine
+    #[command(subcommand)]
+    Hook(HookCmd),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Compiles a hook component in a bounded child process (internal).
+    #[command(name = "__compile-hook", hide = true)]
+    CompileHook { input: PathBuf, output: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,9 +143,54 @@ pub enum TemplatesCmd {
         /// Replace a stock or installed template of the same name
         #[arg(long)]
         force: bool,
+        /// Read the directory on every use (edit and re-run without re-adding)
+        #[arg(long)]
+        dev: bool,
     },
     /// Uninstall an installed template
     Remove { name: String },
+    /// Create a template directory to edit (with a Rust hook crate on the guest SDK)
+    New {
+        name: String,
+        /// Start from this template's services (default: chat-agent)
+        #[arg(long, value_name = "TEMPLATE", default_value = "chat-agent")]
+        from: String,
+        /// Include a hook crate
+        #[arg(long, value_enum, default_value = "rust")]
+        hook: HookLang,
+        /// Where to create it (default: ./NAME)
+        #[arg(long, short = 'd', value_name = "DIR")]
+        directory: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookLang {
+    Rust,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCmd {
+    /// Runs a template's evaluate-health on a probe given here (no Linode needed)
+    Test {
+        /// A template directory, or the name of an installed template
+        template: String,
+        /// The fronted service's HTTP status
+        #[arg(long, default_value_t = 200)]
+        probe_status: u16,
+        /// File holding the probe's body
+        #[arg(long, value_name = "FILE")]
+        probe_body: Option<PathBuf>,
+        /// The probe got no answer, with this message
+        #[arg(long, value_name = "MESSAGE", conflicts_with_all = ["probe_body"])]
+        probe_error: Option<String>,
+        /// Env values the hook sees (in status only public ones are known), KEY=VALUE
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

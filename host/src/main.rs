@@ -2,17 +2,16 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use linode_ai::cli::{Cli, Command, TemplatesCmd};
+use linode_ai::cli::{Cli, Command, HookCmd, TemplatesCmd};
 use linode_ai::commands::{self, Ctx};
 use linode_ai::output::{error_report, is_broken_pipe, Style};
 
-/// Usage errors exit 2 (clap); `status` exits 3 when something is not
-/// running; everything else that fails exits 1; a closed stdout exits quietly.
+/// Usage errors exit 2 (clap); `status` and `hook test` exit 3 when something
+/// is not running; everything else that fails exits 1; a closed stdout exits quietly.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = Style::detect();
-    let result = run(&cli, style);
-    match result {
+    match run(&cli, style) {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -23,6 +22,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, style: Style) -> anyhow::Result<u8> {
+    if let Command::CompileHook { input, output } = &cli.command {
+        // The bounded compiler child (see hooks::cache): no config, just the artifact.
+        return linode_ai::hooks::cache::compile_main(input, output).map(|()| 0);
+    }
     let ctx = Ctx {
         style,
         as_user: cli.as_user.clone(),
@@ -33,33 +36,68 @@ fn run(cli: &Cli, style: Style) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let ok = |r: anyhow::Result<()>| r.map(|()| 0u8);
     let code = match &cli.command {
         Command::Templates(TemplatesCmd::List { json }) => {
-            commands::templates::list(&ctx, *json, &mut out).map(|()| 0)
+            ok(commands::templates::list(&ctx, *json, &mut out))
         }
         Command::Templates(TemplatesCmd::Show { name, json }) => {
-            commands::templates::show(&ctx, name, *json, &mut out).map(|()| 0)
+            ok(commands::templates::show(&ctx, name, *json, &mut out))
         }
-        Command::Templates(TemplatesCmd::Add { dir, force }) => {
-            commands::templates::add(&ctx, dir, *force, &mut out).map(|()| 0)
+        Command::Templates(TemplatesCmd::Add { dir, force, dev }) => {
+            ok(commands::templates::add(&ctx, dir, *force, *dev, &mut out))
         }
         Command::Templates(TemplatesCmd::Remove { name }) => {
-            commands::templates::remove(&ctx, name, &mut out).map(|()| 0)
+            ok(commands::templates::remove(&ctx, name, &mut out))
         }
-        Command::Init(a) => {
-            commands::init::run(&ctx, &a.template, a.directory.as_deref(), &mut out).map(|()| 0)
-        }
-        Command::Deploy(a) => commands::deploy::run(&ctx, a, &mut out).map(|()| 0),
+        Command::Templates(TemplatesCmd::New {
+            name,
+            from,
+            hook,
+            directory,
+        }) => ok(commands::templates::new(
+            &ctx,
+            name,
+            from,
+            *hook,
+            directory.as_deref(),
+            &mut out,
+        )),
+        Command::Init(a) => ok(commands::init::run(
+            &ctx,
+            &a.template,
+            a.directory.as_deref(),
+            &mut out,
+        )),
+        Command::Deploy(a) => ok(commands::deploy::run(&ctx, a, &mut out)),
         Command::Status(a) => commands::status::run(&ctx, a, &mut out),
-        Command::Adopt(a) => commands::adopt::run(&ctx, a, &mut out).map(|()| 0),
+        Command::Adopt(a) => ok(commands::adopt::run(&ctx, a, &mut out)),
         Command::Logs(a) => commands::logs::run(&ctx, a, &mut out),
-        Command::Destroy(a) => commands::destroy::run(&ctx, a, &mut out).map(|()| 0),
+        Command::Destroy(a) => ok(commands::destroy::run(&ctx, a, &mut out)),
+        Command::Hook(HookCmd::Test {
+            template,
+            probe_status,
+            probe_body,
+            probe_error,
+            env,
+            json,
+        }) => commands::hook::test(
+            &ctx,
+            template,
+            *probe_status,
+            probe_body.as_deref(),
+            probe_error.as_deref(),
+            env,
+            *json,
+            &mut out,
+        ),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "linode-ai", &mut buf);
             out.write_all(&buf)?;
             Ok(0)
         }
+        Command::CompileHook { .. } => Ok(0),
     }?;
     out.flush()?;
     Ok(code)

@@ -78,6 +78,46 @@ impl Style {
     }
 }
 
+/// A transient progress line on an interactive stderr (compiling a hook);
+/// cleared when dropped. Off a terminal it prints nothing.
+pub struct Progress {
+    interactive: bool,
+    shown: std::cell::Cell<bool>,
+    last: std::cell::Cell<u64>,
+}
+
+impl Progress {
+    pub fn new(style: &Style) -> Progress {
+        Progress {
+            interactive: style.interactive,
+            shown: Default::default(),
+            last: Default::default(),
+        }
+    }
+
+    /// Compiling a hook of `size` bytes for `elapsed` so far (once a second after the first).
+    pub fn compiling(&self, elapsed: std::time::Duration, size: u64) {
+        let secs = elapsed.as_secs();
+        if !self.interactive || secs == 0 || secs == self.last.get() {
+            return;
+        }
+        self.last.set(secs);
+        self.shown.set(true);
+        eprint!(
+            "\r\x1b[2Kcompiling the template's hook ({:.1} MB, once; later runs use the cache)... {secs}s",
+            size as f64 / 1e6
+        );
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.shown.get() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
 /// A plain text table with left-aligned columns; cells are escaped, the
 /// status column coloured.
 pub fn table(

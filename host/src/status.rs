@@ -99,66 +99,96 @@ fn context_for(d: &Deployment) -> DeployContext {
         image: d.image.clone().unwrap_or_default(),
         internal_port: d.internal_port.unwrap_or(0),
         external_port: d.health.port,
+        hostname: d.hostname.clone(),
+        key_env: d.key_env.clone(),
+        services: d
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| crate::hooks::ServiceInfo {
+                name: p.service.clone(),
+                image: if i == 0 {
+                    d.image.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                port: if i == 0 {
+                    d.internal_port.unwrap_or(0)
+                } else {
+                    0
+                },
+                fronted: i == 0,
+            })
+            .collect(),
+        now: std::time::Duration::from_secs(Utc::now().timestamp().max(0) as u64),
         env_vars: d.public_env.clone(),
     }
 }
 
 /// The health of a running deployment: boot progress first, then every
-/// service's check (the template's hook judges the first, fronted, one).
+/// service's check, judged by the template's hook or the built-in rule.
+/// Returns the verdict, the fronted service's HTTP status and the hook's log lines.
 pub async fn check_health(
     prober: &Prober,
     hooks: &TemplateHooks,
     d: &Deployment,
-) -> (HealthVerdict, Option<u16>) {
+) -> (HealthVerdict, Option<u16>, Vec<String>) {
     let timeout = |s: u64| Duration::from_secs(s.clamp(1, 30));
+    let mut probes: Vec<(String, ProbeResult, Vec<u16>)> = Vec::new();
     if !d.is_https() {
         let Some(target) = d.probe_target(&d.health.http_path) else {
-            return (HealthVerdict::Unhealthy("no address recorded".into()), None);
+            return (
+                HealthVerdict::Unhealthy("no address recorded".into()),
+                None,
+                vec![],
+            );
         };
         let probe = prober.get(&target, timeout(d.health.timeout_seconds)).await;
-        let http = probe.http_status();
-        return (judge(hooks, d, &d.health.success_codes, &probe), http);
+        probes.push(("app".into(), probe, d.health.success_codes.clone()));
+    } else {
+        let Some(boot_target) = d.probe_target(crate::proxy::BOOT_PATH) else {
+            return (
+                HealthVerdict::Unhealthy("no address recorded".into()),
+                None,
+                vec![],
+            );
+        };
+        let boot = prober.get(&boot_target, Duration::from_secs(3)).await;
+        if let Some(v) = boot_verdict(&boot) {
+            return (v, boot.http_status(), vec![]);
+        }
+        for p in &d.probes {
+            let Some(target) = d.probe_target(&p.path) else {
+                continue;
+            };
+            let probe = prober.get(&target, timeout(p.timeout_seconds)).await;
+            probes.push((p.service.clone(), probe, p.success_codes.clone()));
+        }
     }
-    let Some(boot_target) = d.probe_target(crate::proxy::BOOT_PATH) else {
-        return (HealthVerdict::Unhealthy("no address recorded".into()), None);
+    let http = probes.first().and_then(|(_, p, _)| p.http_status());
+    let builtin = || {
+        combine(
+            probes
+                .iter()
+                .map(|(s, p, codes)| (s.clone(), default_verdict(codes, p)))
+                .collect(),
+            probes.len() > 1,
+        )
     };
-    let boot = prober.get(&boot_target, Duration::from_secs(3)).await;
-    if let Some(v) = boot_verdict(&boot) {
-        return (v, boot.http_status());
-    }
-    let mut verdicts = Vec::new();
-    let mut http = None;
-    for (i, p) in d.probes.iter().enumerate() {
-        let Some(target) = d.probe_target(&p.path) else {
-            continue;
-        };
-        let probe = prober.get(&target, timeout(p.timeout_seconds)).await;
-        let v = if i == 0 {
-            http = probe.http_status();
-            judge(hooks, d, &p.success_codes, &probe)
-        } else {
-            default_verdict(&p.success_codes, &probe)
-        };
-        verdicts.push((p.service.clone(), v));
-    }
-    (combine(verdicts, d.probes.len() > 1), http)
-}
-
-/// The hook's verdict on the fronted service's probe, or the built-in rule.
-fn judge(
-    hooks: &TemplateHooks,
-    d: &Deployment,
-    codes: &[u16],
-    probe: &ProbeResult,
-) -> HealthVerdict {
     if !hooks.has_hook() {
-        return default_verdict(codes, probe);
+        return (builtin(), http, vec![]);
     }
-    // A hook runs synchronously (bounded by its deadline): other checks proceed meanwhile.
-    match tokio::task::block_in_place(|| hooks.health(&context_for(d), probe)) {
-        Ok(v) => v,
-        Err(e) => HealthVerdict::Unhealthy(format!("{e:#}")),
-    }
+    let list: Vec<(String, ProbeResult)> = probes
+        .iter()
+        .map(|(s, p, _)| (s.clone(), p.clone()))
+        .collect();
+    let (verdict, logs) = hooks.health(&context_for(d), &list).await;
+    let verdict = match verdict {
+        Ok(Some(v)) => v,
+        Ok(None) => builtin(),
+        Err(e) => HealthVerdict::Unhealthy(e.shown()),
+    };
+    (verdict, http, logs)
 }
 
 fn row(
@@ -204,8 +234,7 @@ async fn check_instance(
         let s = if tracked { s } else { Status::Untracked };
         return row(d, tracked, Some(state), s, None);
     }
-    let (verdict, http) = check_health(prober, hooks, &d).await;
-    let logs = hooks.take_logs();
+    let (verdict, http, logs) = check_health(prober, hooks, &d).await;
     let (status, detail) = if tracked {
         (verdict.status(), verdict.reason().map(str::to_string))
     } else {
@@ -486,26 +515,26 @@ pub fn record_results(registry: &Registry, rows: &[StatusRow]) -> anyhow::Result
     })
 }
 
-/// `deploy --wait`: the same checks as `status`, for one deployment.
+/// `deploy --wait`: the same checks as `status`, for one deployment; with
+/// the hook's log lines.
 pub async fn check_one(
     client: &LinodeClient,
     prober: &Prober,
     hooks: &TemplateHooks,
     d: &Deployment,
-) -> Result<(Option<InstanceState>, HealthVerdict), ApiError> {
+) -> Result<(Option<InstanceState>, HealthVerdict, Vec<String>), ApiError> {
     let id = d.linode_id.expect("a created deployment");
     let i = client.get_instance(id).await?;
     let state = i.state();
     if let Some(s) = state.status() {
-        return Ok((
-            Some(state),
-            match s {
-                Status::Provisioning => HealthVerdict::Starting("provisioning".into()),
-                other => HealthVerdict::Unhealthy(other.as_str().into()),
-            },
-        ));
+        let v = match s {
+            Status::Provisioning => HealthVerdict::Starting("provisioning".into()),
+            other => HealthVerdict::Unhealthy(other.as_str().into()),
+        };
+        return Ok((Some(state), v, vec![]));
     }
-    Ok((Some(state), check_health(prober, hooks, d).await.0))
+    let (verdict, _, logs) = check_health(prober, hooks, d).await;
+    Ok((Some(state), verdict, logs))
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
     };
+    let spinner = crate::output::Progress::new(&ctx.style.for_stderr());
     let plan = deploy::plan(
         &dir,
         &options(args),
@@ -86,8 +87,10 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             home: ctx.home.as_deref(),
             hook_cache: &ctx.paths.hook_cache,
             now: chrono::Utc::now(),
+            progress: &|t, size| spinner.compiling(t, size),
         },
     )?;
+    drop(spinner);
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 
@@ -197,6 +200,9 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             Progress::Created { linode_id } => {
                 eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
             }
+            Progress::HookLog(l) => {
+                eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
+            }
             Progress::Phase { status, detail } => {
                 let d = detail
                     .map(|d| format!(" ({})", sanitize::line(&d)))
@@ -205,6 +211,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             }
         }
     };
+    if !quiet {
+        for l in &plan.hook_logs {
+            eprintln!("hook log: {}", sanitize::line(l));
+        }
+    }
     let mut record = rt.block_on(deploy::execute(&client, &registry, &plan, &progress))?;
     let mut wait_error = None;
     if args.wait {
@@ -218,11 +229,6 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             ctx.tuning.poll,
             &progress,
         ));
-        for l in plan.hooks.take_logs() {
-            if !quiet {
-                eprintln!("hook log: {}", sanitize::line(&l));
-            }
-        }
         match result {
             Ok(()) => {
                 record.last_status = Status::Running;

@@ -5,6 +5,7 @@
 pub mod adopt;
 pub mod deploy;
 pub mod destroy;
+pub mod hook;
 pub mod init;
 pub mod logs;
 pub mod status;

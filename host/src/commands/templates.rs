@@ -161,7 +161,13 @@ pub fn show(ctx: &Ctx, name: &str, as_json: bool, out: &mut dyn Write) -> Result
     Ok(())
 }
 
-pub fn add(ctx: &Ctx, dir: &std::path::Path, force: bool, out: &mut dyn Write) -> Result<()> {
+pub fn add(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    force: bool,
+    dev: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let catalog = ctx.catalog();
     let installed = template_store::install(
         dir,
@@ -169,20 +175,71 @@ pub fn add(ctx: &Ctx, dir: &std::path::Path, force: bool, out: &mut dyn Write) -
         &ctx.paths.templates,
         &ctx.paths.hook_cache,
         force,
+        dev,
     )?;
-    writeln!(
-        out,
-        "Installed template {} {} into {}",
-        installed.name,
-        installed.version,
-        installed.path.display()
-    )?;
+    for n in &installed.notes {
+        ctx.warn(n);
+    }
+    if dev {
+        writeln!(
+            out,
+            "Installed template {} {} from {} (--dev: read from there on every use)",
+            installed.name,
+            installed.version,
+            installed.path.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Installed template {} {} into {}",
+            installed.name,
+            installed.version,
+            installed.path.display()
+        )?;
+    }
     if installed.has_hook {
         writeln!(
             out,
-            "Its hook was loaded and checked; see its effect with 'linode-ai deploy --dry-run'."
+            "Its hook was {}type-checked and run once on synthetic input; see its effect with 'linode-ai deploy --dry-run'.",
+            if installed.built { "built from hook/, " } else { "" }
         )?;
     }
+    writeln!(
+        out,
+        "Next: linode-ai init {} --directory DIR",
+        installed.name
+    )?;
+    Ok(())
+}
+
+pub fn new(
+    ctx: &Ctx,
+    name: &str,
+    from: &str,
+    hook: crate::cli::HookLang,
+    directory: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let catalog = ctx.catalog();
+    let base = catalog.find(from)?;
+    let dir = directory
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from(name));
+    let written =
+        crate::scaffold::new_template(&dir, name, base, hook == crate::cli::HookLang::Rust)?;
+    writeln!(
+        out,
+        "Created template {name} in {} (from {from}):",
+        dir.display()
+    )?;
+    for f in written {
+        writeln!(out, "  {f}")?;
+    }
+    writeln!(
+        out,
+        "\nNext: linode-ai templates add --dev {}",
+        dir.display()
+    )?;
     Ok(())
 }
 

@@ -28,6 +28,8 @@ pub enum Progress {
         status: Status,
         detail: Option<String>,
     },
+    /// A line the template's hook logged while judging health.
+    HookLog(String),
 }
 
 /// The hostname users reach: `--domain`, else the public IPv4's rDNS, else the derived Linode name.

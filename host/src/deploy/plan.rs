@@ -54,6 +54,8 @@ pub struct PlanContext<'a> {
     pub home: Option<&'a Path>,
     pub hook_cache: &'a Path,
     pub now: DateTime<Utc>,
+    /// Called while a hook compiles (elapsed, component size).
+    pub progress: crate::hooks::LoadProgress<'a>,
 }
 
 /// Settings after resolution.
@@ -239,6 +241,19 @@ pub fn display_env(env: &EnvVars, specs: &[EnvVarSpec]) -> EnvVars {
         .collect()
 }
 
+/// A hook's failure as shown (its own words only from the run that saw no secrets).
+fn hook_failure(template: &Template, e: &crate::hooks::HookError) -> String {
+    match e {
+        crate::hooks::HookError::Refused(m) => format!(
+            "hook of template \"{}\" {}: {}",
+            template.name(),
+            template.version(),
+            crate::hooks::HookError::Refused(m.clone()).shown()
+        ),
+        crate::hooks::HookError::Stopped(m) => m.clone(),
+    }
+}
+
 /// Checks a `--domain` name: a DNS name the proxy can get a certificate for.
 pub fn check_domain(d: &str) -> Result<()> {
     let labels: Vec<&str> = d.split('.').collect();
@@ -397,9 +412,14 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         image: settings.image.clone(),
         internal_port: fronted.port.unwrap_or(0),
         external_port: https_port,
+        hostname: domain.clone(),
+        key_env: stack.proxy.key_env.clone(),
+        services: DeployContext::services_of(&stack),
+        now: std::time::Duration::from_secs(cx.now.timestamp().max(0) as u64),
         env_vars: env.clone(),
     };
-    let hooks = TemplateHooks::for_template(&template, &stack, cx.hook_cache)?;
+    let hooks = TemplateHooks::load_with_progress(&template, &stack, cx.hook_cache, cx.progress)?;
+    notes.extend(hooks.notes.iter().cloned());
     let render = |env: &EnvVars| {
         boot::render(&BootInput {
             stack: &stack,
@@ -411,17 +431,39 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         })
         .render()
     };
-    let default_doc = render(&env);
-    let user_data = hooks.render(&context, default_doc.clone())?;
-    // The hook's messages from the real render may hold secrets: drop them.
-    drop(hooks.take_logs());
+    // The hook renders twice: first with secrets as <redacted> (what is shown:
+    // its document, log lines and error text can hold nothing secret), then
+    // with the real values (what is sent: nothing of that run is shown).
     let shown_env = display_env(&env, &specs);
     let display_ctx = DeployContext {
         env_vars: shown_env.clone(),
         ..context.clone()
     };
-    let user_data_display = hooks.render(&display_ctx, render(&shown_env))?;
+    let default_shown = render(&shown_env);
+    let user_data_display = match hooks.render(&display_ctx, &default_shown) {
+        Ok(doc) => doc.unwrap_or(default_shown),
+        Err(e) => {
+            // What it logged before failing helps its author (this run saw no secrets).
+            let mut message = hook_failure(&template, &e);
+            for l in hooks.take_logs() {
+                message.push_str(&format!("\n  hook log: {}", crate::sanitize::line(&l)));
+            }
+            bail!("{message}")
+        }
+    };
     let hook_logs = hooks.take_logs();
+    let default_doc = render(&env);
+    let user_data = match hooks.render(&context, &default_doc) {
+        Ok(doc) => doc.unwrap_or_else(|| default_doc.clone()),
+        Err(crate::hooks::HookError::Refused(_)) => bail!(
+            "hook of template \"{}\" {} refused the real values (with the values shown as <redacted> it did not); \
+             its message is withheld because it saw them",
+            template.name(),
+            template.version()
+        ),
+        Err(e) => bail!("{}", e.shown()),
+    };
+    drop(hooks.take_logs());
     let hook_diff = if hooks.has_hook() {
         cloud_init::diff_summary(&default_doc, &user_data)
     } else {

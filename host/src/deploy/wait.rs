@@ -37,8 +37,16 @@ pub async fn wait_until_healthy(
 ) -> Result<()> {
     let start = Instant::now();
     let mut last: Option<(Status, Option<String>)> = None;
+    let mut seen_logs = std::collections::HashSet::new();
     loop {
-        let (state, verdict) = crate::status::check_one(client, prober, hooks, record).await?;
+        let (state, verdict, logs) =
+            crate::status::check_one(client, prober, hooks, record).await?;
+        for l in logs {
+            if !seen_logs.contains(&l) {
+                progress(Progress::HookLog(l.clone()));
+                seen_logs.insert(l);
+            }
+        }
         let status = match (&state, &verdict) {
             (Some(s), _) if s.status().is_some() => s.status().expect("checked"),
             _ => verdict.status(),

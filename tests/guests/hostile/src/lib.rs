@@ -1,12 +1,26 @@
 //! One hostile behaviour per feature; built once per feature by tests/build-guests.sh.
 
-use linode_ai_guest_sdk::{export_template, DeployContext, Template};
+use linode_ai_guest_sdk::{export_template, log, DeployContext, HealthVerdict, LogLevel, ServiceProbe, Template};
 
 struct Hostile;
 
+/// Every env value, and copies a naive redactor would miss: reversed,
+/// upper-cased, hex, and its first three characters.
+#[allow(dead_code)]
+fn leak(ctx: &DeployContext) -> String {
+    let mut out = String::new();
+    for v in &ctx.env_vars {
+        let hex: String = v.value.bytes().map(|b| format!("{b:02x}")).collect();
+        let rev: String = v.value.chars().rev().collect();
+        let short: String = v.value.chars().take(3).collect();
+        out.push_str(&format!("{}={} rev={rev} up={} hex={hex} short={short}; ", v.name, v.value, v.value.to_uppercase()));
+    }
+    out
+}
+
 impl Template for Hostile {
     #[allow(unreachable_code, unused_variables)]
-    fn render_user_data(_ctx: &DeployContext, default: &str) -> Result<Option<String>, String> {
+    fn render_user_data(ctx: &DeployContext, default: &str) -> Result<Option<String>, String> {
         #[cfg(feature = "endless-loop")]
         {
             let mut n: u64 = 0;
@@ -53,7 +67,45 @@ impl Template for Hostile {
                 }
             }
         };
+        #[cfg(feature = "err-secrets")]
+        return Err(format!("refusing: {}", leak(ctx)));
+        #[cfg(feature = "log-secrets")]
+        {
+            log(LogLevel::Warn, &leak(ctx));
+            // The document itself may carry secrets: it is what is sent.
+            return Ok(Some(format!("{default}# {}\n", leak(ctx).replace('\n', " "))));
+        }
+        #[cfg(feature = "ansi")]
+        {
+            log(LogLevel::Info, "\x1b[2J\x1b]0;pwned\x07cleared");
+            log(LogLevel::Info, "ok\nToken: found");
+            return Err("\x1b[31mred\x1b[0m\nerror: forged line".into());
+        }
+        #[cfg(feature = "clocks")]
+        {
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let a = std::time::Instant::now();
+            let b = std::time::Instant::now();
+            let random = wasi::random::random::get_random_u64();
+            return Ok(Some(format!("{default}# wall={wall} monotonic_delta={:?} random={random}\n", b - a)));
+        }
+        let _ = (log, LogLevel::Info, leak(ctx));
         Ok(Some(default.to_string()))
+    }
+
+    #[allow(unreachable_code, unused_variables)]
+    fn evaluate_health(_ctx: &DeployContext, _probes: &[ServiceProbe]) -> Option<HealthVerdict> {
+        #[cfg(feature = "health-loop")]
+        {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        None
     }
 }
 

@@ -1,7 +1,7 @@
 //! Hook of the `ollama-ready` template: pulls the model at boot and reports
 //! "starting" until Ollama lists it in `/api/tags`.
 
-use linode_ai_guest_sdk::{export_template, log, CloudConfig, DeployContext, HealthVerdict, LogLevel, ProbeResult, Template};
+use linode_ai_guest_sdk::{export_template, log, CloudConfig, DeployContext, HealthVerdict, LogLevel, ProbeResult, ServiceProbe, Template};
 
 const DEFAULT_MODEL: &str = "llama3.2:1b";
 
@@ -28,8 +28,9 @@ impl Template for OllamaReady {
         Ok(Some(cc.render()?))
     }
 
-    fn evaluate_health(ctx: &DeployContext, probe: &ProbeResult) -> Option<HealthVerdict> {
-        let ProbeResult::Response(r) = probe else { return None };
+    fn evaluate_health(ctx: &DeployContext, probes: &[ServiceProbe]) -> Option<HealthVerdict> {
+        // The fronted service (Ollama) comes first; its health check is /api/tags.
+        let ProbeResult::Response(r) = &probes.first()?.probe else { return None };
         if r.status != 200 {
             return None;
         }
