@@ -246,11 +246,17 @@ fn kill_9_at_any_step_leaves_nothing_status_does_not_show() {
         wait_for("the firewall", Duration::from_secs(10), || {
             !env.sim.firewalls().is_empty()
         });
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for("the create call", Duration::from_secs(10), || {
+            !env.posts().is_empty()
+        });
         deploy.kill().unwrap();
         deploy.wait().unwrap();
-        // Let a late create land.
-        std::thread::sleep(Duration::from_millis(2200));
+        if lands {
+            // The create the killed deploy sent lands after it died.
+            wait_for("the late create", Duration::from_secs(10), || {
+                !env.sim.instances().is_empty()
+            });
+        }
         let j = env.run(&["status", "--json"], None).code(3).json();
         let rows = j["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "{j}");
@@ -342,4 +348,62 @@ fn status_exit_codes_tell_could_not_check_from_not_running() {
     env.extra
         .push(("LINODE_CLI_API_HOST".into(), "127.0.0.1:1".into()));
     env.run(&["status"], None).fails();
+}
+
+/// Lists are read page by page (500 each, as the API allows at most): page 1
+/// says how many, the rest are asked for at once; an answer claiming absurdly
+/// many pages is refused, not followed.
+#[test]
+fn status_reads_every_page_and_refuses_endless_ones() {
+    let env = Env::new();
+    for i in 0..1201 {
+        let tags = vec![
+            "build_ai".to_string(),
+            format!("build_ai_id=p{i}"),
+            format!("build_ai_app=app{i}"),
+            "build_ai_env=default".to_string(),
+        ];
+        env.sim
+            .seed_tagged(&format!("build-ai-app{i}-default-20261126T143000Z"), &tags);
+    }
+    let before = env.sim.requests().len();
+    let j = env
+        .run(&["status", "--json", "--app", "app1200"], None)
+        .code(3)
+        .json();
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{j}");
+    assert_eq!(
+        rows[0]["status"], "untracked",
+        "the last instance, on page 3: {j}"
+    );
+    let mut pages: Vec<String> = env.sim.requests()[before..]
+        .iter()
+        .filter(|r| r.path == "/v4/linode/instances")
+        .map(|r| r.query.clone())
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            "page=1&page_size=500",
+            "page=2&page_size=500",
+            "page=3&page_size=500"
+        ]
+    );
+
+    env.sim.add_fault(Fault {
+        method: "GET".into(),
+        path: "/v4/linode/instances".into(),
+        body: Some(r#"{"data":[],"page":1,"pages":4000000000,"results":0}"#.into()),
+        ..Default::default()
+    });
+    let before = env.sim.requests().len();
+    let out = env.run(&["status"], None).fails();
+    assert!(
+        out.stderr.contains("reports 4000000000 pages") && out.stderr.contains("at most 100"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.sim.requests().len() - before <= 3, "not followed");
 }

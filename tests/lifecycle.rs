@@ -1012,6 +1012,24 @@ fn status_lists_the_account_once_and_probes_concurrently() {
         env.sim.requests().len() - before <= 3,
         "three list calls for 40 deployments"
     );
+    // Plans and prices are kept for a day: the next status lists instances and firewalls only.
+    let before = env.sim.requests().len();
+    let j = env.run(&["status", "--json"], None).ok().json();
+    let mut paths: Vec<String> = env.sim.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["/v4/linode/instances", "/v4/networking/firewalls"],
+        "{paths:?}"
+    );
+    assert!(
+        j["cost"]["hourly"].as_f64().unwrap() > 0.0,
+        "prices from the copy: {}",
+        j["cost"]
+    );
     assert!(
         app.max_in_flight() >= 10,
         "probes overlapped: {}",
@@ -1074,4 +1092,199 @@ fn completions_and_no_colour_off_a_terminal() {
     assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
     let out = env.run(&["templates", "show", "nope"], None).fails();
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}
+
+/// What an unfriendly world feeds the binary: each gets a clear error naming
+/// the input, a non-zero exit and no panic, and never echoes a secret.
+#[test]
+fn hostile_inputs_get_clear_errors_and_never_panic() {
+    let mut env = Env::new();
+    let no_panic = |what: &str, r: &Run| {
+        assert!(
+            r.code != 101 && !r.stderr.contains("panicked"),
+            "{what}: {}",
+            r.stderr
+        );
+    };
+
+    // Numbers from the environment.
+    for bad in ["-1", "NaN", "inf", "1e309", "0", "ten", ""] {
+        env.extra = vec![("LINODE_AI_API_TIMEOUT_SECS".into(), bad.into())];
+        let r = env.run(&["status"], None);
+        no_panic(bad, &r);
+        assert!(
+            r.code != 0 && r.stderr.contains("LINODE_AI_API_TIMEOUT_SECS"),
+            "{bad:?}: {}",
+            r.stderr
+        );
+    }
+    env.extra.clear();
+
+    // --as-user without a linode-cli config is an error, not ignored.
+    let r = env.run(&["--as-user", "bob", "status"], None).fails();
+    assert!(r.stderr.contains("bob"), "{}", r.stderr);
+
+    // A closed pipe ends the output quietly, as `| head -1` does.
+    {
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills two descriptors; the read end is closed at once.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe { libc::close(fds[0]) };
+        let write_end = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+        let mut c = env.cmd(&["templates", "list"], None);
+        c.stdout(write_end).stderr(std::process::Stdio::piped());
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "quiet on a closed pipe: {stderr}");
+        assert_ne!(out.status.code(), Some(101));
+    }
+
+    let dir = env.project("chat-agent");
+    // A manifest that is a symlink to a private key: the error quotes none of it.
+    let key = env.home().join("id_ed25519");
+    std::fs::write(
+        &key,
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ-SECRETBODY\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let manifest = dir.join("ai.linode.yml");
+    let saved = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink(&key, &manifest).unwrap();
+    let r = env.run(&["deploy", "--dry-run"], Some(&dir)).fails();
+    assert!(r.stderr.contains("ai.linode.yml"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("SECRETBODY") && !r.stderr.contains("PRIVATE KEY"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_file(&manifest).unwrap();
+    // A UTF-8 byte-order mark is accepted.
+    std::fs::write(&manifest, format!("\u{feff}{saved}")).unwrap();
+    write_env(
+        &dir,
+        "\u{feff}CHAT_API_KEY=abcdefghijklmnopqrstuvwxyz012345\n",
+    );
+    env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
+
+    // A secret on a line of its own in .env is not echoed by the parse error.
+    write_env(
+        &dir,
+        "CHAT_API_KEY=abcdefghijklmnopqrstuvwxyz012345\nhunter2-secret-line\n",
+    );
+    let r = env.run(&["deploy", "--dry-run"], Some(&dir)).fails();
+    assert!(r.stderr.contains(".env:2:"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+
+    // A world-readable .env is said.
+    write_env(&dir, "CHAT_API_KEY=abcdefghijklmnopqrstuvwxyz012345\n");
+    std::fs::set_permissions(
+        dir.join(".env"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let r = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("others can read it (mode 0644)"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // A FIFO or a device in place of the env file: refused at once, not read.
+    let fifo = env.home().join("fifo.env");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for f in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let start = std::time::Instant::now();
+        let r = env
+            .run(&["deploy", "--dry-run", "--env-file", f], Some(&dir))
+            .fails();
+        assert!(
+            r.stderr.contains(f) && r.stderr.contains("expected a regular file"),
+            "{f}: {}",
+            r.stderr
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    // Template names that are paths: refused at add, with the rule.
+    for name in [".", "..", ".hidden"] {
+        let t = env.home().join(format!("tpl{}", name.len()));
+        std::fs::create_dir_all(&t).unwrap();
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../templates/embeddings/template.yml"),
+        )
+        .unwrap()
+        .replacen("name: embeddings", &format!("name: \"{name}\""), 1);
+        std::fs::write(t.join("template.yml"), text).unwrap();
+        let r = env
+            .run(&["templates", "add", t.to_str().unwrap()], None)
+            .fails();
+        assert!(r.stderr.contains("template name"), "{name}: {}", r.stderr);
+        let r = env.run(&["templates", "remove", name], None).fails();
+        assert!(
+            r.stderr.contains("no installed template named"),
+            "{name}: {}",
+            r.stderr
+        );
+    }
+
+    // API error text with control characters is shown escaped.
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/linode/instances".into(),
+        status: 400,
+        reason: "\u{1b}[2J\u{1b}]0;pwned\u{7}boom\nerror: forged line".into(),
+        ..Default::default()
+    });
+    let r = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.lines().any(|l| l.starts_with("error: forged")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(r"\x1b[2J"), "{}", r.stderr);
+
+    // Registry fields with control characters (a hand edit, another tool) are shown escaped.
+    let app = env.https_app();
+    seed_deployments(&env, &app, 1);
+    let mut reg = env.registry();
+    reg["deployments"][0]["app_name"] = "evil\u{1b}[2Jx".into();
+    reg["deployments"][0]["env"] = "default\nerror: forged".into();
+    std::fs::write(env.registry_path(), reg.to_string()).unwrap();
+    for args in [&["status"][..], &["status", "-V"][..]] {
+        let r = env.run(args, None);
+        no_panic("registry fields", &r);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(!all.contains('\u{1b}'), "{args:?}: {all:?}");
+        assert!(
+            !all.lines().any(|l| l.starts_with("error: forged")),
+            "{all}"
+        );
+        assert!(all.contains(r"evil\x1b[2Jx"), "{args:?}: {all}");
+    }
+
+    // An API answer larger than 16 MiB is refused, not read to the end.
+    env.sim.add_fault(Fault {
+        method: "GET".into(),
+        path: "/v4/linode/instances".into(),
+        body: Some(format!("{{\"data\":[\"{}\"]}}", "x".repeat(17 << 20))),
+        times: 10,
+        ..Default::default()
+    });
+    let r = env.run(&["status"], None);
+    no_panic("huge body", &r);
+    assert!(
+        r.stderr.contains("16 MiB") || r.stdout.contains("16 MiB"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
 }

@@ -1,4 +1,4 @@
-//! Write [linode-ai](https://github.com/) template hooks in Rust.
+//! Write linode-ai template hooks in Rust.
 //!
 //! A hook is a WebAssembly component that a template ships next to its
 //! `template.yml` (field `hook: hook.wasm`). It can customise the cloud-init
@@ -6,7 +6,7 @@
 //! [`Template`] (every method has a default that defers to linode-ai's
 //! built-in behaviour) and export it with [`export_template!`]:
 //!
-//! ```ignore
+//! ```no_run
 //! use linode_ai_guest_sdk::{export_template, CloudConfig, DeployContext, HealthVerdict, ProbeResult, ServiceProbe, Template};
 //!
 //! struct Hook;

@@ -32,29 +32,85 @@ pub fn tag_filter() -> serde_json::Value {
 }
 
 impl AccountView {
-    /// Three list calls, at once: tagged instances, tagged firewalls, plans.
-    pub async fn fetch(client: &LinodeClient, with_prices: bool) -> Result<AccountView, ApiError> {
+    /// The list calls, at once: tagged instances, tagged firewalls, and the
+    /// plans (prices) unless `prices` has a fresh copy of them.
+    pub async fn fetch(client: &LinodeClient, prices: Prices<'_>) -> Result<AccountView, ApiError> {
         let filter = tag_filter();
         let (instances, firewalls, types) = tokio::join!(
             client.list_instances(Some(&filter)),
             client.list_firewalls(Some(&filter)),
             async {
-                if with_prices {
-                    Some(client.types().await)
-                } else {
-                    None
+                match prices {
+                    Prices::Skip => None,
+                    Prices::Fresh => client.types().await.ok(),
+                    Prices::Cached(path) => match read_types(path, client.base_url()) {
+                        Some(t) => Some(t),
+                        None => {
+                            let t = client.types().await.ok()?;
+                            write_types(path, client.base_url(), &t);
+                            Some(t)
+                        }
+                    },
                 }
             }
         );
         Ok(AccountView {
             instances: instances?,
             firewalls: firewalls?,
-            types: types.and_then(Result::ok),
+            types,
         })
     }
 
     pub fn type_named(&self, id: &str) -> Option<&LinodeType> {
         self.types.as_ref()?.iter().find(|t| t.id == id)
+    }
+}
+
+/// Where the plans and prices come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Prices<'a> {
+    /// Not needed.
+    Skip,
+    /// Asked of the API.
+    Fresh,
+    /// From this file when it is less than [`TYPES_MAX_AGE`] old and from the
+    /// same API, else asked and written there. Plans and prices change
+    /// rarely; `status` makes one request fewer.
+    Cached(&'a std::path::Path),
+}
+
+/// How long a copy of `/linode/types` is used.
+pub const TYPES_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TypesCopy {
+    api: String,
+    fetched_at: chrono::DateTime<Utc>,
+    data: Vec<LinodeType>,
+}
+
+fn read_types(path: &std::path::Path, api: &str) -> Option<Vec<LinodeType>> {
+    let text = crate::files::read_text(path, "plans cache", 4 << 20).ok()?;
+    let copy: TypesCopy = serde_json::from_str(&text).ok()?;
+    let age = Utc::now() - copy.fetched_at;
+    (copy.api == api
+        && age >= chrono::Duration::zero()
+        && age < TYPES_MAX_AGE
+        && !copy.data.is_empty())
+    .then_some(copy.data)
+}
+
+/// Best effort: a cache that cannot be written is asked again next time.
+fn write_types(path: &std::path::Path, api: &str, data: &[LinodeType]) {
+    let copy = TypesCopy {
+        api: api.to_string(),
+        fetched_at: Utc::now(),
+        data: data.to_vec(),
+    };
+    if let (Ok(text), Some(dir)) = (serde_json::to_string(&copy), path.parent()) {
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = crate::files::write_private(path, text.as_bytes());
+        }
     }
 }
 

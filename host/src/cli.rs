@@ -29,20 +29,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+// These knobs are usually set through their environment variable, so the
+// error names it (clap names only the flag).
 fn seconds(v: &str) -> Result<Duration, String> {
-    parse_seconds(v, 3600.0)
+    parse_seconds(v, 3600.0).map_err(|e| format!("{e} (LINODE_AI_API_TIMEOUT_SECS)"))
 }
 fn budget(v: &str) -> Result<Duration, String> {
     if v.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    parse_seconds(v, 3600.0)
+    parse_seconds(v, 3600.0).map_err(|e| format!("{e} (LINODE_AI_RETRY_BUDGET_SECS)"))
 }
 fn retry_ms(v: &str) -> Result<Duration, String> {
-    parse_millis(v, 1..=60_000)
+    parse_millis(v, 1..=60_000).map_err(|e| format!("{e} (LINODE_AI_RETRY_BASE_MS)"))
 }
 fn poll_ms(v: &str) -> Result<Duration, String> {
-    parse_millis(v, 10..=600_000)
+    parse_millis(v, 10..=600_000).map_err(|e| format!("{e} (LINODE_AI_POLL_MS)"))
 }
 
 /// Knobs for timeouts, retries and tests (hidden; set by environment variable).
@@ -265,12 +267,33 @@ pub struct DeployArgs {
     pub json: bool,
 }
 
+/// Which deployments a command is about (`--app`, `--env`; both optional).
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub struct Which {
+    /// Only this app's deployments
     #[arg(long)]
     pub app: Option<String>,
+    /// Only deployments of this environment
     #[arg(long = "env", value_name = "ENV")]
     pub env_name: Option<String>,
+}
+
+impl Which {
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
+    pub fn env(&self) -> Option<&str> {
+        self.env_name.as_deref()
+    }
+    pub fn any(&self) -> bool {
+        self.app.is_some() || self.env_name.is_some()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub which: Which,
     /// Show Linode id, type, firewall, price, API status, HTTP status, hook log lines
     #[arg(long, short = 'V')]
     pub verbose: bool,
@@ -283,10 +306,8 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
-    #[arg(long)]
-    pub app: Option<String>,
-    #[arg(long = "env", value_name = "ENV")]
-    pub env_name: Option<String>,
+    #[command(flatten)]
+    pub which: Which,
     /// Adopt every untracked deployment
     #[arg(long)]
     pub all: bool,
@@ -296,10 +317,8 @@ pub struct AdoptArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    #[arg(long)]
-    pub app: Option<String>,
-    #[arg(long = "env", value_name = "ENV")]
-    pub env_name: Option<String>,
+    #[command(flatten)]
+    pub which: Which,
     /// A deployment id (or its first characters) or a Linode id
     #[arg(long)]
     pub id: Option<String>,
@@ -322,10 +341,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    #[arg(long)]
-    pub app: Option<String>,
-    #[arg(long = "env", value_name = "ENV")]
-    pub env_name: Option<String>,
+    #[command(flatten)]
+    pub which: Which,
     /// A deployment id (or its first 6+ characters), a Linode id, or a firewall label
     #[arg(long)]
     pub id: Option<String>,

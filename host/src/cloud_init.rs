@@ -53,19 +53,38 @@ impl WriteFile {
     /// A root-owned file stored gzip-compressed and base64-encoded, to fit
     /// large content (a web page) into the 16 KiB user-data limit.
     pub fn compressed(path: &str, permissions: &str, content: &[u8]) -> WriteFile {
-        use base64::Engine;
-        use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(content).expect("in-memory gzip");
-        let bytes = gz.finish().expect("in-memory gzip");
         WriteFile {
             path: path.into(),
             permissions: permissions.into(),
             owner: "root:root".into(),
             encoding: Some("gz+b64".into()),
-            content: base64::engine::general_purpose::STANDARD.encode(bytes),
+            content: gz_b64(content),
         }
     }
+}
+
+/// `content` gzip-compressed (best) and base64-encoded. Remembered: the same
+/// page is rendered several times per deploy (shown, sent) and compressing it
+/// at the best level is most of a render's time.
+fn gz_b64(content: &[u8]) -> String {
+    use base64::Engine;
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+    static DONE: OnceLock<Mutex<HashMap<Vec<u8>, String>>> = OnceLock::new();
+    let done = DONE.get_or_init(Default::default);
+    if let Some(s) = done.lock().unwrap_or_else(|e| e.into_inner()).get(content) {
+        return s.clone();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(content);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap_or_default());
+    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+    if done.len() < 16 {
+        done.insert(content.to_vec(), encoded.clone());
+    }
+    encoded
 }
 
 impl WriteFile {

@@ -280,7 +280,7 @@ pub async fn survey(
     catalog: &crate::catalog::Catalog,
 ) -> Result<(Joined, AccountView)> {
     let data = registry.load()?;
-    let view = AccountView::fetch(client, false)
+    let view = AccountView::fetch(client, crate::account::Prices::Skip)
         .await
         .map_err(|e: ApiError| {
             anyhow::Error::new(e).context("cannot list the account's linode-ai resources")

@@ -18,6 +18,8 @@ pub struct Paths {
     pub templates: PathBuf,
     /// Compiled hook components.
     pub hook_cache: PathBuf,
+    /// A copy of the API's plans and prices (`GET /linode/types`), a day at most.
+    pub types_cache: PathBuf,
     /// SSH host keys pinned on first contact with a deployment (`linode-ai logs`).
     pub known_hosts: PathBuf,
     /// linode-cli's config file, if there is a home to look in.
@@ -64,6 +66,7 @@ impl Paths {
             templates: set("LINODE_AI_TEMPLATES_DIR")
                 .unwrap_or_else(|| data.join("linode-ai").join("templates")),
             hook_cache: cache.join("linode-ai").join("hooks"),
+            types_cache: cache.join("linode-ai").join("linode-types.json"),
             known_hosts: config.join("linode-ai").join("known_hosts"),
             linode_cli_config,
         })

@@ -366,6 +366,8 @@ pub struct StatusQuery<'a> {
     pub env: Option<&'a str>,
     pub concurrency: usize,
     pub hook_cache: &'a std::path::Path,
+    /// The copy of the API's plans and prices (see [`account::Prices`]).
+    pub types_cache: &'a std::path::Path,
     pub probe_ca: Option<&'a std::path::Path>,
 }
 
@@ -378,10 +380,11 @@ pub async fn status(
 ) -> anyhow::Result<StatusReport> {
     let data = registry.load()?;
     let records: Vec<Deployment> = data.filter(q.app, q.env).into_iter().cloned().collect();
-    let (view, account_error) = match AccountView::fetch(client, true).await {
-        Ok(v) => (v, None),
-        Err(e) => (AccountView::default(), Some(e)),
-    };
+    let (view, account_error) =
+        match AccountView::fetch(client, account::Prices::Cached(q.types_cache)).await {
+            Ok(v) => (v, None),
+            Err(e) => (AccountView::default(), Some(e)),
+        };
     if let Some(e) = &account_error {
         // Without the account nothing can be checked; say so for every record.
         let rows = records

@@ -313,6 +313,11 @@ impl EnvSection {
     pub fn get(&self, name: &str) -> Option<&EnvVarSpec> {
         self.all().find(|v| v.name() == name)
     }
+
+    /// Required variables the user must set (the generated ones are filled in).
+    pub fn to_fill(&self) -> impl Iterator<Item = &EnvVarSpec> {
+        self.required.iter().filter(|v| v.generate().is_none())
+    }
 }
 
 /// How linode-ai makes a value when the env file leaves it empty.

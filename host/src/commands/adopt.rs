@@ -10,7 +10,7 @@ use crate::account::{self, AccountView, Entry};
 use crate::cli::AdoptArgs;
 
 pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
-    if !args.all && args.app.is_none() && args.env_name.is_none() {
+    if !args.all && !args.which.any() {
         bail!("say which: --app A [--env E], or --all for every untracked deployment (see 'linode-ai status')");
     }
     let registry = ctx.registry();
@@ -18,10 +18,10 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
     let client = ctx.authed_client()?;
     let catalog = ctx.catalog();
     let rt = runtime()?;
-    let view = rt.block_on(AccountView::fetch(&client, false))?;
+    let view = rt.block_on(AccountView::fetch(&client, crate::account::Prices::Skip))?;
     let keep = |d: &crate::registry::Deployment| {
-        args.app.as_deref().is_none_or(|a| d.app_name == a)
-            && args.env_name.as_deref().is_none_or(|e| d.env == e)
+        args.which.app().is_none_or(|a| d.app_name == a)
+            && args.which.env().is_none_or(|e| d.env == e)
     };
     let joined = account::join(&[], &data.deployments, &view, &catalog, keep);
     let mut adopted = Vec::new();

@@ -21,8 +21,8 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
         &joined,
         &view,
         &Selection {
-            app: args.app.clone(),
-            env: args.env_name.clone(),
+            app: args.which.app.clone(),
+            env: args.which.env_name.clone(),
             id: args.id.clone(),
             all: args.all,
         },

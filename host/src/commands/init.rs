@@ -66,13 +66,7 @@ pub fn env_example(t: &Template, specs: &[EnvVarSpec]) -> String {
 /// `.env`: generated values filled in, the rest as in the example.
 fn env_file(t: &Template, specs: &[EnvVarSpec], generated: &[(String, String)]) -> String {
     let mut out = header(t);
-    let required: Vec<&EnvVarSpec> = t
-        .spec
-        .env
-        .required
-        .iter()
-        .filter(|v| v.generate().is_none())
-        .collect();
+    let required: Vec<&EnvVarSpec> = t.spec.env.to_fill().collect();
     if !required.is_empty() {
         out.push_str("\n# Required: fill these in before 'linode-ai deploy'\n");
         for v in required {
@@ -233,14 +227,7 @@ pub fn run(ctx: &Ctx, template: &str, directory: Option<&Path>, out: &mut dyn Wr
             if names.len() == 1 { "it" } else { "them" }
         )?;
     }
-    let required: Vec<&str> = t
-        .spec
-        .env
-        .required
-        .iter()
-        .filter(|v| v.generate().is_none())
-        .map(|v| v.name())
-        .collect();
+    let required: Vec<&str> = t.spec.env.to_fill().map(|v| v.name()).collect();
     if required.is_empty() {
         writeln!(
             out,

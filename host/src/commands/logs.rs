@@ -29,7 +29,7 @@ fn target(ctx: &Ctx, d: &Deployment, identity: Option<std::path::PathBuf>) -> Re
 pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<u8> {
     let data = ctx.registry().load()?;
     let matches: Vec<&Deployment> = data
-        .filter(args.app.as_deref(), args.env_name.as_deref())
+        .filter(args.which.app(), args.which.env())
         .into_iter()
         .filter(|d| {
             args.id.as_deref().is_none_or(|id| {

@@ -22,10 +22,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
         &registry,
         &catalog,
         &StatusQuery {
-            app: args.app.as_deref(),
-            env: args.env_name.as_deref(),
+            app: args.which.app(),
+            env: args.which.env(),
             concurrency: args.concurrency as usize,
             hook_cache: &ctx.paths.hook_cache,
+            types_cache: &ctx.paths.types_cache,
             probe_ca: ctx.tuning.probe_ca.as_deref(),
         },
     ))?;
@@ -44,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
 
 fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Write) -> Result<()> {
     if report.rows.is_empty() && report.orphan_firewalls.is_empty() {
-        if args.app.is_some() || args.env_name.is_some() {
+        if args.which.any() {
             writeln!(out, "No deployments match the given --app/--env.")?;
         } else {
             writeln!(out, "No deployments yet. Start with 'linode-ai templates list' and 'linode-ai init <template>'.")?;

@@ -148,14 +148,7 @@ pub fn load_env(
     explicit: bool,
 ) -> Result<(EnvVars, Vec<String>)> {
     let specs = env_specs(template, stack);
-    let required: Vec<&str> = template
-        .spec
-        .env
-        .required
-        .iter()
-        .filter(|v| v.generate().is_none())
-        .map(|v| v.name())
-        .collect();
+    let required: Vec<&str> = template.spec.env.to_fill().map(|v| v.name()).collect();
     let mut vars = if path.exists() || std::fs::symlink_metadata(path).is_ok() {
         envfile::read(path)?
     } else if explicit {

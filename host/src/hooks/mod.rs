@@ -212,30 +212,25 @@ impl State {
     }
 }
 
-impl v01::linode_ai::hooks::types::Host for State {}
-impl v01::linode_ai::hooks::host::Host for State {
-    fn log(&mut self, level: v01::linode_ai::hooks::types::LogLevel, message: String) {
-        use v01::linode_ai::hooks::types::LogLevel as L;
-        let level = match level {
-            L::Debug => "debug",
-            L::Info => "info",
-            L::Warn => "warn",
-        };
-        State::log(self, level, message)
-    }
+/// The host functions of one interface version (`log` is alike in 0.1 and 0.2).
+macro_rules! host_impl {
+    ($v:ident) => {
+        impl $v::linode_ai::hooks::types::Host for State {}
+        impl $v::linode_ai::hooks::host::Host for State {
+            fn log(&mut self, level: $v::linode_ai::hooks::types::LogLevel, message: String) {
+                use $v::linode_ai::hooks::types::LogLevel as L;
+                let level = match level {
+                    L::Debug => "debug",
+                    L::Info => "info",
+                    L::Warn => "warn",
+                };
+                State::log(self, level, message)
+            }
+        }
+    };
 }
-impl v02::linode_ai::hooks::types::Host for State {}
-impl v02::linode_ai::hooks::host::Host for State {
-    fn log(&mut self, level: v02::linode_ai::hooks::types::LogLevel, message: String) {
-        use v02::linode_ai::hooks::types::LogLevel as L;
-        let level = match level {
-            L::Debug => "debug",
-            L::Info => "info",
-            L::Warn => "warn",
-        };
-        State::log(self, level, message)
-    }
-}
+host_impl!(v01);
+host_impl!(v02);
 
 /// The engine shared by all hooks, with an epoch ticker for deadlines.
 pub fn engine() -> Result<&'static Engine> {
@@ -698,34 +693,25 @@ fn response_parts(p: &ProbeResult) -> Result<ResponseParts, String> {
     }
 }
 
-fn to_v01_probe(p: &ProbeResult) -> v01::linode_ai::hooks::types::ProbeResult {
-    use v01::linode_ai::hooks::types as w;
-    match response_parts(p) {
-        Ok((status, headers, body, truncated)) => w::ProbeResult::Response(w::HttpResponse {
-            status,
-            headers: headers
-                .into_iter()
-                .map(|(name, value)| w::Header { name, value })
-                .collect(),
-            body,
-            truncated,
-        }),
-        Err(m) => w::ProbeResult::Error(m),
-    }
+/// A probe in one interface version's types (the records are alike in 0.1 and 0.2).
+macro_rules! to_probe {
+    ($name:ident, $($types:ident)::+) => {
+        fn $name(p: &ProbeResult) -> $($types)::+::ProbeResult {
+            use $($types)::+ as w;
+            match response_parts(p) {
+                Ok((status, headers, body, truncated)) => w::ProbeResult::Response(w::HttpResponse {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .map(|(name, value)| w::Header { name, value })
+                        .collect(),
+                    body,
+                    truncated,
+                }),
+                Err(m) => w::ProbeResult::Error(m),
+            }
+        }
+    };
 }
-
-fn to_v02_probe(p: &ProbeResult) -> v02::linode_ai::hooks::types::ProbeResult {
-    use v02::linode_ai::hooks::types as w;
-    match response_parts(p) {
-        Ok((status, headers, body, truncated)) => w::ProbeResult::Response(w::HttpResponse {
-            status,
-            headers: headers
-                .into_iter()
-                .map(|(name, value)| w::Header { name, value })
-                .collect(),
-            body,
-            truncated,
-        }),
-        Err(m) => w::ProbeResult::Error(m),
-    }
-}
+to_probe!(to_v01_probe, v01::linode_ai::hooks::types);
+to_probe!(to_v02_probe, v02::linode_ai::hooks::types);

@@ -173,6 +173,11 @@ impl RetryPolicy {
     }
 }
 
+/// Items per list page: the most the API allows.
+const PAGE_SIZE: u32 = 500;
+/// Pages of one list read at most (an answer claiming more is refused).
+const MAX_PAGES: u32 = 100;
+
 #[derive(Debug, Deserialize)]
 struct Page<T> {
     data: Vec<T>,
@@ -399,24 +404,35 @@ impl LinodeClient {
         filter: Option<&serde_json::Value>,
         auth: bool,
     ) -> Result<Vec<T>, ApiError> {
-        let mut out = Vec::new();
-        let mut page = 1;
-        loop {
-            let p: Page<T> = self
-                .request::<_, ()>(
-                    Method::GET,
-                    &format!("{path}?page={page}&page_size=500"),
-                    None,
-                    filter,
-                    auth,
-                )
-                .await?;
-            out.extend(p.data);
-            if page >= p.pages.max(1) {
-                return Ok(out);
-            }
-            page += 1;
+        // Page 1 says how many there are; the rest are asked for at once.
+        let get = |page: u32| async move {
+            self.request::<Page<T>, ()>(
+                Method::GET,
+                &format!("{path}?page={page}&page_size={PAGE_SIZE}"),
+                None,
+                filter,
+                auth,
+            )
+            .await
+        };
+        let first = get(1).await?;
+        let pages = first.pages.max(1);
+        if pages > MAX_PAGES {
+            return Err(ApiError::Decode {
+                method: "GET".into(),
+                path: path.into(),
+                message: format!(
+                    "it reports {pages} pages; linode-ai reads at most {MAX_PAGES} ({} items)",
+                    MAX_PAGES * PAGE_SIZE
+                ),
+            });
         }
+        let mut out = first.data;
+        let rest = futures_util::future::try_join_all((2..=pages).map(get)).await?;
+        for p in rest {
+            out.extend(p.data);
+        }
+        Ok(out)
     }
 
     /// `GET /regions` (no token needed).

@@ -120,6 +120,8 @@ impl Default for SimConfig {
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
+    /// The query string (`page=2&page_size=500`), empty when none.
+    pub query: String,
     pub body: Option<Value>,
     pub filter: Option<String>,
 }
@@ -260,9 +262,18 @@ impl Sim {
         id
     }
 
-    /// Adds an instance directly (for status benchmarks), already running.
-    pub fn seed_instance(&self, label: &str) -> u64 {
-        self.seed_tagged(label, &[])
+    /// Adds a firewall with these tags, attached to Linode `linode_id` (a
+    /// deployment's own firewall, for benchmarks).
+    pub fn seed_tagged_firewall(&self, label: &str, tags: &[String], linode_id: u64) -> u64 {
+        let id = self.seed_firewall(label);
+        let mut st = self.state.lock().unwrap();
+        st.next_fw += 1;
+        let device = st.next_fw;
+        if let Some(f) = st.firewalls.get_mut(&id) {
+            f.body["tags"] = json!(tags);
+            f.devices.push((device, linode_id, None));
+        }
+        id
     }
 
     /// Adds a running instance with these tags.
@@ -331,6 +342,7 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
         st.log.push(LoggedRequest {
             method: method.to_string(),
             path: path.clone(),
+            query: query.clone(),
             body: body.clone(),
             filter: filter.clone(),
         });

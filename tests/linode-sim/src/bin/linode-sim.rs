@@ -1,5 +1,14 @@
-//! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N] [--booting-ms N] [--seed N] [--app]`:
-//! runs the Linode API stand-in on 127.0.0.1 until killed; prints its base URL.
+//! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N]
+//! [--booting-ms N] [--seed N] [--app CA_FILE]`: runs the Linode API stand-in
+//! on 127.0.0.1 until killed and prints its base URL.
+//!
+//! For benchmarks: `--seed N` adds N running instances tagged as linode-ai
+//! deployments `d0..d{N-1}` (app `app<i>`, env `default`), each with its
+//! firewall; `--app CA_FILE`
+//! starts an HTTPS stand-in for their proxies with a certificate for
+//! `*.linode-ai.test` (so every deployment has its own hostname), answering
+//! `/healthz/<service>` with 200, writes the CA that signed it to CA_FILE and
+//! prints its port on a second line.
 
 use linode_sim::{Sim, SimConfig};
 
@@ -7,14 +16,17 @@ fn main() {
     let mut config = SimConfig::default();
     let mut port = 0u16;
     let mut seed = 0u64;
-    let mut app = false;
+    let mut app_ca: Option<String> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
-        let num = || {
-            val.parse::<u64>()
-                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+        let num = || match val.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => {
+                eprintln!("{} needs a number", args[i]);
+                std::process::exit(2);
+            }
         };
         match args[i].as_str() {
             "--port" => port = num() as u16,
@@ -23,11 +35,7 @@ fn main() {
             "--booting-ms" => config.booting_ms = num(),
             "--token" => config.token = val.clone(),
             "--seed" => seed = num(),
-            "--app" => {
-                app = true;
-                i += 1;
-                continue;
-            }
+            "--app" => app_ca = Some(val.clone()),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -35,16 +43,27 @@ fn main() {
         }
         i += 2;
     }
-    let sim = Sim::start_on(port, config).expect("bind 127.0.0.1");
-    // Running instances with ids 1001.. for benchmarks.
+    let sim = match Sim::start_on(port, config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
     for i in 0..seed {
-        sim.seed_instance(&format!("bench-{i}"));
+        let tags = vec!["build_ai".to_string(), format!("build_ai_id=d{i}")];
+        let id = sim.seed_tagged(&format!("build-ai-app{i}-default-20261126T143000Z"), &tags);
+        sim.seed_tagged_firewall(&format!("build-ai-app{i}-d{i}"), &tags, id);
     }
     println!("http://127.0.0.1:{}/v4", sim.port);
-    // With --app, a health endpoint (GET /health -> 200) for benchmarks, on a second line.
-    let _app = app.then(|| {
-        let a = linode_sim::app::AppServer::start("/health", 200, "ok");
-        println!("http://127.0.0.1:{}/health", a.port);
+    let _app = app_ca.map(|ca_file| {
+        let ca = linode_sim::app::TestCa::new();
+        ca.write(std::path::Path::new(&ca_file));
+        let a = linode_sim::app::AppServer::https(&ca, &["*.linode-ai.test", "localhost"]);
+        for service in ["app", "tei", "ollama", "vllm", "chat"] {
+            a.set_path(&format!("/healthz/{service}"), 200, "ok");
+        }
+        println!("{}", a.port);
         a
     });
     use std::io::Write;
