@@ -1,5 +1,6 @@
-//! `status` as data: the account's tagged instances and firewalls (three list
-//! calls, whatever the number of deployments) joined with the registry, then
+//! `status` as data: the account's tagged instances and firewalls (one list
+//! call each per 500, pages after the first asked for at once; plans and
+//! prices from a day-old copy) joined with the registry, then
 //! every running deployment's health probed through its proxy, concurrently
 //! and bounded. What was seen is written back to the registry without ever
 //! downgrading a record another run completed meanwhile.

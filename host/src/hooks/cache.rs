@@ -55,6 +55,22 @@ fn hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
+/// SHA-256 of a file, read in 1 MiB pieces (a 40 MB artifact is never held twice).
+fn hex_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(format!("{:x}", h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 fn engine_id(engine: &Engine) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
@@ -153,16 +169,16 @@ impl Cache {
             }
         };
         compile_in_child(path, &out, progress)?;
-        let data = std::fs::read(&out).context("cannot read the compiled hook")?;
+        let artifact_sha256 = hex_file(&out).context("cannot read the compiled hook")?;
         // SAFETY: the child wrote this artifact from this component moments ago with the same
         // engine settings, into a directory only this user can write (or a fresh temp directory).
-        let component = unsafe { Component::deserialize(engine, &data) }
+        let component = unsafe { Component::deserialize_file(engine, &out) }
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("the compiled hook cannot be loaded")?;
         if let Some((art, meta)) = self.entry(engine, &sha) {
             let m = Meta {
                 component_sha256: sha,
-                artifact_sha256: hex(&data),
+                artifact_sha256,
                 engine: engine_id(engine),
             };
             let stored = std::fs::rename(&out, &art)
@@ -190,13 +206,14 @@ impl Cache {
         if m.component_sha256 != component_sha || m.engine != engine_id(engine) {
             return None;
         }
-        let data = std::fs::read(art).ok()?;
-        if hex(&data) != m.artifact_sha256 {
+        if hex_file(art).ok()? != m.artifact_sha256 {
             return None;
         }
         // SAFETY: the artifact is the one recorded for exactly this component and engine, in a
-        // directory only this user can write; a load error is a cache miss.
-        unsafe { Component::deserialize(engine, &data) }.ok()
+        // directory only this user can write (so it cannot change between the check and the
+        // load but by this user); a load error is a cache miss. Mapping the file (rather than
+        // reading it) lets Wasmtime initialise memories copy-on-write from it.
+        unsafe { Component::deserialize_file(engine, art) }.ok()
     }
 
     /// Drops entries unused for 30 days, then the oldest while over 512 MiB.
