@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 tests/build-guests.sh
+# The binaries the scripts below run (linode-sim has no integration tests of
+# its own, so `cargo test` alone does not build its binary).
+cargo build --workspace --locked --bins
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
 tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
