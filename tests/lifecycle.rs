@@ -727,7 +727,7 @@ fn a_429_storm_is_ridden_out_within_the_budget() {
     env.extra
         .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "20".into()));
     let dir = env.project("chat-agent");
-    // Ten 429s in a row with Retry-After 1: more than the 5 attempts of other errors.
+    // Six 429s in a row with Retry-After 1: more than the 5 attempts of other errors.
     env.sim.add_fault(Fault {
         method: "GET".into(),
         path: "/v4/linode/types".into(),
