@@ -332,6 +332,13 @@ fn status_exit_codes_tell_could_not_check_from_not_running() {
     env.run(&["deploy"], Some(&dir)).ok();
     // Checked, not running yet: 3.
     env.run(&["status"], None).code(3);
+    // The codes are documented where a script author looks.
+    let help = env.run(&["status", "--help"], None).ok();
+    let help = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("3 checked") && help.contains("1 could not check"),
+        "{help}"
+    );
     // Could not check: 1, whatever the cause.
     env.extra.push(("LINODE_CLI_TOKEN".into(), "wrong".into()));
     let out = env.run(&["status"], None).fails();

@@ -208,7 +208,7 @@ fn dry_run_checks_region_and_plan_when_the_api_answers() {
     assert!(out.stdout.contains("API checks:  passed"), "{}", out.stdout);
     assert!(
         out.stdout
-            .contains("Linode type: g6-standard-2, $0.036/h ($26.28/month)"),
+            .contains("Linode type: g6-standard-2, $0.036/h ($24.00/month)"),
         "{}",
         out.stdout
     );

@@ -233,10 +233,14 @@ on_error() {
   echo "linode-ai: FAILED at step \"$step_name\" (exit $code); see 'linode-ai logs --boot'" >&2
   linode-ai-step "$step_name" failed || true
   local p
-  # Stop the image pulls under way (the docker client first: it is the subshell's child).
+  # Stop the image pulls under way. Each loop is frozen first, so it cannot
+  # start its next try (or its retry sleep) between the killing of its docker
+  # client and its own end; the pending TERM ends it when it resumes.
   for p in "${pull_pid[@]}"; do
+    kill -STOP "$p" 2>/dev/null || continue
     pkill -TERM -P "$p" 2>/dev/null || true
-    kill "$p" 2>/dev/null || true
+    kill -TERM "$p" 2>/dev/null || true
+    kill -CONT "$p" 2>/dev/null || true
   done
   exit "$code"
 }

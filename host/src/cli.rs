@@ -106,6 +106,11 @@ pub enum Command {
     /// Deploy the current AI project to Linode
     Deploy(DeployArgs),
     /// Show status of deployments (and of linode-ai resources in the account)
+    #[command(
+        after_help = "Exit codes: 0 every deployment is running; 3 checked, and something is not \
+                            running; 1 could not check (API error, authentication, malformed answer); \
+                            2 usage error."
+    )]
     Status(StatusArgs),
     /// Record deployments found in the account but not in this machine's registry
     Adopt(AdoptArgs),
@@ -130,12 +135,14 @@ pub enum Command {
 pub enum TemplatesCmd {
     /// List stock and installed templates
     List {
+        /// Print machine-readable JSON on stdout instead of text
         #[arg(long)]
         json: bool,
     },
     /// Show a template's details
     Show {
         name: String,
+        /// Print machine-readable JSON on stdout instead of text
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +197,7 @@ pub enum HookCmd {
         /// Env values the hook sees (in status only public ones are known), KEY=VALUE
         #[arg(long = "env", value_name = "KEY=VALUE")]
         env: Vec<String>,
+        /// Print machine-readable JSON on stdout instead of text
         #[arg(long)]
         json: bool,
     },
@@ -263,6 +271,7 @@ pub struct DeployArgs {
     /// Project directory (default: the current directory)
     #[arg(long, short = 'd', value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -297,6 +306,7 @@ pub struct StatusArgs {
     /// Show Linode id, type, firewall, price, API status, HTTP status, hook log lines
     #[arg(long, short = 'V')]
     pub verbose: bool,
+    /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,
     /// Deployments checked at once
@@ -311,6 +321,7 @@ pub struct AdoptArgs {
     /// Adopt every untracked deployment
     #[arg(long)]
     pub all: bool,
+    /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -352,6 +363,7 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,
 }

@@ -180,6 +180,12 @@ def scenario(name, linode_ai, sim, template, env_lines, settings, verify):
             if "--- output" in str(e):
                 raise
             raise AssertionError("%s\n--- cloud-init status:\n%s\n--- output:\n%s" % (e, box.status, box.output[-3000:])) from None
+        # A pull the boot stopped gets a moment to exit (its SIGTERM handler
+        # may run after cloud-init returns); anything left running (a pull,
+        # which sleeps 60 s here, or a retry's `sleep 5`) outlives the grace.
+        deadline = time.time() + 2
+        while box.leftover_processes() and time.time() < deadline:
+            time.sleep(0.05)
         check(not box.leftover_processes(), "nothing keeps running after the boot (background pulls stopped)", box)
     finally:
         box.close()

@@ -1048,24 +1048,31 @@ pub fn regions() -> Vec<Value> {
     ]
 }
 
-/// Real plan ids, memory and GPU counts (from recorded API traffic).
+/// Real plan ids, memory, GPU counts and prices (from recorded API traffic and
+/// Akamai's pricing page). The monthly price is a cap, not hourly x 730.
 pub fn types() -> Vec<Value> {
-    let mk = |id: &str, class: &str, memory: u64, vcpus: u64, gpus: u64, hourly: f64| {
+    let mk = |id: &str,
+              class: &str,
+              memory: u64,
+              vcpus: u64,
+              gpus: u64,
+              hourly: f64,
+              monthly: f64| {
         json!({"id": id, "label": id, "class": class, "memory": memory, "vcpus": vcpus, "gpus": gpus, "disk": memory * 20,
-               "transfer": 4000, "network_out": 4000, "price": {"hourly": hourly, "monthly": hourly * 730.0},
+               "transfer": 4000, "network_out": 4000, "price": {"hourly": hourly, "monthly": monthly},
                "region_prices": [], "addons": {"backups": {"price": {"hourly": 0.008, "monthly": 5.0}, "region_prices": []}},
                "successor": null, "accelerated_devices": 0})
     };
     vec![
-        mk("g6-nanode-1", "nanode", 1024, 1, 0, 0.0075),
-        mk("g6-standard-1", "standard", 2048, 1, 0, 0.018),
-        mk("g6-standard-2", "standard", 4096, 2, 0, 0.036),
-        mk("g6-standard-4", "standard", 8192, 4, 0, 0.072),
-        mk("g6-standard-6", "standard", 16384, 6, 0, 0.144),
-        mk("g6-dedicated-2", "dedicated", 4096, 2, 0, 0.054),
-        mk("g6-dedicated-4", "dedicated", 8192, 4, 0, 0.108),
-        mk("g2-gpu-rtx4000a1-s", "gpu", 16384, 4, 1, 0.52),
-        mk("g2-gpu-rtx4000a1-m", "gpu", 32768, 8, 1, 0.67),
-        mk("g1-gpu-rtx6000-1", "gpu", 32768, 8, 1, 1.5),
+        mk("g6-nanode-1", "nanode", 1024, 1, 0, 0.0075, 5.0),
+        mk("g6-standard-1", "standard", 2048, 1, 0, 0.018, 12.0),
+        mk("g6-standard-2", "standard", 4096, 2, 0, 0.036, 24.0),
+        mk("g6-standard-4", "standard", 8192, 4, 0, 0.072, 48.0),
+        mk("g6-standard-6", "standard", 16384, 6, 0, 0.144, 96.0),
+        mk("g6-dedicated-2", "dedicated", 4096, 2, 0, 0.054, 36.0),
+        mk("g6-dedicated-4", "dedicated", 8192, 4, 0, 0.108, 72.0),
+        mk("g2-gpu-rtx4000a1-s", "gpu", 16384, 4, 1, 0.52, 350.0),
+        mk("g2-gpu-rtx4000a1-m", "gpu", 32768, 8, 1, 0.67, 446.0),
+        mk("g1-gpu-rtx6000-1", "gpu", 32768, 8, 1, 1.5, 1000.0),
     ]
 }
