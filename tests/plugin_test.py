@@ -20,13 +20,15 @@ def run(args, env, expect=0):
 
 
 def main():
-    sim = subprocess.Popen([SIM, "--app"], stdout=subprocess.PIPE, text=True)
+    home = tempfile.mkdtemp(prefix="plugin-test-")
+    ca = os.path.join(home, "probe-ca.pem")
+    sim = subprocess.Popen([SIM, "--app", ca], stdout=subprocess.PIPE, text=True)
     try:
         api = sim.stdout.readline().strip()  # http://127.0.0.1:PORT/v4
-        app = sim.stdout.readline().strip()  # http://127.0.0.1:PORT/health
+        app_port = sim.stdout.readline().strip()  # the HTTPS stand-in for the proxy
+        if not api.startswith("http://127.0.0.1:") or not app_port.isdigit():
+            sys.exit("linode-sim did not start: %r %r" % (api, app_port))
         api_port = api.split(":")[2].split("/")[0]
-        app_port = app.split(":")[2].split("/")[0]
-        home = tempfile.mkdtemp(prefix="plugin-test-")
         config = os.path.join(home, "linode-cli.ini")
         with open(config, "w") as f:
             # The default user's token is refused; "good" has the simulator's token.
@@ -37,7 +39,8 @@ def main():
             )
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINODE_")}
         env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, "config"), XDG_DATA_HOME=os.path.join(home, "data"),
-                   XDG_CACHE_HOME=os.path.join(home, "cache"), LINODE_CLI_CONFIG=config, NO_COLOR="1")
+                   XDG_CACHE_HOME=os.path.join(home, "cache"), LINODE_CLI_CONFIG=config, NO_COLOR="1",
+                   LINODE_AI_PROBE_CA=ca)
 
         run(["register-plugin", "linodecli_ai"], env)
         with open(config) as f:

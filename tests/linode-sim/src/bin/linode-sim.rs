@@ -35,6 +35,10 @@ fn main() {
             "--booting-ms" => config.booting_ms = num(),
             "--token" => config.token = val.clone(),
             "--seed" => seed = num(),
+            "--app" if val.is_empty() || val.starts_with("--") => {
+                eprintln!("--app needs the file to write the test CA to");
+                std::process::exit(2);
+            }
             "--app" => app_ca = Some(val.clone()),
             other => {
                 eprintln!("unknown argument {other}");
