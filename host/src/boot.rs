@@ -86,7 +86,7 @@ fn fn_name(service: &str) -> String {
 /// `start_<service>`: the container on the private network, nothing published.
 fn start_function(s: &Service) -> String {
     let mut f = format!(
-        "start_{}() {{\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    args=()\n",
+        "start_{}() {{\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    args=()\n",
         fn_name(&s.name)
     );
     if !s.env.is_empty() {
@@ -113,7 +113,7 @@ fn start_function(s: &Service) -> String {
         "    docker rm -f {name} >/dev/null 2>&1 || true\n"
     ));
     let mut run = format!(
-        "    docker run -d --name {name} --network \"$NETWORK\" --network-alias {name} --restart unless-stopped \\\n      \"${{args[@]}}\" {}",
+        "    docker run -d --name {name} --network \"$LINODE_AI_NETWORK\" --network-alias {name} --restart unless-stopped \\\n      \"${{args[@]}}\" {}",
         shell_quote(&s.image)
     );
     for a in &s.args {
@@ -127,7 +127,7 @@ fn start_function(s: &Service) -> String {
 
 fn start_proxy_function(stack: &Stack) -> String {
     let mut f = String::from(
-        "start_proxy() {\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    args=()\n",
+        "start_proxy() {\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    args=()\n",
     );
     if let Some(key) = &stack.proxy.key_env {
         // Fail closed: no key, no site.
@@ -136,7 +136,7 @@ fn start_proxy_function(stack: &Stack) -> String {
         ));
     }
     f.push_str(&format!(
-        "    export LINODE_AI_HTTPS_PORT=\"$HTTPS_PORT\"\n    docker rm -f {PROXY} >/dev/null 2>&1 || true\n    docker run -d --name {PROXY} --network \"$NETWORK\" --restart unless-stopped \\\n      -p 80:80 -p \"$HTTPS_PORT:$HTTPS_PORT\" \\\n      -e LINODE_AI_HOSTNAME -e LINODE_AI_HTTPS_PORT \"${{args[@]}}\" \\\n      -v caddy-data:/data -v caddy-config:/config \\\n      -v {CADDYFILE}:/etc/caddy/Caddyfile:ro \\\n      -v {WWW_DIR}:/srv/www:ro -v {STATUS_DIR}:/srv/linode-ai:ro \\\n      {}\n  )\n}}\n",
+        "    docker rm -f {PROXY} >/dev/null 2>&1 || true\n    docker run -d --name {PROXY} --network \"$LINODE_AI_NETWORK\" --restart unless-stopped \\\n      -p 80:80 -p \"$LINODE_AI_HTTPS_PORT:$LINODE_AI_HTTPS_PORT\" \\\n      -e LINODE_AI_HOSTNAME -e LINODE_AI_HTTPS_PORT \"${{args[@]}}\" \\\n      -v caddy-data:/data -v caddy-config:/config \\\n      -v {CADDYFILE}:/etc/caddy/Caddyfile:ro \\\n      -v {WWW_DIR}:/srv/www:ro -v {STATUS_DIR}:/srv/linode-ai:ro \\\n      {}\n  )\n}}\n",
         shell_quote(CADDY_IMAGE)
     ));
     f
@@ -147,7 +147,7 @@ fn post_start_function(s: &Service) -> Option<String> {
     s.post_start_script.as_ref()?;
     let port = s.port.unwrap_or(80);
     Some(format!(
-        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$ENV_FILE\"\n    set +a\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
+        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
         f = fn_name(&s.name),
         name = s.name
     ))
@@ -205,10 +205,12 @@ fn gpu_function(branch: &str) -> String {
 
 const PRELUDE: &str = r#"set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
-ENV_FILE=/etc/build-ai.env
-NETWORK=@NETWORK@
-DOMAIN=@DOMAIN@
-HTTPS_PORT=@HTTPS_PORT@
+# The boot's own variables carry the LINODE_AI_ prefix, which no project var
+# may use: sourcing the env file in a service's subshell cannot change them.
+LINODE_AI_ENV_FILE=/etc/build-ai.env
+LINODE_AI_NETWORK=@NETWORK@
+LINODE_AI_DOMAIN=@DOMAIN@
+export LINODE_AI_HTTPS_PORT=@HTTPS_PORT@
 # shellcheck source=/dev/null
 . @LIB@
 trap on_error ERR
@@ -286,7 +288,7 @@ env_names() {
       # shellcheck disable=SC2053 # the pattern is a glob on purpose
       if [[ $name == $pat ]]; then printf '%s\n' "$name"; break; fi
     done
-  done < "$ENV_FILE"
+  done < "$LINODE_AI_ENV_FILE"
 }
 
 container_ip() {
@@ -434,7 +436,7 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
         image_args.join(" ")
     ));
     out.push_str(
-        "step \"find the instance's name\"\nif [[ -n $DOMAIN ]]; then\n  LINODE_AI_HOSTNAME=$DOMAIN\nelse\n  ipv4=$(public_ipv4)\n  LINODE_AI_HOSTNAME=\"${ipv4//./-}.ip.linodeusercontent.com\"\nfi\nLINODE_AI_URL=\"https://$LINODE_AI_HOSTNAME\"\nif [[ $HTTPS_PORT != 443 ]]; then LINODE_AI_URL=\"$LINODE_AI_URL:$HTTPS_PORT\"; fi\nexport LINODE_AI_HOSTNAME LINODE_AI_URL\necho \"linode-ai: serving $LINODE_AI_URL\"\nstep \"create the private network\"\ndocker network inspect \"$NETWORK\" >/dev/null 2>&1 || docker network create \"$NETWORK\"\n",
+        "step \"find the instance's name\"\nif [[ -n $LINODE_AI_DOMAIN ]]; then\n  LINODE_AI_HOSTNAME=$LINODE_AI_DOMAIN\nelse\n  ipv4=$(public_ipv4)\n  LINODE_AI_HOSTNAME=\"${ipv4//./-}.ip.linodeusercontent.com\"\nfi\nLINODE_AI_URL=\"https://$LINODE_AI_HOSTNAME\"\nif [[ $LINODE_AI_HTTPS_PORT != 443 ]]; then LINODE_AI_URL=\"$LINODE_AI_URL:$LINODE_AI_HTTPS_PORT\"; fi\nexport LINODE_AI_HOSTNAME LINODE_AI_URL\necho \"linode-ai: serving $LINODE_AI_URL\"\nstep \"create the private network\"\ndocker network inspect \"$LINODE_AI_NETWORK\" >/dev/null 2>&1 || docker network create \"$LINODE_AI_NETWORK\"\n",
     );
     let proxy_step = format!(
         "await_pull {}\nstep \"start the HTTPS proxy\"\nstart_proxy\n",
@@ -492,7 +494,7 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
     }
     if stack.post_start_script.is_some() {
         out.push_str(&format!(
-            "step \"post-start script\"\n(\n  trap - ERR\n  set -a\n  # shellcheck source=/dev/null\n  . \"$ENV_FILE\"\n  set +a\n  exec bash {POST_START_SCRIPT}\n)\n"
+            "step \"post-start script\"\n(\n  trap - ERR\n  set -a\n  # shellcheck source=/dev/null\n  . \"$LINODE_AI_ENV_FILE\"\n  set +a\n  exec bash {POST_START_SCRIPT}\n)\n"
         ));
     }
     out.push_str("linode-ai-step ready \"done\"\necho \"linode-ai: ready at $LINODE_AI_URL\"\n");

@@ -211,6 +211,8 @@ def chat_webui(box, dotenv):
             check(line.split("=", 1)[1] not in "\n".join(c), "no secret value in any command line", box)
     check(box.boot_json == {"state": "done", "step": "ready", "at": box.boot_json["at"]}, "boot.json says done: %r" % box.boot_json, box)
     check("status: done" in box.status, "cloud-init finished without error", box)
+    check(any(x.startswith("curl POST http://172.18.0.") and "auths/signup" in x for x in c), "the admin is made on the private network", box)
+    no_shadowing(box)
 
 
 def chat_agent(box, dotenv):
@@ -225,6 +227,7 @@ def chat_agent(box, dotenv):
     check("serving https://203-0-113-10.ip.linodeusercontent.com" in box.output, "the name comes from the public IPv4", box)
     check(box.boot_json["state"] == "done", "boot.json says done", box)
     check("status: done" in box.status, "cloud-init finished without error", box)
+    no_shadowing(box)
 
 
 def gpu_prebuilt(box, dotenv):
@@ -271,14 +274,27 @@ def gpu_repo_fails(box, dotenv):
     check(len([x for x in c if "curl download" in x]) == 1, "curl was asked once (its own --retry does the retrying)", box)
 
 
+# Project vars named like the boot script's own variables: the env file is
+# sourced in each service's subshell, so none of them may steer the boot.
+SHADOWS = ["NETWORK=host", "DOMAIN=evil.invalid", "HTTPS_PORT=1", "ENV_FILE=/nonexistent", "ip=127.0.0.9",
+           "args=--privileged", "port=1", "name=x"]
+
+
+def no_shadowing(box):
+    runs = [x for x in box.calls if x.startswith("docker run ")]
+    check(runs and all("--network linode-ai " in x for x in runs), "every service is on the private network: %r" % runs, box)
+    check(not any("privileged" in x or "evil.invalid" in x or "127.0.0.9" in x for x in box.calls),
+          "no project var steers a command: %r" % box.calls, box)
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("tests/chroot/boot_test.py needs root (chroot, mount)")
     linode_ai, sim = sys.argv[1], sys.argv[2]
     only = sys.argv[3:]
     scenarios = [
-        ("chat-webui", "chat-webui", [], {}, chat_webui),
-        ("chat-agent", "chat-agent", [], {}, chat_agent),
+        ("chat-webui", "chat-webui", SHADOWS, {}, chat_webui),
+        ("chat-agent", "chat-agent", SHADOWS, {}, chat_agent),
         ("gpu-prebuilt", "llm-api", [], {"STANDIN_PREBUILT": 1}, gpu_prebuilt),
         ("gpu-dkms", "llm-api", [], {"STANDIN_PREBUILT": 0}, gpu_dkms),
         ("gpu-nvidia-smi-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_NVIDIA_SMI_FAILS": 1,
