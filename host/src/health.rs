@@ -380,6 +380,29 @@ pub fn boot_verdict(probe: &ProbeResult) -> Option<HealthVerdict> {
     }
 }
 
+/// One service's probe: the service, what came back, the codes that mean healthy.
+pub type ServiceProbe = (String, ProbeResult, Vec<u16>);
+
+/// The built-in verdict over every service's probe (reasons name the service
+/// when there are several).
+pub fn builtin_verdict(probes: &[ServiceProbe]) -> HealthVerdict {
+    combine(
+        probes
+            .iter()
+            .map(|(s, p, codes)| (s.clone(), default_verdict(codes, p)))
+            .collect(),
+        probes.len() > 1,
+    )
+}
+
+/// The probes as a hook's `evaluate-health` receives them.
+pub fn hook_probes(probes: &[ServiceProbe]) -> Vec<(String, ProbeResult)> {
+    probes
+        .iter()
+        .map(|(s, p, _)| (s.clone(), p.clone()))
+        .collect()
+}
+
 /// Several services' verdicts as one: all healthy is healthy, any unhealthy
 /// is unhealthy, otherwise starting (reasons name the service).
 pub fn combine(verdicts: Vec<(String, HealthVerdict)>, name_services: bool) -> HealthVerdict {

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use crate::account::{self, AccountView, Entry, Found};
 use crate::catalog::Catalog;
 use crate::health::{
-    self, boot_verdict, combine, default_verdict, HealthVerdict, ProbeResult, Prober,
+    self, boot_verdict, builtin_verdict, hook_probes, HealthVerdict, Prober, ServiceProbe,
 };
 use crate::hooks::{DeployContext, TemplateHooks};
 use crate::linode::{ApiError, Firewall, Instance, LinodeClient, Price};
@@ -135,7 +135,7 @@ pub async fn check_health(
     d: &Deployment,
 ) -> (HealthVerdict, Option<u16>, Vec<String>) {
     let timeout = |s: u64| Duration::from_secs(s.clamp(1, 30));
-    let mut probes: Vec<(String, ProbeResult, Vec<u16>)> = Vec::new();
+    let mut probes: Vec<ServiceProbe> = Vec::new();
     if !d.is_https() {
         let Some(target) = d.probe_target(&d.health.http_path) else {
             return (
@@ -167,26 +167,14 @@ pub async fn check_health(
         }
     }
     let http = probes.first().and_then(|(_, p, _)| p.http_status());
-    let builtin = || {
-        combine(
-            probes
-                .iter()
-                .map(|(s, p, codes)| (s.clone(), default_verdict(codes, p)))
-                .collect(),
-            probes.len() > 1,
-        )
-    };
     if !hooks.has_hook() {
-        return (builtin(), http, vec![]);
+        return (builtin_verdict(&probes), http, vec![]);
     }
-    let list: Vec<(String, ProbeResult)> = probes
-        .iter()
-        .map(|(s, p, _)| (s.clone(), p.clone()))
-        .collect();
+    let list = hook_probes(&probes);
     let (verdict, logs) = hooks.health(&context_for(d), &list).await;
     let verdict = match verdict {
         Ok(Some(v)) => v,
-        Ok(None) => builtin(),
+        Ok(None) => builtin_verdict(&probes),
         Err(e) => HealthVerdict::Unhealthy(e.shown()),
     };
     (verdict, http, logs)

@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::Ctx;
-use crate::health::{combine, default_verdict, HealthVerdict, ProbeErrorKind, ProbeResult};
+use crate::health::{
+    builtin_verdict, hook_probes, HealthVerdict, ProbeErrorKind, ProbeResult, ServiceProbe,
+};
 use crate::stack::Stack;
 use crate::template::{Source, Template};
 
@@ -76,7 +78,7 @@ pub fn test(
             truncated: false,
         },
     };
-    let probes: Vec<(String, ProbeResult, Vec<u16>)> = stack
+    let probes: Vec<ServiceProbe> = stack
         .probes()
         .into_iter()
         .enumerate()
@@ -95,10 +97,7 @@ pub fn test(
         })
         .collect();
     let context = crate::template_store::synthetic_context(&t, &stack, vars);
-    let list: Vec<(String, ProbeResult)> = probes
-        .iter()
-        .map(|(s, p, _)| (s.clone(), p.clone()))
-        .collect();
+    let list = hook_probes(&probes);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
@@ -108,16 +107,7 @@ pub fn test(
         .context("evaluate-health failed")?
     {
         Some(v) => (v, true),
-        None => (
-            combine(
-                probes
-                    .iter()
-                    .map(|(s, p, c)| (s.clone(), default_verdict(c, p)))
-                    .collect(),
-                probes.len() > 1,
-            ),
-            false,
-        ),
+        None => (builtin_verdict(&probes), false),
     };
     let logs: Vec<String> = logs.iter().map(|l| crate::sanitize::line(l)).collect();
     if json {
