@@ -299,21 +299,16 @@ fn kill_9_at_any_step_leaves_nothing_status_does_not_show() {
     // A firewall whose deployment lost its record too: listed as orphaned, destroyable.
     let env = Env::new();
     let dir = env.project("chat-agent");
+    env.sim.add_fault(Fault::error(
+        "POST",
+        "/v4/linode/instances",
+        400,
+        "region is not valid",
+    ));
     env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/linode/instances".into(),
-        status: 400,
-        reason: "region is not valid".into(),
-        ..Default::default()
-    });
-    env.sim.add_fault(Fault {
-        method: "DELETE".into(),
-        path: "/v4/networking/firewalls".into(),
-        status: 500,
-        reason: "down".into(),
         // Exactly the deploy's own clean-up attempts: the firewall stays behind.
         times: 5,
-        ..Default::default()
+        ..Fault::error("DELETE", "/v4/networking/firewalls", 500, "down")
     });
     env.run(&["deploy"], Some(&dir)).fails();
     std::fs::remove_file(env.registry_path()).unwrap();

@@ -690,21 +690,12 @@ fn retries_honour_rate_limits_and_never_create_twice() {
     // 429 with Retry-After, then a 500 on create (the create may have happened:
     // looked up by label first), then busy, then success.
     env.sim.add_fault(Fault {
-        method: "GET".into(),
-        path: "/v4/regions".into(),
-        status: 429,
-        reason: "Too many requests".into(),
         retry_after: Some(1),
-        ..Default::default()
+        ..Fault::error("GET", "/v4/regions", 429, "Too many requests")
     });
     for (status, reason) in [(500, "Internal"), (400, "Linode busy.")] {
-        env.sim.add_fault(Fault {
-            method: "POST".into(),
-            path: "/v4/linode/instances".into(),
-            status,
-            reason: reason.into(),
-            ..Default::default()
-        });
+        env.sim
+            .add_fault(Fault::error("POST", "/v4/linode/instances", status, reason));
     }
     env.run(&["deploy"], Some(&dir)).ok();
     let reqs = env.sim.requests();
@@ -729,13 +720,9 @@ fn a_429_storm_is_ridden_out_within_the_budget() {
     let dir = env.project("chat-agent");
     // Six 429s in a row with Retry-After 1: more than the 5 attempts of other errors.
     env.sim.add_fault(Fault {
-        method: "GET".into(),
-        path: "/v4/linode/types".into(),
-        status: 429,
-        reason: "Too many requests".into(),
         retry_after: Some(1),
         times: 6,
-        ..Default::default()
+        ..Fault::error("GET", "/v4/linode/types", 429, "Too many requests")
     });
     env.run(&["deploy"], Some(&dir)).ok();
     assert_eq!(
@@ -751,13 +738,9 @@ fn a_429_storm_is_ridden_out_within_the_budget() {
         .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "2".into()));
     let dir2 = env2.project("chat-agent");
     env2.sim.add_fault(Fault {
-        method: "GET".into(),
-        path: "/v4/linode/types".into(),
-        status: 429,
-        reason: "Too many requests".into(),
         retry_after: Some(1),
         times: 10,
-        ..Default::default()
+        ..Fault::error("GET", "/v4/linode/types", 429, "Too many requests")
     });
     let out = env2.run(&["deploy"], Some(&dir2)).fails();
     assert!(out.stderr.contains("429"), "{}", out.stderr);
@@ -805,13 +788,12 @@ fn api_errors_are_shown_with_reason_and_leave_nothing_behind() {
     // A validation error with a field, as the real API words it: the firewall
     // made for the Linode is deleted again and no record stays.
     env.extra.clear();
-    env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/linode/instances".into(),
-        status: 400,
-        reason: "region is not valid".into(),
-        ..Default::default()
-    });
+    env.sim.add_fault(Fault::error(
+        "POST",
+        "/v4/linode/instances",
+        400,
+        "region is not valid",
+    ));
     let out = env.run(&["deploy"], Some(&dir)).fails();
     assert!(out.stderr.contains("region is not valid"), "{}", out.stderr);
     assert_eq!(env.posts().len(), 1, "validation errors are not retried");
@@ -819,13 +801,12 @@ fn api_errors_are_shown_with_reason_and_leave_nothing_behind() {
     assert!(env.sim.firewalls().is_empty(), "cleaned up");
     assert!(env.records().is_empty());
     // A refused firewall: nothing is created at all.
-    env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/networking/firewalls".into(),
-        status: 400,
-        reason: "Too many Firewalls".into(),
-        ..Default::default()
-    });
+    env.sim.add_fault(Fault::error(
+        "POST",
+        "/v4/networking/firewalls",
+        400,
+        "Too many Firewalls",
+    ));
     let out = env.run(&["deploy"], Some(&dir)).fails();
     assert!(
         out.stderr.contains("Too many Firewalls") && out.stderr.contains("nothing was created"),
@@ -843,12 +824,13 @@ fn the_token_never_leaks_through_api_errors() {
     // The API echoes the Authorization header in its error body.
     for path in ["/v4/linode/instances", "/v4/networking/firewalls"] {
         env.sim.add_fault(Fault {
-            method: "GET".into(),
-            path: path.into(),
-            status: 400,
-            reason: "bad request: Authorization: Bearer test-token".into(),
             times: 100,
-            ..Default::default()
+            ..Fault::error(
+                "GET",
+                path,
+                400,
+                "bad request: Authorization: Bearer test-token",
+            )
         });
     }
     for args in [
@@ -1232,13 +1214,12 @@ fn hostile_inputs_get_clear_errors_and_never_panic() {
     }
 
     // API error text with control characters is shown escaped.
-    env.sim.add_fault(Fault {
-        method: "POST".into(),
-        path: "/v4/linode/instances".into(),
-        status: 400,
-        reason: "\u{1b}[2J\u{1b}]0;pwned\u{7}boom\nerror: forged line".into(),
-        ..Default::default()
-    });
+    env.sim.add_fault(Fault::error(
+        "POST",
+        "/v4/linode/instances",
+        400,
+        "\u{1b}[2J\u{1b}]0;pwned\u{7}boom\nerror: forged line",
+    ));
     let r = env.run(&["deploy"], Some(&dir)).fails();
     assert!(
         !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),

@@ -54,6 +54,20 @@ pub struct Fault {
     pub times: u32,
 }
 
+impl Fault {
+    /// Answers requests matching `method` and the `path` prefix with the
+    /// API's error shape: `status` and `reason`.
+    pub fn error(method: &str, path: &str, status: u16, reason: &str) -> Fault {
+        Fault {
+            method: method.into(),
+            path: path.into(),
+            status,
+            reason: reason.into(),
+            ..Default::default()
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }
