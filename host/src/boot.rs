@@ -86,7 +86,7 @@ fn fn_name(service: &str) -> String {
 /// `start_<service>`: the container on the private network, nothing published.
 fn start_function(s: &Service) -> String {
     let mut f = format!(
-        "start_{}() {{\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    args=()\n",
+        "start_{}() {{\n  (\n    trap - ERR\n    load_env\n    args=()\n",
         fn_name(&s.name)
     );
     if !s.env.is_empty() {
@@ -126,9 +126,7 @@ fn start_function(s: &Service) -> String {
 }
 
 fn start_proxy_function(stack: &Stack) -> String {
-    let mut f = String::from(
-        "start_proxy() {\n  (\n    trap - ERR\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    args=()\n",
-    );
+    let mut f = String::from("start_proxy() {\n  (\n    trap - ERR\n    load_env\n    args=()\n");
     if let Some(key) = &stack.proxy.key_env {
         // Fail closed: no key, no site.
         f.push_str(&format!(
@@ -147,7 +145,7 @@ fn post_start_function(s: &Service) -> Option<String> {
     s.post_start_script.as_ref()?;
     let port = s.port.unwrap_or(80);
     Some(format!(
-        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    set -a\n    # shellcheck source=/dev/null\n    . \"$LINODE_AI_ENV_FILE\"\n    set +a\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
+        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    load_env\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
         f = fn_name(&s.name),
         name = s.name
     ))
@@ -207,6 +205,7 @@ const PRELUDE: &str = r#"set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # The boot's own variables carry the LINODE_AI_ prefix, which no project var
 # may use: sourcing the env file in a service's subshell cannot change them.
+# shellcheck disable=SC2034 # read by load_env and env_names (the sourced helpers)
 LINODE_AI_ENV_FILE=/etc/build-ai.env
 LINODE_AI_NETWORK=@NETWORK@
 LINODE_AI_DOMAIN=@DOMAIN@
@@ -277,6 +276,15 @@ await_pull() {
   unset 'pull_pid[$img]'
   if [[ -n $pid ]] && wait "$pid"; then return 0; fi
   docker pull "$img"
+}
+
+# The project's env values, exported: called only in a subshell, so they
+# reach what that subshell starts and nothing else.
+load_env() {
+  set -a
+  # shellcheck source=/dev/null
+  . "$LINODE_AI_ENV_FILE"
+  set +a
 }
 
 # Names in the env file matching the given glob patterns.
@@ -494,7 +502,7 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
     }
     if stack.post_start_script.is_some() {
         out.push_str(&format!(
-            "step \"post-start script\"\n(\n  trap - ERR\n  set -a\n  # shellcheck source=/dev/null\n  . \"$LINODE_AI_ENV_FILE\"\n  set +a\n  exec bash {POST_START_SCRIPT}\n)\n"
+            "step \"post-start script\"\n(\n  trap - ERR\n  load_env\n  exec bash {POST_START_SCRIPT}\n)\n"
         ));
     }
     out.push_str("linode-ai-step ready \"done\"\necho \"linode-ai: ready at $LINODE_AI_URL\"\n");
