@@ -170,3 +170,31 @@ pub fn new_template(
     written.push("README.md".into());
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The copies of the WIT that must stand alone (the SDK crate, the Python
+    /// and JavaScript examples a template author copies) are the WIT itself.
+    #[test]
+    fn vendored_wit_copies_are_the_wit() {
+        for (path, copy) in [
+            (
+                "guest-sdk/wit/hooks.wit",
+                include_str!("../../guest-sdk/wit/hooks.wit"),
+            ),
+            (
+                "templates/examples/ollama-ready-py/wit/hooks.wit",
+                include_str!("../../templates/examples/ollama-ready-py/wit/hooks.wit"),
+            ),
+            (
+                "templates/examples/ollama-ready-js/wit/hooks.wit",
+                include_str!("../../templates/examples/ollama-ready-js/wit/hooks.wit"),
+            ),
+        ] {
+            assert!(
+                copy == super::SDK_WIT,
+                "{path} differs from wit/hooks.wit: copy it over"
+            );
+        }
+    }
+}
