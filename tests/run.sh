@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# The Caddy the proxy image ships (2.11.2, installed by .ci/run), before Debian's 2.6.
+export PATH="$PWD/target/tools/caddy:$PATH"
 tests/build-guests.sh
 # The binaries the scripts below run (linode-sim has no integration tests of
 # its own, so `cargo test` alone does not build its binary).

@@ -31,21 +31,55 @@ pub fn upstream_var(service: &str) -> String {
     )
 }
 
-fn matcher(name: &str, route: &Route) -> String {
-    let path = &route.path;
-    if route.read_only {
-        format!("  @{name} {{\n    path {path}\n    method GET HEAD\n  }}\n")
+/// Requests whose path was not sent in clean form: `.`/`..` segments, `//`,
+/// or an encoded `.`, `/` or `\`. Caddy's `path` matcher cleans the path
+/// before it compares, but `reverse_proxy` forwards it as sent, so
+/// `/metrics/../health` would pass the allow-list as `/health` and reach
+/// `/metrics` (or worse) upstream. Such requests get 400 before any route.
+pub const UNCLEAN_PATH: &str = r#"^[^?]*(//|/\.\.?(/|\?|$)|%2[eEfF]|%5[cC]|\\)"#;
+
+/// Routes that render as one `handle` (adjacent, same target and rules):
+/// one matcher lists all their paths.
+fn groups(routes: &[Route]) -> Vec<Vec<&Route>> {
+    let mut out: Vec<Vec<&Route>> = Vec::new();
+    for r in routes {
+        match out.last_mut() {
+            Some(g)
+                if g[0].target == r.target
+                    && g[0].auth == r.auth
+                    && g[0].rewrite == r.rewrite
+                    && !g[0].read_only
+                    && !r.read_only =>
+            {
+                g.push(r)
+            }
+            _ => out.push(vec![r]),
+        }
+    }
+    out
+}
+
+fn matcher(name: &str, group: &[&Route]) -> String {
+    let paths: Vec<&str> = group.iter().map(|r| r.path.as_str()).collect();
+    let paths = paths.join(" ");
+    if group[0].read_only {
+        format!("  @{name} {{\n    path {paths}\n    method GET HEAD\n  }}\n")
     } else {
-        format!("  @{name} path {path}\n")
+        format!("  @{name} path {paths}\n")
     }
 }
 
-fn upstream(stack: &Stack, service: &str, port: u16, auth: RouteAuth, indent: &str) -> String {
+/// `reverse_proxy` to a service. Read-only (health and public) routes
+/// forward nothing of the request: no query, no body, no header.
+fn upstream(stack: &Stack, service: &str, port: u16, route: &Route, indent: &str) -> String {
     let mut out = format!(
         "{indent}reverse_proxy {{${}:{service}:{port}}} {{\n",
         upstream_var(service)
     );
-    if auth == RouteAuth::Key {
+    if route.read_only {
+        out.push_str(&format!("{indent}  header_up -*\n"));
+        out.push_str(&format!("{indent}  header_up Host {{upstream_hostport}}\n"));
+    } else if route.auth == RouteAuth::Key {
         // The proxy checked the key. Services that check it too (vLLM, TEI) get
         // the header; others never see it. Origin goes: the browser page and the
         // API share one origin, and Ollama answers 403 to an Origin it does not
@@ -69,6 +103,13 @@ fn upstream(stack: &Stack, service: &str, port: u16, auth: RouteAuth, indent: &s
 /// Pages run only their own inline script and talk only to their own origin.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+fn describe_target(route: &Route) -> String {
+    match &route.target {
+        Target::Service { name, port } => format!("{name}:{port}"),
+        Target::Page(p) => format!("page {p}"),
+    }
+}
+
 /// The Caddyfile for `stack`.
 pub fn caddyfile(stack: &Stack) -> String {
     let mut out = String::from(
@@ -79,9 +120,14 @@ pub fn caddyfile(stack: &Stack) -> String {
            acme_ca {{$LINODE_AI_ACME_CA:{LETS_ENCRYPT}}}\n  servers {{\n    protocols h1 h2\n  }}\n}}\n\n"
     ));
     out.push_str("{$LINODE_AI_HOSTNAME} {\n");
+    // Deferred: applied to every answer, the apps' own included (no framing anywhere).
     out.push_str(
-        "  header {\n    Strict-Transport-Security \"max-age=31536000\"\n    X-Content-Type-Options nosniff\n    Referrer-Policy no-referrer\n    -Server\n  }\n",
+        "  header {\n    defer\n    Strict-Transport-Security \"max-age=31536000\"\n    X-Content-Type-Options nosniff\n    X-Frame-Options DENY\n    +Content-Security-Policy \"frame-ancestors 'none'\"\n    Referrer-Policy no-referrer\n    -Server\n  }\n",
     );
+    out.push_str(&format!(
+        "  # A path not sent in clean form (dot segments, //, encoded . / \\) is refused before any route.\n  @unclean vars_regexp {{http.request.orig_uri}} \"{}\"\n  handle @unclean {{\n    respond \"400 Bad Request: send the path without . or .. segments, // or encoded slashes\n\" 400\n  }}\n",
+        UNCLEAN_PATH
+    ));
     if let Some(key) = &stack.proxy.key_env {
         out.push_str(&format!(
             "  # The key comes from the container's environment; an empty key matches nothing useful\n\
@@ -93,31 +139,44 @@ pub fn caddyfile(stack: &Stack) -> String {
     out.push_str(&format!(
         "  @boot {{\n    path {BOOT_PATH}\n    method GET HEAD\n  }}\n  handle @boot {{\n    rewrite * /boot.json\n    root * {{$LINODE_AI_STATUS_DIR:/srv/linode-ai}}\n    header Cache-Control no-store\n    file_server\n  }}\n"
     ));
-    for (i, route) in stack.proxy.routes.iter().enumerate() {
+    for (i, group) in groups(&stack.proxy.routes).iter().enumerate() {
         let name = format!("route{i}");
-        out.push_str(&format!(
-            "  # {} -> {}{}\n",
-            route.path,
-            match &route.target {
-                Target::Service { name, port } => format!("{name}:{port}"),
-                Target::Page(p) => format!("page {p}"),
-            },
-            match route.auth {
-                RouteAuth::Key => ", key required",
-                RouteAuth::Public => ", public",
-                RouteAuth::App => ", the app's own login",
-            }
-        ));
-        out.push_str(&matcher(&name, route));
+        let route = group[0];
+        for r in group {
+            out.push_str(&format!(
+                "  # {} -> {}{}\n",
+                r.path,
+                describe_target(r),
+                match r.auth {
+                    RouteAuth::Key => ", key required",
+                    RouteAuth::Public => ", public",
+                    RouteAuth::App => ", the app's own login",
+                }
+            ));
+        }
+        out.push_str(&matcher(&name, group));
         out.push_str(&format!("  handle @{name} {{\n"));
         let body = |indent: &str| -> String {
             let mut b = String::new();
-            if let Some(rw) = &route.rewrite {
-                b.push_str(&format!("{indent}rewrite * {rw}\n"));
+            if route.read_only {
+                // Nothing of the request goes upstream: a body is refused, the
+                // path is fixed (an exact route's own) and the query dropped.
+                b.push_str(&format!(
+                    "{indent}request_body {{\n{indent}  max_size 1\n{indent}}}\n{indent}@{name}_body header Content-Length *\n{indent}respond @{name}_body \"413 Request Entity Too Large: health checks take no body\n\" 413\n"
+                ));
+            }
+            let fixed = route.rewrite.clone().or_else(|| {
+                (route.read_only && !route.path.contains('*'))
+                    .then(|| route.path.clone())
+            });
+            match (&fixed, route.read_only) {
+                (Some(rw), true) => b.push_str(&format!("{indent}rewrite * {rw}?\n")),
+                (Some(rw), false) => b.push_str(&format!("{indent}rewrite * {rw}\n")),
+                (None, _) => {}
             }
             match &route.target {
                 Target::Service { name, port } => {
-                    b.push_str(&upstream(stack, name, *port, route.auth, indent))
+                    b.push_str(&upstream(stack, name, *port, route, indent))
                 }
                 Target::Page(page) => {
                     b.push_str(&format!(
@@ -139,7 +198,10 @@ pub fn caddyfile(stack: &Stack) -> String {
         }
         out.push_str("  }\n");
     }
-    out.push_str("  handle {\n    respond \"404 Not Found\n\" 404\n  }\n}\n");
+    out.push_str("  handle {\n    respond \"404 Not Found\n\" 404\n  }\n}\n\n");
+    // A Host header that is not the instance's name (on a connection whose
+    // TLS name was): 421, never an empty 200.
+    out.push_str("https:// {\n  respond \"421 Misdirected Request: this server answers only for its own name\n\" 421\n}\n");
     out
 }
 

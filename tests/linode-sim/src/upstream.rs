@@ -19,6 +19,9 @@ pub struct Seen {
     pub authorization: Option<String>,
     pub origin: Option<String>,
     pub host: Option<String>,
+    pub cookie: Option<String>,
+    /// Bytes of request body received.
+    pub body_len: usize,
 }
 
 /// Which app to imitate.
@@ -119,6 +122,8 @@ impl Upstream {
                     authorization: req.header("Authorization"),
                     origin: origin.clone(),
                     host: host.clone(),
+                    cookie: req.header("Cookie"),
+                    body_len: req.body().len(),
                 });
                 if let Some(o) = &origin {
                     if matches!(kind, Kind::Ollama { .. }) && !origin_allowed(o, host.as_deref()) {
