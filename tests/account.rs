@@ -409,3 +409,52 @@ fn status_reads_every_page_and_refuses_endless_ones() {
     );
     assert!(env.sim.requests().len() - before <= 3, "not followed");
 }
+
+/// Runs `args` `n` times at once in `dir`; returns each run's outcome.
+fn at_once(env: &Env, args: &[&str], dir: &std::path::Path, n: usize) -> Vec<Run> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = env.cmd(args, Some(dir));
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
+        .collect()
+}
+
+/// Issue 16, item 2: simultaneous deploys of one app/env on one machine make
+/// one Linode; the others are refused (the first reserves the app/env in the
+/// registry, under its lock, before looking at the account).
+#[test]
+fn simultaneous_deploys_of_one_app_env_make_one_linode() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    // Every API call takes a while: all of them look at the account before any creates.
+    env.sim.set_latency(100);
+    let runs = at_once(&env, &["deploy"], &dir, 5);
+    assert_eq!(env.sim.instances().len(), 1, "one Linode");
+    assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 1);
+    for r in runs.iter().filter(|r| r.code != 0) {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("in progress") || r.stderr.contains("already exists"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(env.records().len(), 1, "refused runs leave no record");
+    assert_eq!(env.sim.firewalls().len(), 1);
+    // Five --replace at once: still one Linode, a new one, and one record.
+    let old = linode_ids(&env);
+    let runs = at_once(&env, &["deploy", "--replace"], &dir, 5);
+    assert!(runs.iter().any(|r| r.code == 0), "one replaces");
+    let now = linode_ids(&env);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, old);
+    assert_eq!(env.records().len(), 1);
+    assert_eq!(env.sim.firewalls().len(), 1);
+}

@@ -67,6 +67,10 @@ pub struct PendingInfo {
     pub pid: u32,
     pub host: String,
     pub started_at: DateTime<Utc>,
+    /// The app/env is reserved by a deploy that has not sent anything to
+    /// the API yet (it is still looking at the account, or asking).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reserved: bool,
 }
 
 /// One deployment as recorded locally. No secrets are ever stored here.

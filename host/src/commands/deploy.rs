@@ -107,6 +107,8 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             .with_context(|| format!("--firewall {id}: cannot use that firewall"))?;
     }
     let registry = ctx.registry();
+    // This app/env is ours until we create it or stop (no other run here can pass the check below).
+    let reservation = deploy::reserve(&registry, &plan, args.new)?;
 
     // Another deployment of this app and env: ask, or need --replace / --new.
     let (joined, _) = rt.block_on(crate::destroy::survey(&client, &registry, &catalog))?;
@@ -216,6 +218,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             eprintln!("hook log: {}", sanitize::line(l));
         }
     }
+    reservation.hand_over();
     let mut record = rt.block_on(deploy::execute(&client, &registry, &plan, &progress))?;
     let mut wait_error = None;
     if args.wait {

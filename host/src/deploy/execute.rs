@@ -113,9 +113,100 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
             pid: std::process::id(),
             host: machine_name(),
             started_at: Utc::now(),
+            reserved: false,
         }),
         extra: Default::default(),
     }
+}
+
+/// The app/env of a plan, reserved in the registry for this run: its pending
+/// record, written under the registry's lock before the account is looked
+/// at, so two deploys of one app/env on this machine cannot both pass the
+/// "already exists" check. Dropped without [`Reservation::hand_over`] (the
+/// run stopped before creating anything), the record is removed again.
+#[must_use = "dropping the reservation removes it"]
+pub struct Reservation<'a> {
+    registry: &'a Registry,
+    id: String,
+    armed: bool,
+}
+
+impl Reservation<'_> {
+    /// From here [`execute`] owns the record (it completes or keeps it).
+    pub fn hand_over(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Best effort: a reservation left behind by a failed write is
+            // removed by the next reserve() once this process is gone.
+            let id = &self.id;
+            let _ = self.registry.update(|d| {
+                d.deployments.retain(|r| {
+                    !(r.deployment_id == *id && r.pending.as_ref().is_some_and(|p| p.reserved))
+                })
+            });
+        }
+    }
+}
+
+/// Reserves the plan's app/env: under the registry's lock, refuses when
+/// another deploy of the same app/env is in progress on this machine (unless
+/// `beside`: `--new` makes another one on purpose), then writes the pending
+/// record. Reservations of runs that stopped before creating anything are
+/// cleared on the way.
+pub fn reserve<'a>(
+    registry: &'a Registry,
+    plan: &DeployPlan,
+    beside: bool,
+) -> Result<Reservation<'a>> {
+    let mut record = pending_record(plan);
+    if let Some(p) = record.pending.as_mut() {
+        p.reserved = true;
+    }
+    record.last_detail = Some("reserved: the deploy is looking at the account".into());
+    let (app, env) = (record.app_name.clone(), record.env.clone());
+    let busy = registry
+        .update(|d| {
+            d.deployments.retain(|r| {
+                !(r.pending.as_ref().is_some_and(|p| p.reserved)
+                    && !crate::account::create_may_be_running(r))
+            });
+            let busy = d
+                .deployments
+                .iter()
+                .find(|r| {
+                    r.app_name == app
+                        && r.env == env
+                        && r.is_pending()
+                        && crate::account::create_may_be_running(r)
+                })
+                .and_then(|r| r.pending.clone());
+            if busy.is_none() || beside {
+                d.deployments.push(record.clone());
+            }
+            busy
+        })
+        .context("cannot record the deployment before creating it")?;
+    if let (Some(p), false) = (busy, beside) {
+        let secs = (Utc::now() - p.started_at).num_seconds().max(0);
+        anyhow::bail!(
+            "another deploy of {} (env: {}) is in progress (pid {} on {}, started {secs}s ago); \
+             wait for it to finish ('linode-ai status' shows it), or pass --new to make another one beside it",
+            crate::sanitize::line(&app),
+            crate::sanitize::line(&env),
+            p.pid,
+            crate::sanitize::line(&p.host)
+        );
+    }
+    Ok(Reservation {
+        registry,
+        id: record.deployment_id,
+        armed: true,
+    })
 }
 
 /// Saves generated values into the project's env file before anything is
@@ -141,8 +232,9 @@ pub async fn execute(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Deployment> {
     let mut record = pending_record(plan);
+    // Replaces the reservation, if this run made one.
     registry
-        .add(record.clone())
+        .upsert(record.clone())
         .context("cannot record the deployment before creating it")?;
     let mut request = plan.request.clone();
     let mut created_firewall = None;

@@ -8,7 +8,9 @@ pub mod plan;
 pub mod preflight;
 pub mod wait;
 
-pub use execute::{execute, hostname_for, machine_name, save_generated, Progress};
+pub use execute::{
+    execute, hostname_for, machine_name, reserve, save_generated, Progress, Reservation,
+};
 pub use plan::{
     plan, DeployOptions, DeployPlan, FirewallPlan, PlanContext, ResolvedSettings, REDACTED,
 };

@@ -36,7 +36,19 @@ impl fmt::Display for Method {
 pub enum Payload {
     Full(String),
     Stream(tokio::sync::mpsc::Receiver<String>),
+    /// No answer: the connection is closed.
+    Abort,
 }
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug)]
+struct Aborted;
+impl fmt::Display for Aborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("answer dropped on purpose")
+    }
+}
+impl std::error::Error for Aborted {}
 
 /// Status, headers and body of an answer.
 type Answer = (u16, Vec<(String, String)>, Payload);
@@ -85,6 +97,12 @@ impl Request {
     }
     pub fn respond(self, status: u16, headers: Vec<(String, String)>, body: String) {
         let _ = self.answer.send((status, headers, Payload::Full(body)));
+    }
+
+    /// Closes the connection without an answer (the request was handled;
+    /// the client never hears how).
+    pub fn abort(self) {
+        let _ = self.answer.send((0, vec![], Payload::Abort));
     }
 
     /// Answers with a body streamed from the returned sender (the answer ends when it is dropped).
@@ -150,17 +168,20 @@ impl Server {
                     tokio::spawn(async move {
                         let service = service_fn(move |req: hyper::Request<Incoming>| {
                             let handler = handler.clone();
-                            async move { Ok::<_, std::convert::Infallible>(serve(handler, req).await) }
+                            async move { serve(handler, req).await }
                         });
                         let builder = hyper::server::conn::http1::Builder::new();
                         match acceptor {
                             Some(a) => {
                                 if let Ok(tls) = a.accept(stream).await {
-                                    let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                                    let _ =
+                                        builder.serve_connection(TokioIo::new(tls), service).await;
                                 }
                             }
                             None => {
-                                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
                             }
                         }
                     });
@@ -176,7 +197,10 @@ impl Server {
 
 type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
-async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Response<Body> {
+async fn serve(
+    handler: Handler,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Body>, Aborted> {
     let method = match req.method().as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
@@ -214,6 +238,9 @@ async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Respon
     let (status, headers, body) =
         rx.await
             .unwrap_or((500, vec![], Payload::Full("handler gave no answer".into())));
+    if matches!(body, Payload::Abort) {
+        return Err(Aborted);
+    }
     let mut resp = hyper::Response::builder().status(status);
     for (k, v) in headers {
         resp = resp.header(k, v);
@@ -221,6 +248,7 @@ async fn serve(handler: Handler, req: hyper::Request<Incoming>) -> hyper::Respon
     let body: Body = match body {
         Payload::Full(s) => Full::new(Bytes::from(s)).boxed(),
         Payload::Stream(rx) => BodyExt::boxed(ChannelBody(rx)),
+        Payload::Abort => unreachable!("handled above"),
     };
-    resp.body(body).expect("valid response")
+    Ok(resp.body(body).expect("valid response"))
 }

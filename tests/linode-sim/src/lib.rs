@@ -49,6 +49,10 @@ pub struct Fault {
     /// With `status` 0: answer 200 with this raw body (malformed JSON).
     #[serde(default)]
     pub body: Option<String>,
+    /// Handle the request normally, then close the connection without an
+    /// answer (the create went through; the client never hears of it).
+    #[serde(default)]
+    pub drop_answer: bool,
     /// How many requests this fault applies to.
     #[serde(default = "one")]
     pub times: u32,
@@ -83,6 +87,7 @@ impl Default for Fault {
             delay_ms: 0,
             delay_before_ms: 0,
             body: None,
+            drop_answer: false,
             times: 1,
         }
     }
@@ -144,6 +149,8 @@ pub struct LoggedRequest {
 struct SimInstance {
     body: Value,
     created: Instant,
+    /// Served exactly as stored (a hostile or oddly shaped answer).
+    raw: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +181,43 @@ struct State {
     log: Vec<LoggedRequest>,
     in_flight: usize,
     max_in_flight: usize,
+    /// While set, new instances stay out of list answers (the account list
+    /// lagging behind a create) until [`Sim::catch_up_lists`].
+    lists_lag: bool,
+    unlisted: std::collections::BTreeSet<u64>,
+    /// Requests held until their gate opens.
+    gates: Vec<(String, String, Arc<GateState>)>,
+}
+
+/// Held requests wait on this until it opens.
+#[derive(Debug, Default)]
+struct GateState {
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+    /// Requests that reached the gate.
+    arrived: Mutex<u32>,
+}
+
+/// A gate on requests of one method and path prefix: they wait (answered
+/// normally afterwards) until [`Gate::open`] or the gate is dropped.
+pub struct Gate(Arc<GateState>);
+
+impl Gate {
+    /// Lets every held request (and every later one) through.
+    pub fn open(&self) {
+        *self.0.open.lock().unwrap() = true;
+        self.0.opened.notify_all();
+    }
+    /// How many requests have reached the gate so far.
+    pub fn arrived(&self) -> u32 {
+        *self.0.arrived.lock().unwrap()
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
 }
 
 /// A running simulator; stops when dropped.
@@ -250,6 +294,68 @@ impl Sim {
             .collect()
     }
 
+    /// Holds requests of `method` to paths starting with `path` until the
+    /// returned gate opens: a state a test can look at in between.
+    pub fn hold(&self, method: &str, path: &str) -> Gate {
+        let g = Arc::new(GateState::default());
+        self.state
+            .lock()
+            .unwrap()
+            .gates
+            .push((method.to_string(), path.to_string(), g.clone()));
+        Gate(g)
+    }
+
+    /// From now on new instances stay out of list answers (`GET
+    /// /linode/instances`, filtered or not) until [`Sim::catch_up_lists`];
+    /// `GET /linode/instances/{id}` finds them.
+    pub fn lag_lists(&self) {
+        self.state.lock().unwrap().lists_lag = true;
+    }
+
+    /// The lists show every instance again.
+    pub fn catch_up_lists(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.lists_lag = false;
+        st.unlisted.clear();
+    }
+
+    /// Adds an instance served exactly as `body` says (a hostile or oddly
+    /// shaped answer: `"status": 5`, `"ipv4": "x"`, a negative id).
+    pub fn seed_raw_instance(&self, body: Value) {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.instances.insert(
+            id,
+            SimInstance {
+                body,
+                created: Instant::now(),
+                raw: true,
+            },
+        );
+    }
+
+    /// Deletes a firewall behind linode-ai's back (attached or not).
+    pub fn remove_firewall(&self, id: u64) -> bool {
+        self.state.lock().unwrap().firewalls.remove(&id).is_some()
+    }
+
+    /// Detaches every Linode from a firewall behind linode-ai's back.
+    pub fn detach_firewall(&self, id: u64) {
+        if let Some(f) = self.state.lock().unwrap().firewalls.get_mut(&id) {
+            f.devices.clear();
+        }
+    }
+
+    /// Sets a firewall's `created` time (naive UTC, as the API writes it):
+    /// a firewall left behind long ago.
+    pub fn set_firewall_created(&self, id: u64, created: &str) {
+        if let Some(f) = self.state.lock().unwrap().firewalls.get_mut(&id) {
+            f.body["created"] = json!(created);
+        }
+    }
+
     /// Deletes an instance behind linode-ai's back (its firewall lets go at once).
     pub fn delete_instance(&self, id: u64) -> bool {
         let mut st = self.state.lock().unwrap();
@@ -304,6 +410,7 @@ impl Sim {
             SimInstance {
                 body,
                 created: past,
+                raw: false,
             },
         );
         id
@@ -351,7 +458,7 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
     }
 
     let body: Option<Value> = serde_json::from_str(&body_text).ok();
-    let (latency, fault) = {
+    let (latency, fault, gate) = {
         let mut st = state.lock().unwrap();
         st.log.push(LoggedRequest {
             method: method.to_string(),
@@ -376,8 +483,22 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
         st.faults.retain(|f| f.times > 0);
         st.in_flight += 1;
         st.max_in_flight = st.max_in_flight.max(st.in_flight);
-        (st.config.latency_ms, fault)
+        let gate = st
+            .gates
+            .iter()
+            .find(|(gm, gp, _)| {
+                (gm.is_empty() || gm.eq_ignore_ascii_case(&m)) && path.starts_with(gp.as_str())
+            })
+            .map(|(_, _, g)| g.clone());
+        (st.config.latency_ms, fault, gate)
     };
+    if let Some(g) = gate {
+        *g.arrived.lock().unwrap() += 1;
+        let mut open = g.open.lock().unwrap();
+        while !*open {
+            open = g.opened.wait(open).unwrap();
+        }
+    }
     let mut guard = Some(InFlight(state.clone()));
     // The request stops counting as in flight just before its answer is sent.
     let mut reply = |req: Request, status: u16, body: Value, extra: &[(String, String)]| {
@@ -432,6 +553,10 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
     if let Some(f) = fault {
         if f.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(f.delay_ms));
+        }
+        if f.drop_answer {
+            guard.take();
+            return req.abort();
         }
     }
     reply(
@@ -556,6 +681,9 @@ fn status_of(config: &SimConfig, created: Instant) -> &'static str {
 }
 
 fn instance_json(config: &SimConfig, i: &SimInstance) -> Value {
+    if i.raw {
+        return i.body.clone();
+    }
     let mut v = i.body.clone();
     let obj = v.as_object_mut().unwrap();
     obj.insert("status".into(), json!(status_of(config, i.created)));
@@ -597,8 +725,9 @@ fn route(
             let st = state.lock().unwrap();
             let items: Vec<Value> = st
                 .instances
-                .values()
-                .map(|i| instance_json(&st.config, i))
+                .iter()
+                .filter(|(id, _)| !st.unlisted.contains(id))
+                .map(|(_, i)| instance_json(&st.config, i))
                 .collect();
             filtered(
                 items,
@@ -610,13 +739,13 @@ fn route(
         (Method::Post, ["networking", "firewalls"]) => create_firewall(state, body),
         (Method::Get, ["networking", "firewalls"]) => {
             let st = state.lock().unwrap();
-            let items: Vec<Value> = st.firewalls.values().map(|f| f.body.clone()).collect();
+            let items: Vec<Value> = st.firewalls.values().map(firewall_json).collect();
             filtered(items, filter, &["id", "label", "tags", "status"], query)
         }
         (Method::Get, ["networking", "firewalls", id]) => {
             let st = state.lock().unwrap();
             match id.parse::<u64>().ok().and_then(|id| st.firewalls.get(&id)) {
-                Some(f) => (200, f.body.clone()),
+                Some(f) => (200, firewall_json(f)),
                 None => (404, errors(&[("Not found", None)])),
             }
         }
@@ -939,9 +1068,13 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
     let inst = SimInstance {
         body: stored,
         created: Instant::now(),
+        raw: false,
     };
     let out = instance_json(&st.config, &inst);
     st.instances.insert(id, inst);
+    if st.lists_lag {
+        st.unlisted.insert(id);
+    }
     if let Some(fw) = firewall_id {
         st.next_fw += 1;
         let device = st.next_fw;
@@ -950,6 +1083,42 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
         }
     }
     (200, out)
+}
+
+/// A firewall as the API shows it: `entities` lists the Linodes attached.
+fn firewall_json(f: &SimFirewall) -> Value {
+    let mut v = f.body.clone();
+    v["entities"] = json!(f
+        .attached()
+        .into_iter()
+        .map(|(_, l)| json!({"id": l, "type": "linode", "label": format!("linode{l}"), "url": format!("/v4/linode/instances/{l}")}))
+        .collect::<Vec<_>>());
+    v
+}
+
+/// The current time as the API writes it: naive UTC, `2026-11-26T14:30:00`.
+pub fn now_naive_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86400) as i64, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Applies `X-Filter` (only the endpoint's Filterable fields) and paginates.
@@ -1010,7 +1179,7 @@ fn create_firewall(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Valu
     let fw = json!({
         "id": id, "label": b["label"], "status": "enabled", "rules": rules,
         "tags": b.get("tags").cloned().unwrap_or(json!([])), "entities": [],
-        "created": "2026-11-26T14:30:00", "updated": "2026-11-26T14:30:00",
+        "created": now_naive_utc(), "updated": now_naive_utc(),
     });
     st.firewalls.insert(
         id,
