@@ -458,3 +458,46 @@ fn simultaneous_deploys_of_one_app_env_make_one_linode() {
     assert_eq!(env.records().len(), 1);
     assert_eq!(env.sim.firewalls().len(), 1);
 }
+
+/// Issue 16, item 3: the create's answer is lost and the account list lags:
+/// the retry's "Label must be unique" means created. The record and the
+/// firewall stay, and status completes the record once the list shows it.
+#[test]
+fn a_lost_create_answer_and_a_lagging_list_keep_the_record_and_firewall() {
+    let mut env = Env::with(SimConfig {
+        // As the real API: a firewall can be deleted while attached.
+        firewall_delete_requires_detached: false,
+        ..Default::default()
+    });
+    env.extra
+        .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "2".into()));
+    let dir = env.project("chat-agent");
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/linode/instances".into(),
+        drop_answer: true,
+        ..Default::default()
+    });
+    env.sim.lag_lists();
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        !out.stderr.contains("failed;") && out.stderr.contains("was created"),
+        "an honest message: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("linode-ai status"), "{}", out.stderr);
+    let instances = env.sim.instances();
+    assert_eq!(instances.len(), 1);
+    let fws = env.sim.firewalls();
+    assert_eq!(fws.len(), 1, "the firewall stays");
+    assert_eq!(fws[0].1, [instances[0]["id"].as_u64().unwrap()]);
+    let rec = &env.records()[0];
+    assert!(
+        rec["linode_id"].is_null(),
+        "pending until the list shows it"
+    );
+    assert_eq!(rec["firewall"]["id"], fws[0].0["id"]);
+    env.sim.catch_up_lists();
+    env.run(&["status", "--json"], None).code(3);
+    assert_eq!(env.records()[0]["linode_id"], instances[0]["id"]);
+}

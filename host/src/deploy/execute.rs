@@ -252,7 +252,7 @@ pub async fn execute(
                 created_firewall = Some(fw.id);
             }
             Err(e) => {
-                if e.is_rejection() {
+                if e.nothing_created() {
                     registry.remove(&record.deployment_id)?;
                     return Err(e).context(format!(
                         "creating firewall \"{}\" failed; nothing was created",
@@ -302,9 +302,11 @@ pub async fn execute(
     Ok(record)
 }
 
-/// After a failed instance create: when the API refused it, nothing exists
-/// (the firewall made for it is deleted, the record removed); otherwise the
-/// instance may exist and the pending record stays.
+/// After a failed instance create: when nothing was created (the API refused
+/// it, or rate limits held every try back), the firewall made for it is
+/// deleted and the record removed; when the create went through but the
+/// account's list does not show it yet, or may have gone through, the
+/// pending record and the firewall stay.
 async fn creation_failed(
     client: &LinodeClient,
     registry: &Registry,
@@ -313,9 +315,19 @@ async fn creation_failed(
     e: ApiError,
 ) -> anyhow::Error {
     let label = record.label.clone().unwrap_or_default();
-    if !e.is_rejection() {
+    let kept = match firewall {
+        Some(id) => format!("the pending record and its firewall {id} stay"),
+        None => "the pending record stays".into(),
+    };
+    if let ApiError::CreatedNotListed { .. } = e {
         return anyhow::Error::new(e).context(format!(
-            "creating Linode \"{label}\" may not have completed; the pending record stays: run 'linode-ai status' to see whether it exists"
+            "Linode \"{label}\" was created, but the account's list does not show it yet; {kept}: \
+             run 'linode-ai status' in a moment, which completes the record once the list shows it"
+        ));
+    }
+    if !e.nothing_created() {
+        return anyhow::Error::new(e).context(format!(
+            "creating Linode \"{label}\" may not have completed; {kept}: run 'linode-ai status' to see whether it exists"
         ));
     }
     let mut note = String::new();
@@ -330,6 +342,12 @@ async fn creation_failed(
         if let Err(re) = registry.remove(&record.deployment_id) {
             return re.context(format!("creating Linode \"{label}\" failed: {e}"));
         }
+    }
+    if note.is_empty() {
+        note = match firewall {
+            Some(id) => format!("; nothing was created (its firewall {id} was deleted)"),
+            None => "; nothing was created".into(),
+        };
     }
     anyhow::Error::new(e).context(format!("creating Linode \"{label}\" failed{note}"))
 }

@@ -57,6 +57,17 @@ pub enum ApiError {
     },
     #[error("{0}")]
     MissingToken(String),
+    /// A create that may have happened: an earlier try's answer was lost, and
+    /// what came after (`last`) cannot tell.
+    #[error("{last} (an earlier try whose answer was lost may have created it)")]
+    MaybeCreated { last: Box<ApiError> },
+    /// After a try whose answer was lost, the API says the label is taken:
+    /// that try created it, but the account's list does not show it yet.
+    #[error(
+        "the API says {} is taken after a try whose answer was lost, so that try created it; the account's list has not shown it yet",
+        sanitize::quote(label)
+    )]
+    CreatedNotListed { path: String, label: String },
 }
 
 fn describe(errors: &[FieldError]) -> String {
@@ -93,8 +104,18 @@ impl ApiError {
     }
     /// Could the server have acted on the request though we saw no answer?
     pub fn maybe_applied(&self) -> bool {
-        matches!(self, ApiError::Timeout { .. } | ApiError::Network { .. })
-            || matches!(self.status(), Some(500..=599))
+        matches!(
+            self,
+            ApiError::Timeout { .. }
+                | ApiError::Network { .. }
+                | ApiError::MaybeCreated { .. }
+                | ApiError::CreatedNotListed { .. }
+        ) || matches!(self.status(), Some(500..=599))
+    }
+    /// The request certainly did nothing: the API refused it, or rate
+    /// limits or a busy answer held every try back.
+    pub fn nothing_created(&self) -> bool {
+        !self.maybe_applied()
     }
     fn has_reason(&self, needle: &str) -> bool {
         match self {
@@ -509,14 +530,27 @@ impl LinodeClient {
     /// Creates once: after a try that may have reached the API (timeout,
     /// connection lost, 5xx) the label is looked up before trying again, and
     /// a `Label must be unique` answer to a retry means the first try worked.
+    ///
+    /// Once a try may have gone through, every error says so
+    /// ([`ApiError::MaybeCreated`]); a taken label then means created, and
+    /// the list is asked again while the retry budget lasts (it can lag behind
+    /// the create) before [`ApiError::CreatedNotListed`].
     async fn create_once<T: DeserializeOwned + Labelled, B: Serialize>(
         &self,
         path: &str,
         body: &B,
         label: &str,
     ) -> Result<T, ApiError> {
-        let mut attempt = 0;
+        let started = Instant::now();
         let mut maybe_created = false;
+        let uncertain = |e: ApiError, maybe_created: bool| {
+            if maybe_created && !e.maybe_applied() {
+                ApiError::MaybeCreated { last: Box::new(e) }
+            } else {
+                e
+            }
+        };
+        let mut attempt = 0;
         loop {
             let err = match self
                 .request::<T, _>(Method::POST, path, Some(body), None, true)
@@ -527,22 +561,34 @@ impl LinodeClient {
             };
             attempt += 1;
             if maybe_created && err.is_label_taken() {
-                // Our earlier try created it; the list may lag a moment behind.
-                for i in 0..5u32 {
-                    if let Some(existing) = self.find_labelled(path, label).await? {
-                        return Ok(existing);
+                // Our earlier try created it; the list may lag behind.
+                let mut i = 0u32;
+                loop {
+                    match self.find_labelled(path, label).await {
+                        Ok(Some(existing)) => return Ok(existing),
+                        Ok(None) => {}
+                        Err(e) => return Err(uncertain(e, true)),
                     }
-                    tokio::time::sleep(self.retry.delay(i, None)).await;
+                    let delay = self.retry.delay(i.min(4), None);
+                    if started.elapsed() + delay > self.retry.budget {
+                        return Err(ApiError::CreatedNotListed {
+                            path: path.into(),
+                            label: label.into(),
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    i += 1;
                 }
-                return Err(err);
             }
             if !err.maybe_applied() || attempt >= self.retry.max_attempts {
-                return Err(err);
+                return Err(uncertain(err, maybe_created));
             }
             maybe_created = true;
             tokio::time::sleep(self.retry.delay(attempt - 1, None)).await;
-            if let Some(existing) = self.find_labelled(path, label).await? {
-                return Ok(existing);
+            match self.find_labelled(path, label).await {
+                Ok(Some(existing)) => return Ok(existing),
+                Ok(None) => {}
+                Err(e) => return Err(uncertain(e, true)),
             }
         }
     }
