@@ -312,6 +312,9 @@ fn kill_9_at_any_step_leaves_nothing_status_does_not_show() {
     });
     env.run(&["deploy"], Some(&dir)).fails();
     std::fs::remove_file(env.registry_path()).unwrap();
+    // Made long ago: no deploy can still be creating its Linode.
+    let left = env.sim.firewalls()[0].0["id"].as_u64().unwrap();
+    env.sim.set_firewall_created(left, "2026-01-01T00:00:00");
     let j = env.run(&["status", "--json"], None).code(3).json();
     let orphans = j["orphan_firewalls"].as_array().unwrap();
     assert_eq!(orphans.len(), 1, "{j}");
@@ -500,4 +503,65 @@ fn a_lost_create_answer_and_a_lagging_list_keep_the_record_and_firewall() {
     env.sim.catch_up_lists();
     env.run(&["status", "--json"], None).code(3);
     assert_eq!(env.records()[0]["linode_id"], instances[0]["id"]);
+}
+
+/// Issue 16, item 1: while A deploys, B sees A's new firewall (no instance
+/// yet, no record in B's registry); it is young, so it is not an orphan: B's
+/// status does not call it one and B's `destroy --all` leaves it alone.
+#[test]
+fn another_machine_leaves_a_young_firewall_of_a_deploy_in_progress_alone() {
+    let a = Env::new();
+    let b = a.other_machine();
+    let dir = a.project("chat-agent");
+    let gate = a.sim.hold("POST", "/v4/linode/instances");
+    let mut c = a.cmd(&["deploy"], Some(&dir));
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let deploy = c.spawn().unwrap();
+    wait_for("the create call", Duration::from_secs(30), || {
+        gate.arrived() == 1
+    });
+    assert_eq!(a.sim.firewalls().len(), 1);
+    let j = b.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["orphan_firewalls"].as_array().unwrap().len(), 0, "{j}");
+    assert_eq!(j["young_firewalls"].as_array().unwrap().len(), 1, "{j}");
+    let out = b.run(&["status"], None).code(3);
+    assert!(
+        out.stdout.contains("may still be creating") && !out.stdout.contains("orphaned"),
+        "{}",
+        out.stdout
+    );
+    b.run(&["destroy", "--all", "--yes"], None);
+    assert_eq!(a.sim.firewalls().len(), 1, "B left it alone");
+    gate.open();
+    let out = Run::from(deploy.wait_with_output().unwrap()).ok();
+    assert!(out.stdout.contains("Firewall:  50"), "{}", out.stdout);
+    let fws = a.sim.firewalls();
+    assert_eq!(fws.len(), 1);
+    assert_eq!(fws[0].1, [linode_ids(&a)[0]], "attached");
+}
+
+/// Issue 16, item 1: status checks that a recorded firewall still exists and
+/// is still attached, and says so when not.
+#[test]
+fn status_says_when_a_recorded_firewall_is_gone_or_detached() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    env.run(&["deploy"], Some(&dir)).ok();
+    let fw = env.records()[0]["firewall"]["id"].as_u64().unwrap();
+    env.sim.detach_firewall(fw);
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    let detail = j["rows"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("firewall {fw} is not attached")),
+        "{j}"
+    );
+    env.sim.remove_firewall(fw);
+    let out = env.run(&["status"], None).code(3);
+    assert!(
+        out.stdout
+            .contains(&format!("firewall {fw} no longer exists")),
+        "{}",
+        out.stdout
+    );
 }

@@ -148,8 +148,27 @@ impl Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Joined {
     pub entries: Vec<Entry>,
-    /// Tagged firewalls whose deployment has no instance and no pending create.
+    /// Tagged firewalls whose deployment has no instance and no pending
+    /// create, made more than [`PENDING_MAX_AGE`] ago.
     pub orphan_firewalls: Vec<Firewall>,
+    /// Tagged firewalls whose deployment has no instance yet and no record
+    /// here, made less than [`PENDING_MAX_AGE`] ago: a deploy (perhaps on
+    /// another machine) may still be creating their Linode. Left alone.
+    pub young_firewalls: Vec<Firewall>,
+}
+
+/// How long a create may still be under way: another machine's pending
+/// record, or a firewall whose Linode is not there yet, younger than this
+/// may belong to a deploy in progress.
+pub const PENDING_MAX_AGE: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether a firewall was made less than [`PENDING_MAX_AGE`] ago (a time in
+/// the future, from a clock ahead of ours, counts as young; no time as old).
+pub fn is_young(f: &Firewall) -> bool {
+    f.created
+        .as_deref()
+        .and_then(parse_timestamp)
+        .is_some_and(|t| Utc::now() - t < PENDING_MAX_AGE)
 }
 
 /// A record rebuilt from an instance's tags (what `adopt` records).
@@ -283,7 +302,7 @@ pub fn join(
         .filter(|r| r.linode_id.is_some_and(|id| by_id.contains_key(&id)))
         .filter_map(|r| r.firewall.as_ref().and_then(FirewallRecord::id))
         .collect();
-    let orphan_firewalls = view
+    let (young_firewalls, orphan_firewalls) = view
         .firewalls
         .iter()
         .filter(|f| {
@@ -291,10 +310,11 @@ pub fn join(
             !used_fw.contains(&f.id) && id.is_none_or(|id| !live_ids.contains(&id))
         })
         .cloned()
-        .collect();
+        .partition(is_young);
     Joined {
         entries,
         orphan_firewalls,
+        young_firewalls,
     }
 }
 
@@ -311,7 +331,7 @@ pub fn create_may_be_running(d: &Deployment) -> bool {
             || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         alive && p.pid != std::process::id()
     } else {
-        Utc::now() - p.started_at < chrono::Duration::hours(1)
+        Utc::now() - p.started_at < PENDING_MAX_AGE
     }
 }
 
@@ -329,9 +349,34 @@ mod tests {
 
     fn firewall(id: u64, dep: &str) -> Firewall {
         serde_json::from_value(serde_json::json!({
-            "id": id, "label": format!("fw{id}"), "tags": ["build_ai", format!("build_ai_id={dep}")]
+            "id": id, "label": format!("fw{id}"), "tags": ["build_ai", format!("build_ai_id={dep}")],
+            "created": "2026-01-01T00:00:00"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_young_firewall_without_an_instance_is_not_an_orphan() {
+        let now = Utc::now().naive_utc();
+        let at = |age: chrono::Duration| {
+            let mut f = firewall(20, "dep-elsewhere");
+            f.created = Some((now - age).format("%Y-%m-%dT%H:%M:%S").to_string());
+            f
+        };
+        let view = AccountView {
+            firewalls: vec![at(chrono::Duration::seconds(5))],
+            ..Default::default()
+        };
+        let j = join(&[], &[], &view, &Catalog::stock(), |_| true);
+        assert!(j.orphan_firewalls.is_empty());
+        assert_eq!(j.young_firewalls.len(), 1);
+        // A clock ahead of ours: still young. Two hours old: an orphan.
+        for (age, young) in [
+            (chrono::Duration::seconds(-90), true),
+            (chrono::Duration::hours(2), false),
+        ] {
+            assert_eq!(is_young(&at(age)), young, "{age}");
+        }
     }
 
     #[test]

@@ -88,6 +88,17 @@ fn matches_id(d: &Deployment, id: &str, instance: Option<u64>) -> bool {
         || d.label.as_deref() == Some(id)
 }
 
+/// Whether `--id` names this firewall: its deployment id (or 6+ of its
+/// first characters), its label or its id.
+fn names_firewall(f: &Firewall, id: &str) -> bool {
+    DeploymentTags::parse(&f.tags)
+        .id
+        .as_deref()
+        .is_some_and(|d| d == id || (id.len() >= 6 && d.starts_with(id)))
+        || f.label.as_deref() == Some(id)
+        || id.parse::<u64>() == Ok(f.id)
+}
+
 /// Chooses the targets; several matches need `--all` or a narrower choice.
 pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
@@ -129,13 +140,7 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
     let filtered = sel.app.is_some() || sel.env.is_some();
     for f in &joined.orphan_firewalls {
         let dep = DeploymentTags::parse(&f.tags);
-        let by_id = sel.id.as_deref().is_some_and(|id| {
-            dep.id
-                .as_deref()
-                .is_some_and(|d| d == id || (id.len() >= 6 && d.starts_with(id)))
-                || f.label.as_deref() == Some(id)
-                || id.parse::<u64>() == Ok(f.id)
-        });
+        let by_id = sel.id.as_deref().is_some_and(|id| names_firewall(f, id));
         let by_name = filtered
             && sel
                 .app
@@ -149,9 +154,29 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
             targets.push(Target::OrphanFirewall(f.clone()));
         }
     }
+    // A young firewall may belong to a deploy in progress elsewhere: only
+    // deleted when named.
+    for f in &joined.young_firewalls {
+        if sel.id.as_deref().is_some_and(|id| names_firewall(f, id)) {
+            targets.push(Target::OrphanFirewall(f.clone()));
+        }
+    }
     if targets.is_empty() {
+        let young = if joined.young_firewalls.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = joined
+                .young_firewalls
+                .iter()
+                .map(|f| f.id.to_string())
+                .collect();
+            format!(
+                " (left alone: firewall {} of a deploy that may still be in progress; --id deletes one now)",
+                ids.join(", ")
+            )
+        };
         bail!(
-            "nothing matches{}; see 'linode-ai status'",
+            "nothing matches{}{young}; see 'linode-ai status'",
             match (&sel.id, filtered) {
                 (Some(id), _) => format!(" --id {}", quote(id)),
                 (None, true) => " the given --app/--env".into(),

@@ -20,7 +20,7 @@ use crate::health::{
 };
 use crate::hooks::{DeployContext, TemplateHooks};
 use crate::linode::{ApiError, Firewall, Instance, LinodeClient, Price};
-use crate::registry::{Deployment, Registry};
+use crate::registry::{Deployment, FirewallRecord, Registry};
 use crate::state::{InstanceState, Status};
 
 /// How many deployments are checked at once.
@@ -51,6 +51,9 @@ pub struct StatusRow {
 pub struct StatusReport {
     pub rows: Vec<StatusRow>,
     pub orphan_firewalls: Vec<Firewall>,
+    /// Firewalls with no instance yet, young enough that a deploy (perhaps on
+    /// another machine) may still be creating their Linode; left alone.
+    pub young_firewalls: Vec<Firewall>,
     pub cost: Cost,
     /// The account could not be listed: rows come from the registry only.
     pub account_error: Option<String>,
@@ -81,6 +84,7 @@ impl StatusReport {
             EXIT_COULD_NOT_CHECK
         } else if self.rows.iter().all(|r| r.status == Status::Running)
             && self.orphan_firewalls.is_empty()
+            && self.young_firewalls.is_empty()
         {
             EXIT_ALL_RUNNING
         } else {
@@ -245,9 +249,65 @@ async fn check_instance(
     r
 }
 
+/// What is wrong with a recorded firewall of Linode `linode`: gone, or no
+/// longer attached (`None`: fine, or it could not be told). `listed` holds
+/// the account's tagged firewalls; others (the user's own) are asked for.
+async fn firewall_problem(
+    client: &LinodeClient,
+    listed: &HashMap<u64, Firewall>,
+    d: &Deployment,
+    linode: u64,
+) -> Option<String> {
+    let fw = match d.firewall.as_ref()? {
+        FirewallRecord::Created { id: Some(id), .. } | FirewallRecord::Existing { id } => *id,
+        _ => return None,
+    };
+    let attached = match listed.get(&fw) {
+        Some(f) => f.attached_to(linode),
+        None => match client.get_firewall(fw).await {
+            Ok(f) => f.attached_to(linode),
+            Err(e) if e.is_not_found() => {
+                return Some(format!(
+                    "firewall {fw} no longer exists, so Linode {linode} has no Cloud Firewall (only the proxy guards it); \
+                     'linode-ai deploy --replace' makes a new deployment with one"
+                ))
+            }
+            Err(_) => None,
+        },
+    };
+    (attached == Some(false)).then(|| {
+        format!(
+            "firewall {fw} is not attached to Linode {linode}, so nothing but the proxy guards it; \
+             attach it again: linode-cli firewalls device-create {fw} --id {linode} --type linode"
+        )
+    })
+}
+
 /// Checks an entry (and, for records missing from the tagged list, looks the
-/// instance up by id).
+/// instance up by id), and the recorded firewall of an instance found.
 async fn check_entry(
+    client: &LinodeClient,
+    prober: &Prober,
+    hooks: &TemplateHooks,
+    firewalls: &HashMap<u64, Firewall>,
+    entry: Entry,
+) -> StatusRow {
+    let mut r = check_entry_instance(client, prober, hooks, entry).await;
+    if let (Some(linode), true, Some(_)) = (r.deployment.linode_id, r.tracked, &r.api_status) {
+        if let Some(problem) = firewall_problem(client, firewalls, &r.deployment, linode).await {
+            if r.status == Status::Running {
+                r.status = Status::Degraded;
+            }
+            r.detail = Some(match r.detail.take() {
+                Some(d) => format!("{problem}; {d}"),
+                None => problem,
+            });
+        }
+    }
+    r
+}
+
+async fn check_entry_instance(
     client: &LinodeClient,
     prober: &Prober,
     hooks: &TemplateHooks,
@@ -383,6 +443,7 @@ pub async fn status(
         return Ok(StatusReport {
             rows,
             orphan_firewalls: vec![],
+            young_firewalls: vec![],
             cost: Cost::default(),
             account_error: Some(e.to_string()),
         });
@@ -413,13 +474,19 @@ pub async fn status(
     }
     let prober = Prober::new(pinned.iter(), q.probe_ca)?;
     let sem = Arc::new(Semaphore::new(q.concurrency.max(1)));
+    let firewalls: Arc<HashMap<u64, Firewall>> =
+        Arc::new(view.firewalls.iter().map(|f| (f.id, f.clone())).collect());
     let mut tasks = tokio::task::JoinSet::new();
     for (i, entry) in joined.entries.into_iter().enumerate() {
         let (client, prober, sem) = (client.clone(), prober.clone(), sem.clone());
         let hooks = hooks[&entry.record().template].clone();
+        let firewalls = firewalls.clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
-            (i, check_entry(&client, &prober, &hooks, entry).await)
+            (
+                i,
+                check_entry(&client, &prober, &hooks, &firewalls, entry).await,
+            )
         });
     }
     let mut rows = Vec::new();
@@ -462,6 +529,7 @@ pub async fn status(
     Ok(StatusReport {
         rows,
         orphan_firewalls: joined.orphan_firewalls,
+        young_firewalls: joined.young_firewalls,
         cost,
         account_error: None,
     })
@@ -545,6 +613,7 @@ mod tests {
         let mut report = StatusReport {
             rows: vec![r.clone()],
             orphan_firewalls: vec![],
+            young_firewalls: vec![],
             cost: Cost::default(),
             account_error: None,
         };

@@ -44,7 +44,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Write) -> Result<()> {
-    if report.rows.is_empty() && report.orphan_firewalls.is_empty() {
+    if report.rows.is_empty()
+        && report.orphan_firewalls.is_empty()
+        && report.young_firewalls.is_empty()
+    {
         if args.which.any() {
             writeln!(out, "No deployments match the given --app/--env.")?;
         } else {
@@ -122,6 +125,32 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
             f.id,
             crate::sanitize::line(f.label.as_deref().unwrap_or("?")),
             dep.app.map(|a| format!(" (app {})", crate::sanitize::line(&a))).unwrap_or_default(),
+            f.id
+        )?;
+    }
+    for f in &report.young_firewalls {
+        let dep = crate::naming::DeploymentTags::parse(&f.tags);
+        let age = f
+            .created
+            .as_deref()
+            .and_then(crate::linode::parse_timestamp)
+            .map(|t| {
+                format!(
+                    ", made {}s ago",
+                    (chrono::Utc::now() - t).num_seconds().max(0)
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "firewall {} ({}){}{age} has no Linode yet: a deploy (perhaps on another machine) may still be creating it, so it is left alone for an hour ('linode-ai destroy --id {}' deletes it now)",
+            f.id,
+            crate::sanitize::line(f.label.as_deref().unwrap_or("?")),
+            match (dep.app, dep.env) {
+                (Some(a), Some(e)) => format!(" of {} (env: {})", crate::sanitize::line(&a), crate::sanitize::line(&e)),
+                (Some(a), None) => format!(" of {}", crate::sanitize::line(&a)),
+                _ => String::new(),
+            },
             f.id
         )?;
     }

@@ -250,6 +250,19 @@ pub struct Firewall {
     pub tags: Vec<String>,
     #[serde(default)]
     pub created: Option<String>,
+    /// What the firewall is attached to (`None`: the answer did not say).
+    #[serde(default)]
+    pub entities: Option<Vec<DeviceEntity>>,
+}
+
+impl Firewall {
+    /// Whether the answer says Linode `id` is attached (`None`: it did not say).
+    pub fn attached_to(&self, id: u64) -> Option<bool> {
+        self.entities.as_ref().map(|e| {
+            e.iter()
+                .any(|x| x.id == id && x.kind.as_deref().is_none_or(|k| k == "linode"))
+        })
+    }
 }
 
 /// One service a firewall is attached to.
