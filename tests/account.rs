@@ -565,3 +565,18 @@ fn status_says_when_a_recorded_firewall_is_gone_or_detached() {
         out.stdout
     );
 }
+
+/// Issue 16, item 5: a deployment whose Linode is gone (`missing`) does not
+/// block a new deploy of the same app/env.
+#[test]
+fn a_missing_deployment_does_not_block_a_new_deploy() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    env.run(&["deploy"], Some(&dir)).ok();
+    let id = linode_ids(&env)[0];
+    env.sim.delete_instance(id);
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert_eq!(j["rows"][0]["status"], "missing", "{j}");
+    env.run(&["deploy"], Some(&dir)).ok();
+    assert_eq!(linode_ids(&env).len(), 1);
+}

@@ -134,6 +134,42 @@ pub enum Found {
     Unlisted,
     /// The record is pending and no instance has its label (yet).
     NotCreated,
+    /// Looked up by id: the Linode no longer exists (404).
+    Gone,
+}
+
+/// Looks up the instances of [`Found::Unlisted`] records by id (a few at a
+/// time): found ones become [`Found::Instance`], deleted ones [`Found::Gone`];
+/// on any other error the entry stays unlisted (not known to be gone).
+pub async fn resolve_unlisted(client: &LinodeClient, entries: &mut [Entry]) {
+    use futures_util::StreamExt;
+    let ids: Vec<(usize, u64)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(n, e)| match e {
+            Entry::Tracked {
+                record,
+                instance: Found::Unlisted,
+            } => Some((n, record.linode_id?)),
+            _ => None,
+        })
+        .collect();
+    let found: Vec<(usize, Option<Found>)> = futures_util::stream::iter(ids)
+        .map(|(n, id)| async move {
+            match client.get_instance(id).await {
+                Ok(i) => (n, Some(Found::Instance(i))),
+                Err(e) if e.is_not_found() => (n, Some(Found::Gone)),
+                Err(_) => (n, None),
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (n, f) in found {
+        if let (Some(f), Entry::Tracked { instance, .. }) = (f, &mut entries[n]) {
+            *instance = f;
+        }
+    }
 }
 
 impl Entry {

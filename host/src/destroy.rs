@@ -109,7 +109,7 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 true,
                 match instance {
                     Found::Instance(i) => Some(i.id),
-                    Found::Unlisted => record.linode_id,
+                    Found::Unlisted | Found::Gone => record.linode_id,
                     Found::NotCreated => None,
                 },
             ),
@@ -310,8 +310,10 @@ pub async fn survey(
         .map_err(|e: ApiError| {
             anyhow::Error::new(e).context("cannot list the account's linode-ai resources")
         })?;
-    let joined = account::join(&data.deployments, &data.deployments, &view, catalog, |_| {
+    let mut joined = account::join(&data.deployments, &data.deployments, &view, catalog, |_| {
         true
     });
+    // Records whose Linode is not in the tagged list: gone, or made before the tags.
+    account::resolve_unlisted(client, &mut joined.entries).await;
     Ok((joined, view))
 }

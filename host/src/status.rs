@@ -348,17 +348,16 @@ async fn check_entry_instance(
             let id = record.linode_id.expect("unlisted records have an id");
             match client.get_instance(id).await {
                 Ok(i) => check_instance(prober, hooks, record, true, &i).await,
-                Err(e) if e.is_not_found() => row(
-                    record,
-                    true,
-                    None,
-                    Status::Missing,
-                    Some(format!(
-                        "Linode {id} no longer exists; 'linode-ai destroy' removes the record"
-                    )),
-                ),
+                Err(e) if e.is_not_found() => missing(record, id),
                 Err(e) => row(record, true, None, Status::Unknown, Some(e.to_string())),
             }
+        }
+        Entry::Tracked {
+            record,
+            instance: Found::Gone,
+        } => {
+            let id = record.linode_id.unwrap_or(0);
+            missing(record, id)
         }
         Entry::Tracked {
             record,
@@ -377,6 +376,18 @@ async fn check_entry_instance(
             row(record, true, None, Status::Pending, Some(detail))
         }
     }
+}
+
+fn missing(record: Deployment, id: u64) -> StatusRow {
+    row(
+        record,
+        true,
+        None,
+        Status::Missing,
+        Some(format!(
+            "Linode {id} no longer exists; 'linode-ai destroy' removes the record"
+        )),
+    )
 }
 
 /// The hooks of each template, loaded once.

@@ -27,10 +27,12 @@ pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Dep
         .entries
         .iter()
         .filter(|e| match e {
-            Entry::Tracked { record, instance } => {
-                !matches!(instance, crate::account::Found::NotCreated)
-                    || crate::account::create_may_be_running(record)
-            }
+            Entry::Tracked { record, instance } => match instance {
+                // Its Linode is gone (`missing`): nothing to replace or keep beside.
+                crate::account::Found::Gone => false,
+                crate::account::Found::NotCreated => crate::account::create_may_be_running(record),
+                _ => true,
+            },
             Entry::Untracked { .. } => true,
         })
         .map(Entry::record)
