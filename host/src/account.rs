@@ -355,19 +355,33 @@ pub fn join(
 }
 
 /// Whether the process that recorded a pending deployment may still be
-/// creating it (same machine and still alive, or another machine's record
-/// younger than an hour).
+/// creating it: a record younger than [`PENDING_MAX_AGE`] and, on this
+/// machine, its process still alive: same boot, same pid, same start time
+/// (a pid reused by another process is not the deploy).
 pub fn create_may_be_running(d: &Deployment) -> bool {
     let Some(p) = &d.pending else {
         return false;
     };
-    if p.host == crate::deploy::machine_name() {
-        // SAFETY: kill with signal 0 only checks that the process exists.
-        let alive = unsafe { libc::kill(p.pid as libc::pid_t, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        alive && p.pid != std::process::id()
-    } else {
-        Utc::now() - p.started_at < PENDING_MAX_AGE
+    if Utc::now() - p.started_at >= PENDING_MAX_AGE {
+        return false;
+    }
+    if p.host != crate::deploy::machine_name() {
+        return true;
+    }
+    if p.pid == std::process::id() {
+        return false;
+    }
+    if let (Some(then), Some(now)) = (&p.boot_id, crate::registry::boot_id()) {
+        if *then != now {
+            return false;
+        }
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(p.pid as libc::pid_t, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    match p.proc_start {
+        Some(start) => alive && crate::registry::process_start(p.pid) == Some(start),
+        None => alive,
     }
 }
 
@@ -389,6 +403,61 @@ mod tests {
             "created": "2026-01-01T00:00:00"
         }))
         .unwrap()
+    }
+
+    /// A pending record of this machine naming `pid`, with these extra fields.
+    fn pending_of(pid: u32, extra: serde_json::Value) -> Deployment {
+        let mut d = crate::registry::tests::record("dep-pid", "a");
+        d.linode_id = None;
+        let mut p = serde_json::json!({
+            "pid": pid, "host": crate::deploy::machine_name(), "started_at": Utc::now(),
+        });
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        d.pending = Some(serde_json::from_value(p).unwrap());
+        d
+    }
+
+    /// Issue 16, item 4: a pid reused by another process, or a record older
+    /// than the age limit, is not a deploy still creating.
+    #[test]
+    fn a_reused_pid_or_an_old_record_is_not_a_deploy_in_progress() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let start = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(19)?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap();
+        let checks = [
+            (serde_json::json!({"proc_start": start}), true),
+            // The same pid, but another process (started at another time).
+            (serde_json::json!({"proc_start": start + 1}), false),
+            // A record of an older version (no start time) past the age limit.
+            (
+                serde_json::json!({"started_at": Utc::now() - chrono::Duration::hours(2)}),
+                false,
+            ),
+        ];
+        let results: Vec<bool> = checks
+            .iter()
+            .map(|(extra, _)| create_may_be_running(&pending_of(pid, extra.clone())))
+            .collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for ((extra, want), got) in checks.iter().zip(results) {
+            assert_eq!(got, *want, "{extra}");
+        }
     }
 
     #[test]

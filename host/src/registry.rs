@@ -71,6 +71,49 @@ pub struct PendingInfo {
     /// the API yet (it is still looking at the account, or asking).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reserved: bool,
+    /// When the process started (clock ticks after boot, `/proc/PID/stat`):
+    /// a pid reused by another process is not the deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_start: Option<u64>,
+    /// The machine's boot (`/proc/sys/kernel/random/boot_id`): after a
+    /// reboot no process of the record is alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+}
+
+impl PendingInfo {
+    /// This process, now.
+    pub fn this_process() -> PendingInfo {
+        let pid = std::process::id();
+        PendingInfo {
+            pid,
+            host: crate::deploy::machine_name(),
+            started_at: Utc::now(),
+            reserved: false,
+            proc_start: process_start(pid),
+            boot_id: boot_id(),
+        }
+    }
+}
+
+/// When process `pid` started, in clock ticks after boot (Linux; `None` elsewhere or when gone).
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ...`: comm may hold spaces and parentheses; field 22 is starttime.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// This boot of the machine (Linux; `None` elsewhere).
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// One deployment as recorded locally. No secrets are ever stored here.

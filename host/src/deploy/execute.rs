@@ -109,12 +109,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         domain: s.domain.clone(),
         key_env: plan.stack.proxy.key_env.clone(),
         ssh_identity: plan.ssh_identity.clone(),
-        pending: Some(PendingInfo {
-            pid: std::process::id(),
-            host: machine_name(),
-            started_at: Utc::now(),
-            reserved: false,
-        }),
+        pending: Some(PendingInfo::this_process()),
         extra: Default::default(),
     }
 }
