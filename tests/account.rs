@@ -580,3 +580,36 @@ fn a_missing_deployment_does_not_block_a_new_deploy() {
     env.run(&["deploy"], Some(&dir)).ok();
     assert_eq!(linode_ids(&env).len(), 1);
 }
+
+/// Issue 16, item 6: one oddly shaped instance in the account does not block
+/// status, adopt or destroy for the rest: it is skipped with a warning.
+#[test]
+fn oddly_shaped_instances_are_skipped_with_a_warning() {
+    let a = Env::new();
+    let b = a.other_machine();
+    let dir = a.project("chat-agent");
+    a.run(&["deploy"], Some(&dir)).ok();
+    for odd in [
+        serde_json::json!({"id": 7001, "label": "odd-status", "status": 5, "tags": ["build_ai"]}),
+        serde_json::json!({"id": 7002, "label": "odd-ipv4", "status": "running", "ipv4": "1.2.3.4", "tags": ["build_ai"]}),
+        serde_json::json!({"id": -5, "label": "odd-id\u{1b}[2J", "status": "running", "tags": ["build_ai"]}),
+    ] {
+        a.sim.seed_raw_instance(odd);
+    }
+    let out = b.run(&["status"], None);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("chat-agent"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("skipped 3 instances") && !out.stderr.contains('\u{1b}'),
+        "{}",
+        out.stderr
+    );
+    let j = b.run(&["status", "--json"], None).json();
+    assert_eq!(j["rows"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["skipped"].as_array().unwrap().len(), 3, "{j}");
+    let out = b.run(&["adopt", "--all"], None).ok();
+    assert!(out.stderr.contains("skipped 3 instances"), "{}", out.stderr);
+    let out = a.run(&["destroy", "--yes"], None).ok();
+    assert!(out.stdout.contains("destroyed"), "{}", out.stdout);
+    assert_eq!(a.sim.firewalls().len(), 0);
+}

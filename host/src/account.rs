@@ -12,7 +12,9 @@ use chrono::Utc;
 
 use crate::catalog::Catalog;
 use crate::health::app_url;
-use crate::linode::{parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType};
+use crate::linode::{
+    parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType, Skipped,
+};
 use crate::naming::{DeploymentTags, COMMON_TAG};
 use crate::registry::{Deployment, FirewallRecord, HealthRecord};
 use crate::state::Status;
@@ -22,6 +24,8 @@ use crate::state::Status;
 pub struct AccountView {
     pub instances: Vec<Instance>,
     pub firewalls: Vec<Firewall>,
+    /// Items the API described in a shape linode-ai cannot read: left out.
+    pub skipped: Vec<Skipped>,
     /// Plans and prices (`None` if that call failed: prices are optional).
     pub types: Option<Vec<LinodeType>>,
 }
@@ -37,8 +41,8 @@ impl AccountView {
     pub async fn fetch(client: &LinodeClient, prices: Prices<'_>) -> Result<AccountView, ApiError> {
         let filter = tag_filter();
         let (instances, firewalls, types) = tokio::join!(
-            client.list_instances(Some(&filter)),
-            client.list_firewalls(Some(&filter)),
+            client.list_instances_lenient(Some(&filter)),
+            client.list_firewalls_lenient(Some(&filter)),
             async {
                 match prices {
                     Prices::Skip => None,
@@ -54,11 +58,27 @@ impl AccountView {
                 }
             }
         );
+        let ((instances, mut skipped), (firewalls, more)) = (instances?, firewalls?);
+        skipped.extend(more);
         Ok(AccountView {
-            instances: instances?,
-            firewalls: firewalls?,
+            instances,
+            firewalls,
+            skipped,
             types,
         })
+    }
+
+    /// The skipped items that may belong to the app/env filters (those whose
+    /// tags say otherwise are left out).
+    pub fn skipped_matching(&self, app: Option<&str>, env: Option<&str>) -> Vec<&Skipped> {
+        self.skipped
+            .iter()
+            .filter(|s| {
+                let t = DeploymentTags::parse(&s.tags);
+                app.is_none_or(|a| t.app.as_deref().is_none_or(|x| x == a))
+                    && env.is_none_or(|e| t.env.as_deref().is_none_or(|x| x == e))
+            })
+            .collect()
     }
 
     pub fn type_named(&self, id: &str) -> Option<&LinodeType> {
@@ -178,6 +198,31 @@ impl Entry {
             Entry::Tracked { record, .. } | Entry::Untracked { record, .. } => record,
         }
     }
+}
+
+/// One warning for the items the account list holds but linode-ai cannot read.
+pub fn skipped_note(skipped: &[&Skipped]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let n = skipped.len();
+    let kinds = if skipped.iter().all(|s| s.kind == "instance") {
+        if n == 1 {
+            "instance"
+        } else {
+            "instances"
+        }
+    } else if n == 1 {
+        "item"
+    } else {
+        "items"
+    };
+    let list: Vec<String> = skipped.iter().take(10).map(|s| s.describe()).collect();
+    Some(format!(
+        "skipped {n} {kinds} the API described in a shape linode-ai cannot read (not shown, checked or changed; look at them in Cloud Manager or with linode-cli): {}{}",
+        list.join("; "),
+        if n > 10 { format!("; and {} more", n - 10) } else { String::new() }
+    ))
 }
 
 /// Registry and account joined.
@@ -322,10 +367,17 @@ pub fn join(
         }
     }
     // Firewalls whose deployment id matches no instance and no pending record.
+    // An instance skipped as unreadable still owns its firewall.
     let live_ids: HashSet<String> = view
         .instances
         .iter()
         .filter_map(|i| DeploymentTags::parse(&i.tags).id)
+        .chain(
+            view.skipped
+                .iter()
+                .filter(|s| s.kind == "instance")
+                .filter_map(|s| DeploymentTags::parse(&s.tags).id),
+        )
         .chain(
             all_records
                 .iter()
@@ -517,6 +569,7 @@ mod tests {
                 firewall(11, "dep-crashed"),
                 firewall(12, "dep-p"),
             ],
+            skipped: vec![],
             types: None,
         };
         let j = join(&records, &records, &view, &catalog, |_| true);

@@ -57,6 +57,9 @@ pub struct StatusReport {
     pub cost: Cost,
     /// The account could not be listed: rows come from the registry only.
     pub account_error: Option<String>,
+    /// Instances (or firewalls) the API described in a shape linode-ai cannot
+    /// read: left out of the rows, and counted as not checked.
+    pub skipped: Vec<crate::linode::Skipped>,
 }
 
 /// What the Linodes shown cost.
@@ -80,7 +83,10 @@ pub const EXIT_NOT_ALL_RUNNING: u8 = 3;
 
 impl StatusReport {
     pub fn exit_code(&self) -> u8 {
-        if self.account_error.is_some() || self.rows.iter().any(|r| r.status == Status::Unknown) {
+        if self.account_error.is_some()
+            || !self.skipped.is_empty()
+            || self.rows.iter().any(|r| r.status == Status::Unknown)
+        {
             EXIT_COULD_NOT_CHECK
         } else if self.rows.iter().all(|r| r.status == Status::Running)
             && self.orphan_firewalls.is_empty()
@@ -457,6 +463,7 @@ pub async fn status(
             young_firewalls: vec![],
             cost: Cost::default(),
             account_error: Some(e.to_string()),
+            skipped: vec![],
         });
     }
     let keep =
@@ -543,6 +550,11 @@ pub async fn status(
         young_firewalls: joined.young_firewalls,
         cost,
         account_error: None,
+        skipped: view
+            .skipped_matching(q.app, q.env)
+            .into_iter()
+            .cloned()
+            .collect(),
     })
 }
 
@@ -627,6 +639,7 @@ mod tests {
             young_firewalls: vec![],
             cost: Cost::default(),
             account_error: None,
+            skipped: vec![],
         };
         assert_eq!(report.exit_code(), EXIT_ALL_RUNNING);
         r.status = Status::Starting;

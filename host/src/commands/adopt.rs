@@ -19,6 +19,11 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
     let catalog = ctx.catalog();
     let rt = runtime()?;
     let view = rt.block_on(AccountView::fetch(&client, crate::account::Prices::Skip))?;
+    if let Some(note) =
+        account::skipped_note(&view.skipped_matching(args.which.app(), args.which.env()))
+    {
+        ctx.warn(&note);
+    }
     let keep = |d: &crate::registry::Deployment| {
         args.which.app().is_none_or(|a| d.app_name == a)
             && args.which.env().is_none_or(|e| d.env == e)

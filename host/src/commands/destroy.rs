@@ -17,6 +17,11 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
     let catalog = ctx.catalog();
     let rt = runtime()?;
     let (joined, view) = rt.block_on(survey(&client, &registry, &catalog))?;
+    if let Some(note) = crate::account::skipped_note(
+        &view.skipped_matching(args.which.app.as_deref(), args.which.env_name.as_deref()),
+    ) {
+        ctx.warn(&note);
+    }
     let targets = select(
         &joined,
         &view,

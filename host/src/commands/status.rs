@@ -30,6 +30,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
             probe_ca: ctx.tuning.probe_ca.as_deref(),
         },
     ))?;
+    let skipped: Vec<&crate::linode::Skipped> = report.skipped.iter().collect();
+    if let Some(note) = crate::account::skipped_note(&skipped) {
+        ctx.warn(&note);
+    }
     if args.json {
         write!(out, "{}", json(&report))?;
         return Ok(report.exit_code());

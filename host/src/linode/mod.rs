@@ -206,6 +206,88 @@ struct Page<T> {
     pages: u32,
 }
 
+/// An item of a list that the API described in a shape linode-ai cannot read
+/// (`"status": 5`, `"ipv4": "x"`, a negative id): left out, and said.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// `instance` or `firewall`.
+    pub kind: &'static str,
+    /// The item's `id` as the answer had it (escaped, cut).
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Which field, and what was wrong with it (escaped, cut).
+    pub reason: String,
+    /// Its tags when they could be read (to tell its deployment).
+    #[serde(skip)]
+    pub tags: Vec<String>,
+}
+
+impl Skipped {
+    fn of(kind: &'static str, item: &serde_json::Value, why: String) -> Skipped {
+        let short = |s: &str, n: usize| sanitize::line(&sanitize::cut(s, n));
+        Skipped {
+            kind,
+            id: short(
+                &item.get("id").map(|v| v.to_string()).unwrap_or_default(),
+                24,
+            ),
+            label: item
+                .get("label")
+                .and_then(serde_json::Value::as_str)
+                .map(|l| short(l, 64)),
+            reason: short(&why, 200),
+            tags: item
+                .get("tags")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `instance 7001 "odd-status": status: invalid type: ...`
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}{}: {}",
+            self.kind,
+            self.id,
+            self.label
+                .as_deref()
+                .map(|l| format!(" \"{l}\""))
+                .unwrap_or_default(),
+            self.reason
+        )
+    }
+}
+
+/// Decodes each item on its own: the ones that do not read are returned apart.
+fn decode_each<T: DeserializeOwned>(
+    kind: &'static str,
+    items: Vec<serde_json::Value>,
+) -> (Vec<T>, Vec<Skipped>) {
+    let mut ok = Vec::with_capacity(items.len());
+    let mut skipped = Vec::new();
+    for item in items {
+        match serde_path_to_error::deserialize::<_, T>(&item) {
+            Ok(x) => ok.push(x),
+            Err(e) => {
+                let path = e.path().to_string();
+                let why = if path.is_empty() || path == "." {
+                    e.into_inner().to_string()
+                } else {
+                    format!("{path}: {}", e.into_inner())
+                };
+                skipped.push(Skipped::of(kind, &item, why));
+            }
+        }
+    }
+    (ok, skipped)
+}
+
 /// The client.
 #[derive(Debug, Clone)]
 pub struct LinodeClient {
@@ -494,6 +576,29 @@ impl LinodeClient {
         filter: Option<&serde_json::Value>,
     ) -> Result<Vec<Instance>, ApiError> {
         self.list_all("/linode/instances", filter, true).await
+    }
+
+    /// Like [`LinodeClient::list_instances`], but an instance that does not
+    /// read is skipped (and returned apart) instead of failing the list.
+    pub async fn list_instances_lenient(
+        &self,
+        filter: Option<&serde_json::Value>,
+    ) -> Result<(Vec<Instance>, Vec<Skipped>), ApiError> {
+        let raw = self
+            .list_all::<serde_json::Value>("/linode/instances", filter, true)
+            .await?;
+        Ok(decode_each("instance", raw))
+    }
+
+    /// Every firewall matching `filter`; those that do not read are returned apart.
+    pub async fn list_firewalls_lenient(
+        &self,
+        filter: Option<&serde_json::Value>,
+    ) -> Result<(Vec<Firewall>, Vec<Skipped>), ApiError> {
+        let raw = self
+            .list_all::<serde_json::Value>("/networking/firewalls", filter, true)
+            .await?;
+        Ok(decode_each("firewall", raw))
     }
 
     pub async fn find_by_label(&self, label: &str) -> Result<Option<Instance>, ApiError> {
