@@ -613,3 +613,32 @@ fn oddly_shaped_instances_are_skipped_with_a_warning() {
     assert!(out.stdout.contains("destroyed"), "{}", out.stdout);
     assert_eq!(a.sim.firewalls().len(), 0);
 }
+
+/// Issue 16, item 13: a filter that matches nothing is not "all running":
+/// exit 3, and the names that exist are named.
+#[test]
+fn status_with_a_filter_that_matches_nothing_exits_3_and_names_what_exists() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    env.run(&["deploy"], Some(&dir)).ok();
+    env.run(&["deploy", "--env", "staging"], Some(&dir)).ok();
+    let out = env.run(&["status", "--app", "chat-agnet"], None).code(3);
+    assert!(
+        out.stderr.contains("chat-agnet") && out.stderr.contains("chat-agent"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&["status", "--app", "chat-agent", "--env", "prod"], None)
+        .code(3);
+    assert!(
+        out.stderr.contains("default") && out.stderr.contains("staging"),
+        "{}",
+        out.stderr
+    );
+    let j = env
+        .run(&["status", "--json", "--app", "chat-agnet"], None)
+        .code(3)
+        .json();
+    assert_eq!(j["rows"].as_array().unwrap().len(), 0);
+}

@@ -60,6 +60,95 @@ pub struct StatusReport {
     /// Instances (or firewalls) the API described in a shape linode-ai cannot
     /// read: left out of the rows, and counted as not checked.
     pub skipped: Vec<crate::linode::Skipped>,
+    /// `--app`/`--env` matched nothing: the apps and envs there are (from the
+    /// registry and the account's tags), so a typo shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<Vec<AppEnvs>>,
+}
+
+/// One app and its envs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppEnvs {
+    pub app: String,
+    pub envs: Vec<String>,
+}
+
+/// The apps and envs of the registry's records and the account's tagged instances.
+fn apps_and_envs(records: &[Deployment], view: &AccountView) -> Vec<AppEnvs> {
+    let mut all: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for d in records {
+        all.entry(d.app_name.clone())
+            .or_default()
+            .insert(d.env.clone());
+    }
+    for i in &view.instances {
+        let t = crate::naming::DeploymentTags::parse(&i.tags);
+        if let Some(app) = t.app {
+            all.entry(app)
+                .or_default()
+                .insert(t.env.unwrap_or_else(|| "default".into()));
+        }
+    }
+    all.into_iter()
+        .map(|(app, envs)| AppEnvs {
+            app,
+            envs: envs.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// What to say when `--app`/`--env` matched nothing: which names exist.
+pub fn unmatched_message(app: Option<&str>, env: Option<&str>, existing: &[AppEnvs]) -> String {
+    let q = crate::sanitize::quote;
+    let asked: Vec<String> = [("--app", app), ("--env", env)]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| format!("{f} {}", q(v))))
+        .collect();
+    if existing.is_empty() {
+        return format!(
+            "no deployment matches {}; there are none here or in the account",
+            asked.join(" ")
+        );
+    }
+    let hint = match (app, existing.iter().find(|a| Some(a.app.as_str()) == app)) {
+        (Some(a), None) => crate::suggest::did_you_mean(a, existing.iter().map(|x| x.app.as_str())),
+        (_, Some(found)) => env
+            .map(|e| crate::suggest::did_you_mean(e, found.envs.iter().map(String::as_str)))
+            .unwrap_or_default(),
+        (None, None) => env
+            .map(|e| {
+                crate::suggest::did_you_mean(
+                    e,
+                    existing
+                        .iter()
+                        .flat_map(|x| x.envs.iter().map(String::as_str)),
+                )
+            })
+            .unwrap_or_default(),
+    };
+    let list: Vec<String> = existing
+        .iter()
+        .take(20)
+        .map(|a| {
+            format!(
+                "{} (env: {})",
+                crate::sanitize::line(&crate::sanitize::cut(&a.app, 64)),
+                a.envs
+                    .iter()
+                    .take(10)
+                    .map(|e| crate::sanitize::line(&crate::sanitize::cut(e, 64)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "no deployment matches {}.{hint} Deployments: {}{}",
+        asked.join(" "),
+        list.join("; "),
+        if existing.len() > 20 { "; ..." } else { "" }
+    )
 }
 
 /// What the Linodes shown cost.
@@ -88,7 +177,8 @@ impl StatusReport {
             || self.rows.iter().any(|r| r.status == Status::Unknown)
         {
             EXIT_COULD_NOT_CHECK
-        } else if self.rows.iter().all(|r| r.status == Status::Running)
+        } else if self.unmatched.is_none()
+            && self.rows.iter().all(|r| r.status == Status::Running)
             && self.orphan_firewalls.is_empty()
             && self.young_firewalls.is_empty()
         {
@@ -464,6 +554,7 @@ pub async fn status(
             cost: Cost::default(),
             account_error: Some(e.to_string()),
             skipped: vec![],
+            unmatched: None,
         });
     }
     let keep =
@@ -544,7 +635,14 @@ pub async fn status(
         }
     }
     record_results(registry, &rows)?;
+    let filtered = q.app.is_some() || q.env.is_some();
+    let unmatched = (filtered
+        && rows.is_empty()
+        && joined.orphan_firewalls.is_empty()
+        && joined.young_firewalls.is_empty())
+    .then(|| apps_and_envs(&data.deployments, &view));
     Ok(StatusReport {
+        unmatched,
         rows,
         orphan_firewalls: joined.orphan_firewalls,
         young_firewalls: joined.young_firewalls,
@@ -640,6 +738,7 @@ mod tests {
             cost: Cost::default(),
             account_error: None,
             skipped: vec![],
+            unmatched: None,
         };
         assert_eq!(report.exit_code(), EXIT_ALL_RUNNING);
         r.status = Status::Starting;

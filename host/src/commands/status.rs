@@ -34,6 +34,13 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(note) = crate::account::skipped_note(&skipped) {
         ctx.warn(&note);
     }
+    if let Some(existing) = &report.unmatched {
+        ctx.note(&crate::status::unmatched_message(
+            args.which.app(),
+            args.which.env(),
+            existing,
+        ));
+    }
     if args.json {
         write!(out, "{}", json(&report))?;
         return Ok(report.exit_code());
