@@ -22,6 +22,15 @@ use crate::template::{Condition, EnvVars};
 pub const ENV_FILE: &str = "/etc/build-ai.env";
 pub const BOOT_SCRIPT: &str = "/usr/local/bin/linode-ai-boot";
 pub const STEP_SCRIPT: &str = "/usr/local/bin/linode-ai-step";
+/// Copies stdin to stdout with every secret value of the env file cut out.
+pub const REDACT_SCRIPT: &str = "/usr/local/bin/linode-ai-redact";
+/// Keeps containers away from the metadata service (which serves the user-data,
+/// and so every secret); run before Docker starts, at every boot.
+pub const METADATA_BLOCK_SCRIPT: &str = "/usr/local/sbin/linode-ai-block-metadata";
+/// The systemd drop-in that runs it whenever Docker starts.
+pub const DOCKER_DROP_IN: &str = "/etc/systemd/system/docker.service.d/linode-ai.conf";
+/// Linode's metadata service.
+pub const METADATA_ADDRESS: &str = "169.254.169.254";
 /// The boot script's helper functions (stored compressed: user-data is limited to 16 KiB).
 pub const BOOT_LIB: &str = "/usr/local/lib/linode-ai/boot-lib.sh";
 /// The template's post-start script (the original plan's path).
@@ -41,8 +50,12 @@ pub struct BootInput<'a> {
     pub https_port: u16,
     /// Ubuntu NVIDIA driver branch, when the template needs a GPU.
     pub nvidia_driver: Option<&'a str>,
-    /// An SSH key is installed: SSH accepts keys only.
-    pub key_login_only: bool,
+    /// `--acme-ca`: the ACME directory the proxy orders its certificate from
+    /// (Let's Encrypt when `None`).
+    pub acme_ca: Option<&'a str>,
+    /// Env vars whose values are not secret (the template marks them `public`);
+    /// every other value is cut from the logs linode-ai prints.
+    pub public_env: &'a [String],
 }
 
 /// The env file: one `KEY=$'value'` line per variable (bash reads it back byte for byte).
@@ -103,7 +116,9 @@ fn start_function(s: &Service) -> String {
         f.push_str(&format!("    args+=(-v {})\n", shell_quote(v)));
     }
     if s.gpus {
-        f.push_str("    args+=(--gpus all)\n");
+        // The runtime `nvidia-ctk` registered (a reload picks it up; `--gpus`
+        // needs a Docker restart after the toolkit is installed).
+        f.push_str("    args+=(--runtime nvidia -e NVIDIA_VISIBLE_DEVICES=all -e 'NVIDIA_DRIVER_CAPABILITIES=compute,utility')\n");
     }
     if s.ipc_host {
         f.push_str("    args+=(--ipc=host)\n");
@@ -134,7 +149,7 @@ fn start_proxy_function(stack: &Stack) -> String {
         ));
     }
     f.push_str(&format!(
-        "    docker rm -f {PROXY} >/dev/null 2>&1 || true\n    docker run -d --name {PROXY} --network \"$LINODE_AI_NETWORK\" --restart unless-stopped \\\n      -p 80:80 -p \"$LINODE_AI_HTTPS_PORT:$LINODE_AI_HTTPS_PORT\" \\\n      -e LINODE_AI_HOSTNAME -e LINODE_AI_HTTPS_PORT \"${{args[@]}}\" \\\n      -v caddy-data:/data -v caddy-config:/config \\\n      -v {CADDYFILE}:/etc/caddy/Caddyfile:ro \\\n      -v {WWW_DIR}:/srv/www:ro -v {STATUS_DIR}:/srv/linode-ai:ro \\\n      {}\n  )\n}}\n",
+        "    docker rm -f {PROXY} >/dev/null 2>&1 || true\n    docker run -d --name {PROXY} --network \"$LINODE_AI_NETWORK\" --restart unless-stopped \\\n      -p 80:80 -p \"$LINODE_AI_HTTPS_PORT:$LINODE_AI_HTTPS_PORT\" \\\n      -e LINODE_AI_HOSTNAME -e LINODE_AI_HTTPS_PORT -e LINODE_AI_ACME_CA \"${{args[@]}}\" \\\n      -v caddy-data:/data -v caddy-config:/config \\\n      -v {CADDYFILE}:/etc/caddy/Caddyfile:ro \\\n      -v {WWW_DIR}:/srv/www:ro -v {STATUS_DIR}:/srv/linode-ai:ro \\\n      {}\n  )\n}}\n",
         shell_quote(CADDY_IMAGE)
     ));
     f
@@ -151,28 +166,42 @@ fn post_start_function(s: &Service) -> Option<String> {
     ))
 }
 
-/// The GPU steps: driver for the running kernel (signed prebuilt modules when
-/// the archive has them, else DKMS with the running kernel's headers), the
-/// container toolkit from NVIDIA's repository, then `nvidia-smi`.
+/// The GPU steps: the driver for the running kernel, the container toolkit
+/// from NVIDIA's repository, then `nvidia-smi`.
+///
+/// Canonical's signed prebuilt modules (`linux-modules-nvidia-<branch>-<kernel>`)
+/// are used only when they were built for the driver version the archive's
+/// user space has: a module package for an older kernel ABI can lag behind
+/// `nvidia-utils` (NVML then fails with "Driver/library version mismatch").
+/// The module package states its driver as `nvidia-kernel-common-<branch> (>= V)`.
+/// Otherwise DKMS builds the same driver for the running kernel. Neither path
+/// installs `nvidia-driver-<branch>`, which pulls DKMS, a compiler and X.
 fn gpu_function(branch: &str) -> String {
-    format!(
-        r#"setup_gpu() {{
-  local branch={branch} kernel tmp
+    GPU.replace("@BRANCH@", &shell_quote(branch))
+}
+
+const GPU: &str = r#"setup_gpu() {
+  local branch=@BRANCH@ kernel tmp user_ver modules_ver
   kernel=$(uname -r)
   step "NVIDIA: blacklist nouveau"
   mkdir -p /etc/modprobe.d
   printf 'blacklist nouveau\noptions nouveau modeset=0\n' > /etc/modprobe.d/blacklist-nouveau.conf
   modprobe -r nouveau 2>/dev/null || true
-  if apt-cache show "linux-modules-nvidia-$branch-$kernel" >/dev/null 2>&1; then
-    step "NVIDIA: signed kernel modules for $kernel"
-    apt_get install "linux-modules-nvidia-$branch-$kernel"
-  else
-    # DKMS builds for kernels whose headers are installed: make sure the running one is.
-    step "NVIDIA: kernel headers for $kernel"
-    apt_get install "linux-headers-$kernel"
+  step "NVIDIA: find the driver for $kernel"
+  user_ver=$(apt-cache policy "nvidia-utils-$branch" 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9][0-9.]*\).*/\1/p') || true
+  modules_ver=$(apt-cache show "linux-modules-nvidia-$branch-$kernel" 2>/dev/null | sed -n "s/.*nvidia-kernel-common-$branch (>= \([0-9][0-9.]*\)).*/\1/p" | head -n 1) || true
+  if [[ -z $user_ver ]]; then
+    echo "linode-ai: the package archive has no nvidia-utils-$branch" >&2
+    return 1
   fi
-  step "NVIDIA: driver $branch"
-  apt_get install "nvidia-driver-$branch" "nvidia-utils-$branch"
+  if [[ $modules_ver == "$user_ver" ]]; then
+    step "NVIDIA: driver $user_ver, signed modules for $kernel"
+    apt_get install --no-install-recommends "linux-modules-nvidia-$branch-$kernel" "nvidia-headless-no-dkms-$branch" "nvidia-utils-$branch"
+  else
+    echo "linode-ai: signed modules for $kernel: ${modules_ver:-none}; user space: $user_ver; building with DKMS"
+    step "NVIDIA: driver $user_ver, DKMS for $kernel"
+    apt_get install --no-install-recommends "linux-headers-$kernel" "nvidia-headless-$branch" "nvidia-utils-$branch"
+  fi
   step "NVIDIA: load the kernel module"
   modprobe nvidia
   modprobe nvidia_uvm
@@ -189,17 +218,18 @@ fn gpu_function(branch: &str) -> String {
   install -m 0644 "$tmp/list.signed" /etc/apt/sources.list.d/nvidia-container-toolkit.list
   rm -rf "$tmp"
   step "NVIDIA: container toolkit"
-  apt_get update
+  # Only NVIDIA's list is read again (the lists lock is retried).
+  apt_update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
   apt_get install nvidia-container-toolkit
   nvidia-ctk runtime configure --runtime=docker
-  # A reload picks up the runtime without stopping the image pulls under way.
+  # A reload adds the `nvidia` runtime without stopping the image pulls under
+  # way. (`--gpus` would need a restart: Docker looks for the NVIDIA hook only
+  # when it starts.)
   systemctl reload docker
   step "NVIDIA: check the GPU with nvidia-smi"
   nvidia-smi
-}}
-"#
-    )
 }
+"#;
 
 const PRELUDE: &str = r#"set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -210,7 +240,7 @@ LINODE_AI_ENV_FILE=/etc/build-ai.env
 LINODE_AI_NETWORK=@NETWORK@
 LINODE_AI_DOMAIN=@DOMAIN@
 export LINODE_AI_HTTPS_PORT=@HTTPS_PORT@
-# shellcheck source=/dev/null
+@ACME_CA@# shellcheck source=/dev/null
 . @LIB@
 trap on_error ERR
 "#;
@@ -250,20 +280,34 @@ apt_get() {
   apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef -y "$@"
 }
 
+# DPkg::Lock::Timeout covers the dpkg locks, not the lists lock that
+# `apt-get update` takes (and that unattended-upgrades holds on a fresh VM):
+# retry for up to 10 minutes, like the install's own lock wait.
+apt_update() {
+  local deadline=$((SECONDS + 600))
+  until apt-get -o DPkg::Lock::Timeout=600 -q update "$@"; do
+    if ((SECONDS >= deadline)); then return 1; fi
+    echo "linode-ai: apt-get update failed (the package lists may be locked); retrying" >&2
+    sleep 10
+  done
+}
+
 download() {
   curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors --connect-timeout 15 -o "$2" "$1"
   [[ -s $2 ]]
 }
 
-# Image pulls run in the background from the start; each service waits for its own.
+# Image pulls run in the background from the start (three tries each, no
+# sleep after the last); each service waits for its own as a step of its own.
 start_pulls() {
   local img
   for img in "$@"; do
     (
       trap - ERR
       for i in 1 2 3; do
-        docker pull -q "$img" && exit 0
-        sleep $((i * 5))
+        if docker pull -q "$img"; then exit 0; fi
+        echo "linode-ai: pull of $img failed (try $i of 3)"
+        if ((i < 3)); then sleep $((i * 5)); fi
       done
       exit 1
     ) >>/var/log/linode-ai-pull.log 2>&1 &
@@ -273,9 +317,16 @@ start_pulls() {
 
 await_pull() {
   local img=$1 pid=${pull_pid[$1]:-}
+  step "pull $img"
   unset 'pull_pid[$img]'
-  if [[ -n $pid ]] && wait "$pid"; then return 0; fi
-  docker pull "$img"
+  if [[ -z $pid ]]; then
+    docker image inspect "$img" >/dev/null 2>&1 || docker pull -q "$img"
+    return
+  fi
+  if wait "$pid"; then return 0; fi
+  echo "linode-ai: could not pull $img (3 tries); the pull log says:" >&2
+  grep -F -- "$img" /var/log/linode-ai-pull.log | tail -n 5 >&2 || true
+  return 1
 }
 
 # The project's env values, exported: called only in a subshell, so they
@@ -303,12 +354,24 @@ container_ip() {
   docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
 }
 
-# Health checks run from the host: many images have no curl inside.
+# The container's last log lines, with every secret value cut out.
+last_logs() {
+  docker logs --tail 30 "$1" 2>&1 | linode-ai-redact >&2 || true
+}
+
+# Health checks run from the host: many images have no curl inside. A
+# container that exited or restarts stops the wait at once.
 wait_healthy() {
-  local name=$1 port=$2 path=$3 timeout=$4 ip code="" ok
+  local name=$1 port=$2 path=$3 timeout=$4 ip code="" ok state
   shift 4
   local deadline=$((SECONDS + timeout))
   while :; do
+    state=$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$name" 2>/dev/null || echo "missing 0")
+    if [[ $state != "running 0" ]]; then
+      echo "linode-ai: $name is not running (state: ${state% *}, restarts: ${state##* }): it exited or keeps restarting; its last log lines:" >&2
+      last_logs "$name"
+      return 1
+    fi
     ip=$(container_ip "$name" 2>/dev/null || true)
     if [[ -n $ip ]]; then
       code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$ip:$port$path" || true)
@@ -318,7 +381,7 @@ wait_healthy() {
     fi
     if ((SECONDS >= deadline)); then
       echo "linode-ai: $name did not answer $path within ${timeout}s (last: ${code:-no answer}); its last log lines:" >&2
-      docker logs --tail 30 "$name" >&2 || true
+      last_logs "$name"
       return 1
     fi
     sleep 2
@@ -352,6 +415,39 @@ mkdir -p "$dir"
 printf '{"state":"%s","step":"%s","at":"%s"}\n' "$state" "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$dir/.boot.json.tmp"
 chmod 0644 "$dir/.boot.json.tmp"
 mv -f "$dir/.boot.json.tmp" "$dir/boot.json"
+# The timeline: when each step began (root only, like the boot log).
+printf '%s %s %s\n' "$(date -u +%s.%N)" "$state" "$name" >> /var/log/linode-ai-steps.log
+"#;
+
+/// `linode-ai-redact`: the secret names are filled in; the values are read
+/// from the env file (root only) when it runs.
+const REDACT: &str = r#"#!/bin/bash
+# linode-ai-redact: copies stdin to stdout with the value of every secret
+# variable of the env file replaced by [redacted] (the logs linode-ai prints).
+set -uo pipefail
+names=(@NAMES@)
+secrets=()
+if [[ -r @ENV_FILE@ && ${#names[@]} -gt 0 ]]; then
+  # shellcheck source=/dev/null
+  mapfile -d '' secrets < <(set -a; . @ENV_FILE@ >/dev/null 2>&1; for n in "${names[@]}"; do if [[ -n ${!n:-} ]]; then printf '%s\0' "${!n}"; fi; done)
+fi
+while IFS= read -r line || [[ -n $line ]]; do
+  for v in "${secrets[@]}"; do line=${line//"$v"/[redacted]}; done
+  printf '%s\n' "$line"
+done
+"#;
+
+/// Containers may not reach the metadata service, which serves the user-data
+/// and so every secret of the deployment. Docker sends the traffic it forwards
+/// for containers through DOCKER-USER first. Runs before Docker starts (a
+/// systemd drop-in, so the rule survives reboots) and once at first boot, when
+/// Docker already runs.
+const METADATA_BLOCK: &str = r#"#!/bin/bash
+# Written by linode-ai: containers may not reach the metadata service (it serves every secret).
+set -euo pipefail
+rule=(-d @ADDRESS@/32 -j REJECT)
+iptables -w -N DOCKER-USER 2>/dev/null || true
+iptables -w -C DOCKER-USER "${rule[@]}" 2>/dev/null || iptables -w -I DOCKER-USER "${rule[@]}"
 "#;
 
 fn script_file(path: &str, script: &str) -> WriteFile {
@@ -418,6 +514,13 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
             .replace("@NETWORK@", NETWORK)
             .replace("@DOMAIN@", &shell_quote(input.domain.unwrap_or("")))
             .replace("@HTTPS_PORT@", &input.https_port.to_string())
+            .replace(
+                "@ACME_CA@",
+                &input
+                    .acme_ca
+                    .map(|ca| format!("export LINODE_AI_ACME_CA={}\n", shell_quote(ca)))
+                    .unwrap_or_default(),
+            )
             .replace("@LIB@", BOOT_LIB),
     );
     for s in &stack.services {
@@ -440,7 +543,7 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
     }
     let image_args: Vec<String> = images.iter().map(|i| shell_quote(i)).collect();
     out.push_str(&format!(
-        "\nstep \"start Docker\"\nsystemctl enable --now docker\nstep \"pull images in the background\"\nstart_pulls {}\n",
+        "\nif ! command -v docker >/dev/null; then\n  # cloud-init gives up on a locked package list after 30 s; this waits up to 10 minutes.\n  step \"install Docker\"\n  apt_update\n  apt_get install docker.io\nfi\nstep \"start Docker\"\nsystemctl daemon-reload\nsystemctl enable --now docker\nstep \"keep containers away from the metadata service\"\n{METADATA_BLOCK_SCRIPT}\nstep \"pull images in the background\"\nstart_pulls {}\n",
         image_args.join(" ")
     ));
     out.push_str(
@@ -521,11 +624,31 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
         lib.push('\n');
         lib.push_str(&gpu_function(branch));
     }
+    let secret_names: Vec<String> = input
+        .env
+        .keys()
+        .filter(|k| !input.public_env.contains(k))
+        .map(|k| shell_quote(k))
+        .collect();
+    let redact = REDACT
+        .replace("@NAMES@", &secret_names.join(" "))
+        .replace("@ENV_FILE@", ENV_FILE);
     let mut files = vec![
         WriteFile::text(ENV_FILE, "0600", env_file_content(input.env)),
-        WriteFile::text(CADDYFILE, "0644", proxy::caddyfile(stack)),
+        WriteFile::compressed(CADDYFILE, "0644", proxy::caddyfile(stack).as_bytes()),
         WriteFile::text(STEP_SCRIPT, "0755", STEP.to_string()),
         WriteFile::compressed(BOOT_LIB, "0644", lib.as_bytes()),
+        WriteFile::compressed(REDACT_SCRIPT, "0755", redact.as_bytes()),
+        WriteFile::compressed(
+            METADATA_BLOCK_SCRIPT,
+            "0755",
+            METADATA_BLOCK.replace("@ADDRESS@", METADATA_ADDRESS).as_bytes(),
+        ),
+        WriteFile::text(
+            DOCKER_DROP_IN,
+            "0644",
+            format!("[Service]\nExecStartPre={METADATA_BLOCK_SCRIPT}\n"),
+        ),
     ];
     let pages: Vec<&str> = stack
         .proxy
@@ -562,7 +685,8 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     CloudConfig {
         package_update: Some(true),
         packages,
-        ssh_pwauth: input.key_login_only.then_some(false),
+        // Never passwords over SSH, key or no key (the root password is for Lish).
+        ssh_pwauth: Some(false),
         write_files: files,
         runcmd: vec![vec!["bash".into(), BOOT_SCRIPT.into()]],
         extra: Default::default(),
@@ -617,7 +741,8 @@ mod tests {
             domain: None,
             https_port: 443,
             nvidia_driver: t.linode().gpu.then_some(t.linode().nvidia_driver.as_str()),
-            key_login_only: true,
+            acme_ca: None,
+            public_env: &[],
         });
         (stack, doc)
     }
@@ -718,13 +843,140 @@ mod tests {
                 && script.contains("linux-modules-nvidia-$branch-$kernel")
         );
         assert!(script.contains("DPkg::Lock::Timeout") && script.contains("--force-confold"));
-        assert!(script.contains("--gpus all") && script.contains("--ipc=host"));
+        assert!(
+            script.contains("--runtime nvidia") && script.contains("--ipc=host"),
+            "the runtime a reload registers, not --gpus (which needs a restart)"
+        );
+        assert!(!script.contains("--gpus all"));
+        // The signed modules only when built for the archive's driver; never the X/DKMS meta package.
+        assert!(script.contains("nvidia-headless-no-dkms-$branch") && !script.contains("nvidia-driver-"));
+        assert!(script.contains("Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list"));
         let (_, cpu) = render_stock("embeddings", &[("API_KEY", "k")]);
         assert!(!boot(&cpu).contains("setup_gpu"));
         assert!(
             doc.file(BOOT_LIB).unwrap().encoding.is_some(),
             "helpers are compressed"
         );
+    }
+
+    #[test]
+    fn no_password_login_over_ssh_even_without_a_key() {
+        // The firewall closes 22 without a key; sshd must refuse passwords anyway.
+        let (_, doc) = render_stock("embeddings", &[("API_KEY", "k")]);
+        assert_eq!(doc.ssh_pwauth, Some(false));
+        assert!(doc.render().contains("ssh_pwauth: false"));
+    }
+
+    #[test]
+    fn the_proxy_gets_the_acme_directory_it_is_told() {
+        let t = Catalog::stock().get("chat-agent").unwrap().clone();
+        let stack = Stack::from_spec(&t.spec).unwrap();
+        let env: EnvVars = [("CHAT_API_KEY".to_string(), "k".to_string())].into();
+        let with = |acme_ca| {
+            boot(&render(&BootInput {
+                stack: &stack,
+                env: &env,
+                domain: None,
+                https_port: 443,
+                nvidia_driver: None,
+                acme_ca,
+                public_env: &[],
+            }))
+        };
+        let default = with(None);
+        assert!(default.contains("-e LINODE_AI_ACME_CA "), "passed when set");
+        assert!(!default.contains("export LINODE_AI_ACME_CA="), "Let's Encrypt by default");
+        let staging = with(Some("https://acme-staging-v02.api.letsencrypt.org/directory"));
+        assert!(staging.contains(
+            "export LINODE_AI_ACME_CA=https://acme-staging-v02.api.letsencrypt.org/directory\n"
+        ));
+    }
+
+    #[test]
+    fn each_pull_is_a_step_of_its_own_and_fails_once() {
+        let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
+        let script = &boot(&doc);
+        assert!(script.contains("step \"pull $img\""), "{script}");
+        in_order(script, &["await_pull ollama/ollama:0.13.4\n", "step \"start ollama\""]);
+        // No sleep after the last try, and no foreground pull after the background one failed.
+        let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
+        let pulls = lib.split("start_pulls() {").nth(1).unwrap();
+        assert!(pulls.contains("if ((i < 3)); then sleep"), "{pulls}");
+        let awaits = lib.split("await_pull() {").nth(1).unwrap().split("\n}\n").next().unwrap();
+        assert!(awaits.contains("could not pull $img (3 tries)") && !awaits.contains("wait \"$pid\" ||"));
+    }
+
+    #[test]
+    fn containers_cannot_reach_the_metadata_service() {
+        let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
+        let block = doc.file(METADATA_BLOCK_SCRIPT).unwrap().decoded().unwrap();
+        assert!(block.contains("-d 169.254.169.254/32 -j REJECT"), "{block}");
+        assert!(block.contains("DOCKER-USER"));
+        // At every Docker start (reboots included), and once at first boot.
+        assert_eq!(
+            doc.file(DOCKER_DROP_IN).unwrap().content,
+            format!("[Service]\nExecStartPre={METADATA_BLOCK_SCRIPT}\n")
+        );
+        in_order(&boot(&doc), &["systemctl enable --now docker\n", METADATA_BLOCK_SCRIPT, "start_pulls "]);
+    }
+
+    #[test]
+    fn logs_are_shown_without_secret_values() {
+        let t = Catalog::stock().get("chat-agent").unwrap().clone();
+        let stack = Stack::from_spec(&t.spec).unwrap();
+        let env: EnvVars = [
+            ("CHAT_API_KEY".to_string(), "k3y-value".to_string()),
+            ("OLLAMA_MODEL".to_string(), "llama3.2:1b".to_string()),
+        ]
+        .into();
+        let doc = render(&BootInput {
+            stack: &stack,
+            env: &env,
+            domain: None,
+            https_port: 443,
+            nvidia_driver: None,
+            acme_ca: None,
+            public_env: &["OLLAMA_MODEL".to_string()],
+        });
+        let redact = doc.file(REDACT_SCRIPT).unwrap().decoded().unwrap();
+        assert!(redact.contains("names=(CHAT_API_KEY)\n"), "{redact}");
+        assert!(!redact.contains("k3y-value"), "the script holds names, never values");
+        // Run it on a log line, with the env file it reads.
+        let dir = tempfile::tempdir().unwrap();
+        let envf = dir.path().join("env");
+        std::fs::write(&envf, env_file_content(&env)).unwrap();
+        let script = redact.replace(ENV_FILE, &envf.display().to_string());
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"Args { api_key: Some(\"k3y-value\"), model: llama3.2:1b }\n")?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Args { api_key: Some(\"[redacted]\"), model: llama3.2:1b }\n"
+        );
+        // The health wait shows a failing container's logs through it.
+        let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
+        assert!(lib.contains("docker logs --tail 30 \"$1\" 2>&1 | linode-ai-redact"), "{lib}");
+        assert!(!lib.contains("docker logs --tail 30 \"$name\""), "no unfiltered logs");
+    }
+
+    #[test]
+    fn a_container_that_exits_stops_its_health_wait_at_once() {
+        let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
+        let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
+        let wait = lib.split("wait_healthy() {").nth(1).unwrap();
+        assert!(wait.contains("{{.State.Status}} {{.RestartCount}}") && wait.contains("!= \"running 0\""), "{wait}");
     }
 
     #[test]

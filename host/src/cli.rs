@@ -238,6 +238,10 @@ pub struct DeployArgs {
     /// Serve your own DNS name (point its A record at the instance) instead of the rDNS name
     #[arg(long, value_name = "NAME")]
     pub domain: Option<String>,
+    /// ACME directory the certificate is ordered from (default Let's Encrypt; its staging
+    /// directory spares the 5-certificates-a-week limit when you redeploy often)
+    #[arg(long, value_name = "URL")]
+    pub acme_ca: Option<String>,
     /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,

@@ -32,16 +32,23 @@ pub fn alias(linode_id: u64) -> String {
     format!("linode-ai-{linode_id}")
 }
 
-/// The remote command (a POSIX shell line; names are quoted).
+/// The remote command (a POSIX shell line; names are quoted). Logs go
+/// through the instance's `linode-ai-redact`, which cuts every secret value
+/// of the env file (some images log their own keys at start); deployments
+/// older than that script have their logs shown as they are.
 pub fn remote_command(kind: &LogKind, follow: bool, lines: u32) -> String {
+    let redact = format!(
+        "set -o pipefail 2>/dev/null; r=cat; if command -v {0} >/dev/null 2>&1; then r={0}; fi; ",
+        crate::boot::REDACT_SCRIPT
+    );
     match kind {
         LogKind::Boot => format!(
-            "cloud-init status --long; echo; echo \"== linode-ai boot progress ==\"; cat /var/lib/linode-ai/status/boot.json 2>/dev/null || echo '(not started yet)'; echo; \
-             echo \"== boot log ==\"; tail -n {lines}{} \"${{LINODE_AI_BOOT_LOG:-/var/log/cloud-init-output.log}}\"",
+            "{redact}cloud-init status --long; echo; echo \"== linode-ai boot progress ==\"; cat /var/lib/linode-ai/status/boot.json 2>/dev/null || echo '(not started yet)'; echo; \
+             echo \"== boot log ==\"; tail -n {lines}{} \"${{LINODE_AI_BOOT_LOG:-/var/log/cloud-init-output.log}}\" | \"$r\"",
             if follow { " -F" } else { "" }
         ),
         LogKind::Service(name) => format!(
-            "docker logs --tail {lines}{} {}",
+            "{redact}docker logs --tail {lines}{} -- {} 2>&1 | \"$r\"",
             if follow { " -f" } else { "" },
             crate::cloud_init::shell_quote(name)
         ),
@@ -139,7 +146,12 @@ mod tests {
         );
         assert!(args.contains(&"StrictHostKeyChecking=accept-new".to_string()));
         assert!(args.contains(&"BatchMode=yes".to_string()));
-        assert_eq!(args.last().unwrap(), "docker logs --tail 50 -f 'web ui'");
+        let remote = args.last().unwrap();
+        assert!(
+            remote.ends_with("docker logs --tail 50 -f -- 'web ui' 2>&1 | \"$r\""),
+            "{remote}"
+        );
+        assert!(remote.contains("r=/usr/local/bin/linode-ai-redact"), "{remote}");
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn check_hook(template: &Template, hook_cache: &Path) -> Result<(bool, Vec<S
             .linode()
             .gpu
             .then_some(template.linode().nvidia_driver.as_str()),
-        key_login_only: true,
+        acme_ca: None,
+        public_env: &[],
     })
     .render();
     match hooks.render(&ctx, &doc) {

@@ -21,8 +21,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("LINODE_AI_CHROOT_CACHE", "/var/cache/linode-ai-ci")
-BASE = os.path.join(CACHE, "bookworm-cloud-init-v1.tar")
-PACKAGES = "cloud-init,python3-cffi-backend,python3-yaml,curl,ca-certificates,iproute2,procps,gzip"
+BASE = os.path.join(CACHE, "bookworm-cloud-init-v2.tar")
+# docker.io and iptables: the real-Docker boot (tests/realboot) runs Debian's
+# dockerd in this root; this test shadows both with stand-ins.
+PACKAGES = "cloud-init,python3-cffi-backend,python3-yaml,curl,ca-certificates,iproute2,procps,gzip,docker.io,iptables"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -31,7 +33,7 @@ def run(cmd, **kw):
 
 
 def base_tar():
-    """The Debian bookworm chroot with cloud-init, built once (about 2 minutes)."""
+    """The Debian bookworm chroot with cloud-init and Docker, built once (about 2 minutes)."""
     if os.path.exists(BASE):
         return BASE
     os.makedirs(CACHE, exist_ok=True)
@@ -212,6 +214,7 @@ def chat_webui(box, dotenv):
     check(box.boot_json == {"state": "done", "step": "ready", "at": box.boot_json["at"]}, "boot.json says done: %r" % box.boot_json, box)
     check("status: done" in box.status, "cloud-init finished without error", box)
     check(any(x.startswith("curl POST http://172.18.0.") and "auths/signup" in x for x in c), "the admin is made on the private network", box)
+    in_order(c, "systemctl enable --now docker", "iptables -w -I DOCKER-USER -d 169.254.169.254/32 -j REJECT", "docker pull")
     no_shadowing(box)
 
 
@@ -232,16 +235,21 @@ def chat_agent(box, dotenv):
 
 def gpu_prebuilt(box, dotenv):
     c = box.calls
-    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic",
-             "install linux-modules-nvidia-580-server-6.8.0-49-generic", "install nvidia-driver-580-server nvidia-utils-580-server",
+    # Modules built for the archive's driver: signed modules, the headless driver without DKMS.
+    in_order(c, "apt-cache policy nvidia-utils-580-server", "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic",
+             "install --no-install-recommends linux-modules-nvidia-580-server-6.8.0-49-generic nvidia-headless-no-dkms-580-server nvidia-utils-580-server",
              "modprobe nvidia", "curl download https://nvidia.github.io/libnvidia-container/gpgkey", "gpg dearmor",
-             "nvidia-container-toolkit.list", "apt-get -o DPkg::Lock::Timeout=600", "install nvidia-container-toolkit",
+             "nvidia-container-toolkit.list", "update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list",
+             "install nvidia-container-toolkit",
              "nvidia-ctk runtime configure --runtime=docker", "systemctl reload docker", "nvidia-smi", "docker run vllm")
+    check(not any("nvidia-driver-" in x or "nvidia-dkms" in x or "nvidia-headless-580" in x for x in c),
+          "no DKMS, compiler or X with signed modules", box)
     apt = [x for x in c if x.startswith("apt-get -o")]
-    check(apt and all("--force-confold" in x and "DPkg::Lock::Timeout=600" in x for x in apt), "every apt call waits for the lock and keeps config files", box)
+    check(apt and all("DPkg::Lock::Timeout=600" in x for x in apt), "every apt call waits for the lock", box)
+    check(all("--force-confold" in x for x in apt if " install " in x), "every install keeps config files", box)
     check(not any("linux-headers" in x for x in c), "no headers needed with signed modules", box)
     vllm = [x for x in c if x.startswith("docker run vllm")][0]
-    check("--gpus all" in vllm and "--ipc=host" in vllm, "vLLM gets the GPU: " + vllm, box)
+    check("--runtime nvidia" in vllm and "NVIDIA_VISIBLE_DEVICES" in vllm and "--ipc=host" in vllm, "vLLM gets the GPU: " + vllm, box)
     keyring = box.path("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")
     check(os.path.getsize(keyring) > 0, "the keyring is in place", box)
     check(box.boot_json["state"] == "done" and "status: done" in box.status, "boot done", box)
@@ -250,8 +258,22 @@ def gpu_prebuilt(box, dotenv):
 def gpu_dkms(box, dotenv):
     c = box.calls
     # No signed modules for this kernel: DKMS builds for the running one.
-    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic", "install linux-headers-6.8.0-49-generic",
-             "install nvidia-driver-580-server", "modprobe nvidia", "nvidia-smi", "docker run vllm")
+    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic",
+             "install --no-install-recommends linux-headers-6.8.0-49-generic nvidia-headless-580-server nvidia-utils-580-server",
+             "modprobe nvidia", "nvidia-smi", "docker run vllm")
+    check(not any("linux-modules-nvidia" in x and "install" in x for x in c), "no signed modules to install", box)
+
+
+def gpu_stale_modules(box, dotenv):
+    c = box.calls
+    # Signed modules exist for this kernel but were built for an older driver
+    # than the archive's nvidia-utils (NVML would say "Driver/library version
+    # mismatch"): DKMS builds the archive's driver instead.
+    in_order(c, "apt-cache show linux-modules-nvidia-580-server-6.8.0-49-generic",
+             "install --no-install-recommends linux-headers-6.8.0-49-generic nvidia-headless-580-server nvidia-utils-580-server",
+             "nvidia-smi", "docker run vllm")
+    check(not any("install" in x and "linux-modules-nvidia" in x for x in c), "the stale modules are not installed", box)
+    check("signed modules for 6.8.0-49-generic: 580.126.09; user space: 580.196.07" in box.output, "the boot log says why", box)
 
 
 def gpu_smi_fails(box, dotenv):
@@ -297,6 +319,7 @@ def main():
         ("chat-agent", "chat-agent", SHADOWS, {}, chat_agent),
         ("gpu-prebuilt", "llm-api", [], {"STANDIN_PREBUILT": 1}, gpu_prebuilt),
         ("gpu-dkms", "llm-api", [], {"STANDIN_PREBUILT": 0}, gpu_dkms),
+        ("gpu-stale-modules", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_MODULES_VER": "580.126.09"}, gpu_stale_modules),
         ("gpu-nvidia-smi-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_NVIDIA_SMI_FAILS": 1,
                                                   "STANDIN_SLOW_PULL": "vllm-openai"}, gpu_smi_fails),
         ("gpu-repo-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_FAIL_DOWNLOAD": "gpgkey"}, gpu_repo_fails),

@@ -30,6 +30,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         ssh_keys: args.ssh_keys.clone(),
         ssh_from: args.ssh_from.clone(),
         domain: args.domain.clone(),
+        acme_ca: args.acme_ca.clone(),
         firewall: Some(match (args.firewall, args.no_firewall) {
             (Some(id), _) => FirewallChoice::Existing(id),
             (None, true) => FirewallChoice::Disabled,
@@ -360,9 +361,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
                 "Try it (the key is {k} in {}):",
                 plan.settings.env_file.display()
             )?;
+            // Reads the one line, runs nothing of the file (no `. .env`: that
+            // would run `$(...)` and expand `$` in values).
             writeln!(
                 out,
-                "  set -a; . {}; set +a",
+                "  {k}=$(sed -n 's/^{k}=//p' {})",
                 crate::cloud_init::shell_quote(&plan.settings.env_file.display().to_string())
             )?;
             writeln!(out, "  curl -H \"Authorization: Bearer ${k}\" {url}{p}")?;

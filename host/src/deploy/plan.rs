@@ -44,6 +44,8 @@ pub struct DeployOptions {
     pub ssh_from: Vec<String>,
     pub domain: Option<String>,
     pub firewall: Option<FirewallChoice>,
+    /// `--acme-ca`: the ACME directory (Let's Encrypt when `None`).
+    pub acme_ca: Option<String>,
 }
 
 /// What the plan needs from outside the project.
@@ -72,6 +74,8 @@ pub struct ResolvedSettings {
     pub base_image: String,
     pub https_port: u16,
     pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme_ca: Option<String>,
     pub env_file: PathBuf,
 }
 
@@ -247,6 +251,24 @@ fn hook_failure(template: &Template, e: &crate::hooks::HookError) -> String {
     }
 }
 
+/// Checks `--acme-ca`: an https URL Caddy can read as one Caddyfile token.
+pub fn check_acme_ca(url: &str) -> Result<()> {
+    let ok = url.starts_with("https://")
+        && url.len() > "https://".len()
+        && url.len() <= 512
+        && url
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&()*+,;=%".contains(c))
+        && !url.contains(['{', '}']);
+    if !ok {
+        bail!(
+            "--acme-ca {} is not an https URL of an ACME directory (e.g. https://acme-staging-v02.api.letsencrypt.org/directory)",
+            crate::sanitize::quote(url)
+        );
+    }
+    Ok(())
+}
+
 /// Checks a `--domain` name: a DNS name the proxy can get a certificate for.
 pub fn check_domain(d: &str) -> Result<()> {
     let labels: Vec<&str> = d.split('.').collect();
@@ -323,6 +345,10 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         bail!("the HTTPS port must be 1-65535 and not 80 (port 80 serves Let's Encrypt's check and the redirect)");
     }
     let domain = opts.domain.clone().or_else(|| m.domain.clone());
+    let acme_ca = opts.acme_ca.clone();
+    if let Some(ca) = &acme_ca {
+        check_acme_ca(ca)?;
+    }
     if let Some(d) = &domain {
         check_domain(d)?;
         notes.push(format!(
@@ -393,6 +419,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         base_image: linode.image.clone(),
         https_port,
         domain: domain.clone(),
+        acme_ca,
         env_file,
     };
     let context = DeployContext {
@@ -413,6 +440,11 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     };
     let hooks = TemplateHooks::load_with_progress(&template, &stack, cx.hook_cache, cx.progress)?;
     notes.extend(hooks.notes.iter().cloned());
+    let public_env: Vec<String> = specs
+        .iter()
+        .filter(|s| s.is_public())
+        .map(|s| s.name().to_string())
+        .collect();
     let render = |env: &EnvVars| {
         boot::render(&BootInput {
             stack: &stack,
@@ -420,7 +452,8 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
             domain: domain.as_deref(),
             https_port,
             nvidia_driver: linode.gpu.then_some(linode.nvidia_driver.as_str()),
-            key_login_only: ssh_login,
+            acme_ca: settings.acme_ca.as_deref(),
+            public_env: &public_env,
         })
         .render()
     };

@@ -1,6 +1,11 @@
 //! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N]
-//! [--booting-ms N] [--seed N] [--app CA_FILE]`: runs the Linode API stand-in
-//! on 127.0.0.1 until killed and prints its base URL.
+//! [--booting-ms N] [--seed N] [--app CA_FILE] [--ipv4 ADDR]`: runs the Linode
+//! API stand-in on 127.0.0.1 until killed and prints its base URL.
+//!
+//! `--ipv4 ADDR`: the public IPv4 every new instance gets (default
+//! 127.0.0.1); a test that boots the user-data on a host of its own (a network
+//! namespace it made) hands out that host's address. Only loopback and the
+//! RFC 1918 ranges are taken: never a public or documentation address.
 //!
 //! For benchmarks: `--seed N` adds N running instances tagged as linode-ai
 //! deployments `d0..d{N-1}` (app `app<i>`, env `default`), each with its
@@ -40,6 +45,13 @@ fn main() {
                 std::process::exit(2);
             }
             "--app" => app_ca = Some(val.clone()),
+            "--ipv4" => match val.parse::<std::net::Ipv4Addr>() {
+                Ok(ip) if ip.is_loopback() || ip.is_private() => config.ipv4 = ip.to_string(),
+                _ => {
+                    eprintln!("--ipv4 takes a loopback or private address (a test's own host), not {val:?}");
+                    std::process::exit(2);
+                }
+            },
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
