@@ -1269,3 +1269,22 @@ fn hostile_inputs_get_clear_errors_and_never_panic() {
         r.stderr
     );
 }
+
+/// Issue 14 (what a newcomer hit): `.env.example` says "Copy to .env;
+/// variables marked generated are filled by linode-ai when empty". Copied as
+/// told, every stock template deploys, and the generated values are saved.
+#[test]
+fn every_stock_env_example_copied_to_env_deploys() {
+    let env = Env::new();
+    for template in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+        let dir = env.project(template);
+        std::fs::copy(dir.join(".env.example"), dir.join(".env")).unwrap();
+        let out = env.run(&["deploy"], Some(&dir));
+        assert_eq!(out.code, 0, "{template}: {}", out.stderr);
+        let saved = std::fs::read_to_string(dir.join(".env")).unwrap();
+        for line in saved.lines().filter(|l| l.contains("generated when empty")) {
+            assert!(line.starts_with('#'), "{template}: filled in: {line}");
+        }
+    }
+    assert_eq!(env.sim.instances().len(), 4);
+}

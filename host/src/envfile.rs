@@ -1,7 +1,10 @@
 //! Dotenv files (`.env`): `KEY=value` lines with the usual quoting.
 //!
 //! - `#` starts a comment at the beginning of a line, or after whitespace in
-//!   an unquoted value; an optional `export ` prefix is ignored.
+//!   an unquoted value (`NAME=   # note` is empty); an optional `export `
+//!   prefix is ignored.
+//! - A line that looks like a pasted secret (a token-shaped name, or a value
+//!   of only `=` signs: base64 padding) is refused without being shown.
 //! - `'single'` quotes are literal and may span lines.
 //! - `"double"` quotes understand `\n`, `\t`, `\"`, `\\` and may span lines.
 //! - No `$VAR` interpolation: values are taken as written, so secrets
@@ -56,10 +59,15 @@ pub fn parse(text: &str, origin: &str) -> Result<EnvVars> {
             // The text before '=' is not echoed: it may be a pasted secret.
             bail!("{origin}:{start_line}: the name before '=' is not a valid variable name (letters, digits and _, not starting with a digit)");
         }
+        if looks_like_secret(&key) {
+            bail!("{origin}:{start_line}: the name before '=' looks like a pasted secret (a token's shape, not a variable name), so the line is not shown; write NAME=<secret>, or if it is a name, rename it (e.g. with '_' between words)");
+        }
         i += 1; // '='
+        let after_equals = i;
         while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
             i += 1;
         }
+        let spaced = i > after_equals;
         let mut value = String::new();
         match chars.get(i) {
             Some('\'') => {
@@ -123,7 +131,14 @@ pub fn parse(text: &str, origin: &str) -> Result<EnvVars> {
             }
             _ => {
                 while i < chars.len() && chars[i] != '\n' {
-                    if chars[i] == '#' && value.ends_with([' ', '\t']) {
+                    // `#` after whitespace starts a comment, also right after
+                    // `NAME=   ` (as the common dotenv tools read it).
+                    let after_space = if value.is_empty() {
+                        spaced
+                    } else {
+                        value.ends_with([' ', '\t'])
+                    };
+                    if chars[i] == '#' && after_space {
                         while i < chars.len() && chars[i] != '\n' {
                             i += 1;
                         }
@@ -133,11 +148,46 @@ pub fn parse(text: &str, origin: &str) -> Result<EnvVars> {
                     i += 1;
                 }
                 value = value.trim_end().to_string();
+                if !value.is_empty() && value.chars().all(|c| c == '=') {
+                    // `SECRETdGhp...==`: base64 padding, not NAME=value.
+                    bail!("{origin}:{start_line}: this line looks like a pasted secret (base64 ending in '='), not NAME=value, so it is not shown; write NAME=<secret>, quoted if it ends in '=': NAME='<secret>'");
+                }
             }
         }
         vars.insert(key, value);
     }
     Ok(vars)
+}
+
+/// Whether a name before `=` has the shape of a token rather than of a
+/// variable name: a known token prefix, or 20+ characters without `_` that
+/// mix upper case, lower case and digits (base64, hex-and-case keys).
+fn looks_like_secret(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "hf_",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "pk_live_",
+    ];
+    let n = name.chars().count();
+    let aws = n == 20
+        && (name.starts_with("AKIA") || name.starts_with("ASIA"))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let mixed = n >= 20
+        && !name.contains('_')
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && name.chars().any(|c| c.is_ascii_digit());
+    aws || mixed || (n >= 20 && PREFIXES.iter().any(|p| name.starts_with(p)))
 }
 
 /// After a closing quote only whitespace or a comment may follow on the line.
@@ -251,6 +301,49 @@ G = spaced
         // Errors never echo values.
         let e = parse("A=\"secret' x", "my.env").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    /// Issue 14: `init`'s `.env.example` has `NAME=   # generated when empty`.
+    #[test]
+    fn an_inline_comment_after_whitespace_is_a_comment_even_with_no_value() {
+        let v = parse(
+            "KEY=   # generated when empty\nB=\t# c\nC=#not-a-comment\nD=x # c\nE= x#y\n",
+            ".env",
+        )
+        .unwrap();
+        assert_eq!(v["KEY"], "");
+        assert_eq!(v["B"], "");
+        assert_eq!(v["C"], "#not-a-comment");
+        assert_eq!(v["D"], "x");
+        assert_eq!(v["E"], "x#y");
+    }
+
+    /// Issue 16, item 12: a pasted base64 secret is not a variable named
+    /// after its first characters; the refusal quotes no part of it.
+    #[test]
+    fn a_pasted_secret_is_refused_without_quoting_it() {
+        for text in [
+            "SECRETdGhpcyBpcyBhIHNlY3JldA==\n",
+            "A=1\nSECRETdGhpcyBpcyBhIHNlY3JldA=\n",
+            "dGhpcyBpcyBhIHNlY3JldCBrZXkgb2YgMzI=\n",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a=x\n",
+            "AKIAIOSFODNN7EXAMPLE=x\n",
+        ] {
+            let e = parse(text, "my.env").unwrap_err().to_string();
+            assert!(e.starts_with("my.env:") && e.contains("secret"), "{e}");
+            for part in ["SECRET", "dGhp", "ghp_", "16C7", "AKIA", "EXAMPLE"] {
+                assert!(!e.contains(part), "{e}");
+            }
+        }
+        // Names as people write them, and '=' inside values, still work.
+        let v = parse(
+            "HF_TOKEN=hf_abc==\nmyVar=a=b\nOLLAMA_KEEP_ALIVE=24h\nNEXT_PUBLIC_API_URL_V2=x\n",
+            ".env",
+        )
+        .unwrap();
+        assert_eq!(v["HF_TOKEN"], "hf_abc==");
+        assert_eq!(v["myVar"], "a=b");
+        assert_eq!(v.len(), 4);
     }
 
     #[test]
