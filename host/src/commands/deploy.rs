@@ -281,7 +281,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
-    let url = record.url.clone().unwrap_or_default();
+    let url = sanitize::line(record.url.as_deref().unwrap_or_default());
     let key = plan.stack.proxy.key_env.clone();
     let example = example_path(&plan);
     if args.json {

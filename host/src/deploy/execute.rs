@@ -32,12 +32,17 @@ pub enum Progress {
     HookLog(String),
 }
 
-/// The hostname users reach: `--domain`, else the public IPv4's rDNS, else the derived Linode name.
+/// The hostname users reach: `--domain`, else the public IPv4's rDNS (when it
+/// is a host name: it comes from the API and is shown, stored and put in
+/// URLs), else the derived Linode name.
 pub fn hostname_for(ipv4: &str, rdns: Option<&str>, domain: Option<&str>) -> String {
     if let Some(d) = domain {
         return d.to_string();
     }
-    match rdns.map(str::trim).filter(|r| !r.is_empty()) {
+    match rdns
+        .map(str::trim)
+        .filter(|r| crate::naming::is_host_name(r))
+    {
         Some(r) => r.trim_end_matches('.').to_string(),
         None => format!("{}.ip.linodeusercontent.com", ipv4.replace('.', "-")),
     }
@@ -368,6 +373,11 @@ mod tests {
         assert_eq!(
             hostname_for("45.33.68.91", Some("x."), Some("chat.example.com")),
             "chat.example.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("x.example\n\x1b[2Jerror: forged"), None),
+            "45-33-68-91.ip.linodeusercontent.com",
+            "an rDNS answer that is not a host name is not used"
         );
         assert_ne!(machine_name(), "");
     }

@@ -89,16 +89,20 @@ fn nullable_list<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 impl Instance {
-    /// The first public IPv4 (the list can also hold a private 192.168.x address).
+    /// The first public IPv4 (the list can also hold a private 192.168.x
+    /// address), else the first private one; only real IPv4 addresses (the
+    /// answer is shown, stored and probed).
     pub fn public_ipv4(&self) -> Option<&str> {
-        self.ipv4
-            .iter()
-            .map(String::as_str)
-            .find(|a| {
-                a.parse::<std::net::Ipv4Addr>()
-                    .is_ok_and(|ip| !ip.is_private())
-            })
-            .or_else(|| self.ipv4.first().map(String::as_str))
+        let ips = || {
+            self.ipv4
+                .iter()
+                .map(String::as_str)
+                .filter_map(|a| Some((a, a.parse::<std::net::Ipv4Addr>().ok()?)))
+        };
+        ips()
+            .find(|(_, ip)| !ip.is_private())
+            .or_else(|| ips().next())
+            .map(|(a, _)| a)
     }
 
     pub fn state(&self) -> InstanceState {
@@ -298,6 +302,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.public_ipv4(), Some("203.0.113.9"));
+        let odd: Instance =
+            serde_json::from_str(r#"{"id": 6, "ipv4": ["1.2.3.4\n\u001b[2J", "not an address"]}"#)
+                .unwrap();
+        assert_eq!(odd.public_ipv4(), None, "only real addresses");
         assert_eq!(i.state(), InstanceState::Running);
     }
 
