@@ -642,3 +642,54 @@ fn status_with_a_filter_that_matches_nothing_exits_3_and_names_what_exists() {
         .json();
     assert_eq!(j["rows"].as_array().unwrap().len(), 0);
 }
+
+/// Issue 16, item 10: values from the API are cut where they are shown:
+/// an instance with 100,000-character tags and a firewall with a
+/// 100,000-character label print a few lines, not hundreds of kilobytes.
+#[test]
+fn huge_values_from_the_api_are_cut_where_shown() {
+    let env = Env::new();
+    let huge = "x".repeat(100_000);
+    let tags: Vec<String> = vec![
+        "build_ai".into(),
+        format!("build_ai_app={huge}"),
+        format!("build_ai_env={huge}"),
+        format!("build_ai_template={huge}"),
+        format!("build_ai_template_version={huge}"),
+        "build_ai_id=big".into(),
+    ];
+    env.sim.seed_tagged("build-ai-big", &tags);
+    let fw = env.sim.seed_tagged_firewall(
+        &huge,
+        &[
+            "build_ai".to_string(),
+            format!("build_ai_app={huge}"),
+            "build_ai_id=gone".into(),
+        ],
+        1,
+    );
+    env.sim.detach_firewall(fw);
+    let out = env.run(&["status", "-V"], None).code(3);
+    assert!(
+        out.stdout.len() < 4000,
+        "status -V printed {} bytes",
+        out.stdout.len()
+    );
+    assert!(
+        out.stdout.contains("xxxx…"),
+        "{}",
+        &out.stdout[..out.stdout.len().min(2000)]
+    );
+    let out = env.run(&["adopt", "--all"], None).ok();
+    assert!(
+        out.stdout.len() < 2000,
+        "adopt printed {} bytes",
+        out.stdout.len()
+    );
+    let out = env.run(&["destroy", "--all", "--yes"], None).ok();
+    assert!(
+        out.stdout.len() < 2000,
+        "destroy printed {} bytes",
+        out.stdout.len()
+    );
+}

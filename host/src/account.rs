@@ -395,7 +395,9 @@ pub fn join(
         .iter()
         .filter(|f| {
             let id = DeploymentTags::parse(&f.tags).id;
-            !used_fw.contains(&f.id) && id.is_none_or(|id| !live_ids.contains(&id))
+            // Attached to a Linode, it is in use whatever its tags say.
+            let attached = f.entities.as_ref().is_some_and(|e| !e.is_empty());
+            !attached && !used_fw.contains(&f.id) && id.is_none_or(|id| !live_ids.contains(&id))
         })
         .cloned()
         .partition(is_young);

@@ -39,22 +39,22 @@ impl Target {
                 ..
             } => format!(
                 "{} (env: {}) Linode {} in {}{}{}",
-                crate::sanitize::line(&d.app_name),
-                crate::sanitize::line(&d.env),
+                crate::sanitize::field(&d.app_name),
+                crate::sanitize::field(&d.env),
                 instance
                     .map(|i| i.to_string())
                     .unwrap_or_else(|| "(none yet)".into()),
-                crate::sanitize::line(&d.region),
+                crate::sanitize::field(&d.region),
                 d.url
                     .as_ref()
-                    .map(|u| format!(", {}", crate::sanitize::line(u)))
+                    .map(|u| format!(", {}", crate::sanitize::field(u)))
                     .unwrap_or_default(),
                 if *tracked { "" } else { " [untracked]" }
             ),
             Target::OrphanFirewall(f) => format!(
                 "firewall {} ({}) left by a deployment that has no instance",
                 f.id,
-                crate::sanitize::line(f.label.as_deref().unwrap_or("?"))
+                crate::sanitize::field(f.label.as_deref().unwrap_or("?"))
             ),
         }
     }

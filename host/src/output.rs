@@ -118,8 +118,12 @@ impl Drop for Progress {
     }
 }
 
-/// A plain text table with left-aligned columns; cells are escaped, the
-/// status column coloured.
+/// How many characters of the last column (a detail that explains) are shown;
+/// other cells show [`sanitize::FIELD_MAX`].
+pub const LAST_CELL_MAX: usize = 600;
+
+/// A plain text table with left-aligned columns; cells are escaped and cut,
+/// the status column coloured.
 pub fn table(
     headers: &[&str],
     rows: &[Vec<String>],
@@ -128,7 +132,19 @@ pub fn table(
 ) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|c| sanitize::line(c)).collect())
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i + 1 == r.len() {
+                        let cut = sanitize::cut(c, LAST_CELL_MAX);
+                        sanitize::cut(&sanitize::line(&cut), LAST_CELL_MAX)
+                    } else {
+                        sanitize::field(c)
+                    }
+                })
+                .collect()
+        })
         .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in &rows {

@@ -57,6 +57,16 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// How many characters of one outside value (an app name, a label, a tag)
+/// are shown in a line or a table cell.
+pub const FIELD_MAX: usize = 120;
+
+/// An outside value as it is shown in a line or a table cell: escaped and
+/// cut to [`FIELD_MAX`] characters (a 100,000-character tag is not printed).
+pub fn field(s: &str) -> String {
+    cut(&line(&cut(s, FIELD_MAX)), FIELD_MAX)
+}
+
 /// A user-supplied value as it appears inside an error message: quoted,
 /// escaped and cut to 64 characters (a 10 MB `--region` is not echoed).
 pub fn quote(s: &str) -> String {
@@ -124,6 +134,18 @@ mod tests {
         assert_eq!(line("rtl\u{202e}txt"), "rtl\\u{202e}txt");
         assert_eq!(block("a\nb\t\x07"), "a\nb\t\\x07");
         assert_eq!(line("plain ünïcødé"), "plain ünïcødé");
+    }
+
+    #[test]
+    fn fields_are_escaped_and_short() {
+        let big = "\x1b".repeat(1 << 20);
+        let f = field(&big);
+        assert!(
+            f.chars().count() <= FIELD_MAX + 1 && !f.contains('\x1b'),
+            "{}",
+            f.len()
+        );
+        assert_eq!(field("us-ord"), "us-ord");
     }
 
     #[test]

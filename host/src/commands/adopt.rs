@@ -83,11 +83,11 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "adopted {} (env: {}) Linode {} from template {} {}",
-                crate::sanitize::line(&r.app_name),
-                crate::sanitize::line(&r.env),
+                crate::sanitize::field(&r.app_name),
+                crate::sanitize::field(&r.env),
                 r.linode_id.unwrap_or(0),
-                crate::sanitize::line(&r.template),
-                crate::sanitize::line(&r.template_version)
+                crate::sanitize::field(&r.template),
+                crate::sanitize::field(&r.template_version)
             )?;
         }
     }

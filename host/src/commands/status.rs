@@ -122,7 +122,7 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
                 writeln!(
                     out,
                     "hook log ({}): {}",
-                    crate::sanitize::line(&r.deployment.app_name),
+                    crate::sanitize::field(&r.deployment.app_name),
                     crate::sanitize::line(l)
                 )?;
             }
@@ -134,8 +134,8 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
             out,
             "orphaned firewall {} ({}) of a deployment with no instance{}; 'linode-ai destroy --id {}' deletes it",
             f.id,
-            crate::sanitize::line(f.label.as_deref().unwrap_or("?")),
-            dep.app.map(|a| format!(" (app {})", crate::sanitize::line(&a))).unwrap_or_default(),
+            crate::sanitize::field(f.label.as_deref().unwrap_or("?")),
+            dep.app.map(|a| format!(" (app {})", crate::sanitize::field(&a))).unwrap_or_default(),
             f.id
         )?;
     }
@@ -156,10 +156,10 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
             out,
             "firewall {} ({}){}{age} has no Linode yet: a deploy (perhaps on another machine) may still be creating it, so it is left alone for an hour ('linode-ai destroy --id {}' deletes it now)",
             f.id,
-            crate::sanitize::line(f.label.as_deref().unwrap_or("?")),
+            crate::sanitize::field(f.label.as_deref().unwrap_or("?")),
             match (dep.app, dep.env) {
-                (Some(a), Some(e)) => format!(" of {} (env: {})", crate::sanitize::line(&a), crate::sanitize::line(&e)),
-                (Some(a), None) => format!(" of {}", crate::sanitize::line(&a)),
+                (Some(a), Some(e)) => format!(" of {} (env: {})", crate::sanitize::field(&a), crate::sanitize::field(&e)),
+                (Some(a), None) => format!(" of {}", crate::sanitize::field(&a)),
                 _ => String::new(),
             },
             f.id
