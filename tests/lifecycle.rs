@@ -1334,3 +1334,48 @@ fn api_values_never_forge_lines_or_escape_sequences() {
         assert!(out.stderr.contains("Refused"), "{}", out.stderr);
     }
 }
+
+/// Issue 16, item 14: prices from `/linode/types` are checked: negative,
+/// enormous or missing ones are a malformed answer, shown as "price unknown"
+/// (and null in JSON), never `$-1.000/h` or `$inf/h`.
+#[test]
+fn malformed_prices_are_refused_and_shown_as_unknown() {
+    let env = Env::new();
+    let dir = env.project("chat-agent");
+    env.sim.set_price(
+        "g6-standard-2",
+        serde_json::json!({"hourly": -0.036, "monthly": 1e308}),
+    );
+    let bad = |text: &str| {
+        for v in ["$-", "$inf", "$NaN", "e+30", "00000000000."] {
+            assert!(!text.contains(v), "{v}: {text}");
+        }
+    };
+    let out = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
+    bad(&out.stdout);
+    assert!(out.stdout.contains("price unknown"), "{}", out.stdout);
+    let j = env.dry_run_json(&dir);
+    assert!(j["price"].is_null(), "{}", j["price"]);
+    let out = env.run(&["deploy"], Some(&dir)).ok();
+    bad(&out.stdout);
+    bad(&out.stderr);
+    assert!(out.stdout.contains("Price:     unknown"), "{}", out.stdout);
+    let out = env.run(&["status", "-V"], None).code(3);
+    bad(&out.stdout);
+    assert!(
+        out.stdout.contains("without a known price"),
+        "{}",
+        out.stdout
+    );
+    // Two plans at an enormous hourly price do not add up to infinity.
+    env.sim.set_price(
+        "g6-standard-2",
+        serde_json::json!({"hourly": 1e308, "monthly": 24.0}),
+    );
+    env.run(&["deploy", "--new"], Some(&dir)).ok();
+    // status's day-old copy of the plans holds the first answer: ask again.
+    std::fs::remove_file(env.home().join("cache/linode-ai/linode-types.json")).unwrap();
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    assert!(j["cost"]["hourly"].is_number(), "{}", j["cost"]);
+    assert_eq!(j["cost"]["unpriced"], 2, "{}", j["cost"]);
+}

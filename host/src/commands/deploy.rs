@@ -346,9 +346,15 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             _ => "-".into(),
         };
         writeln!(out, "Firewall:  {fw}")?;
-        if let Some(p) = &offer.price {
-            writeln!(out, "Price:     {}", deploy::format_price(p))?;
-        }
+        writeln!(
+            out,
+            "Price:     {}",
+            offer
+                .price
+                .as_ref()
+                .map(deploy::format_price)
+                .unwrap_or_else(|| "unknown (the API gave no valid price)".into())
+        )?;
         if let Some(ip) = &record.ipv4 {
             if let Some(d) = &record.domain {
                 writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
@@ -466,7 +472,7 @@ fn print_dry_run(
         st.linode_type,
         price
             .map(|p| format!(", {}", deploy::format_price(&p)))
-            .unwrap_or_default()
+            .unwrap_or_else(|| ", price unknown".into())
     )?;
     writeln!(out, "Base image:  {}", st.base_image)?;
     for (i, svc) in plan.stack.services.iter().enumerate() {

@@ -177,25 +177,53 @@ pub struct LinodeType {
     pub region_prices: Vec<RegionPrice>,
 }
 
+/// A plan's price. A value the API gives that is not a plausible price
+/// (negative, above [`HOURLY_MAX`] / [`MONTHLY_MAX`], not a number) is a
+/// malformed answer and reads as unknown (`None`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub struct Price {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "hourly_price")]
     pub hourly: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "monthly_price")]
     pub monthly: Option<f64>,
+}
+
+/// No Linode plan costs more than this per hour (the largest GPU plans cost a few dollars).
+pub const HOURLY_MAX: f64 = 1_000.0;
+/// Nor more than this per month.
+pub const MONTHLY_MAX: f64 = HOURLY_MAX * 730.0;
+
+fn price_within<'de, D: serde::Deserializer<'de>>(d: D, max: f64) -> Result<Option<f64>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| v.as_f64())
+        .filter(|p| p.is_finite() && (0.0..=max).contains(p)))
+}
+fn hourly_price<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    price_within(d, HOURLY_MAX)
+}
+fn monthly_price<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    price_within(d, MONTHLY_MAX)
+}
+
+impl Price {
+    /// Whether anything is known of it.
+    pub fn is_known(&self) -> bool {
+        self.hourly.is_some() || self.monthly.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RegionPrice {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "hourly_price")]
     pub hourly: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "monthly_price")]
     pub monthly: Option<f64>,
 }
 
 impl LinodeType {
-    /// The price in `region` (its own price where it has one).
+    /// The price in `region` (its own price where it has one); `None` when
+    /// the answer holds no valid price.
     pub fn price_in(&self, region: &str) -> Option<Price> {
         self.region_prices
             .iter()
@@ -205,6 +233,7 @@ impl LinodeType {
                 monthly: p.monthly,
             })
             .or(self.price)
+            .filter(Price::is_known)
     }
 }
 
@@ -318,6 +347,24 @@ mod tests {
         .unwrap();
         assert_eq!(t.price_in("id-cgk").unwrap().monthly, Some(28.8));
         assert_eq!(t.price_in("us-ord").unwrap().monthly, Some(24.0));
+    }
+
+    #[test]
+    fn implausible_prices_are_unknown() {
+        for (price, hourly, monthly) in [
+            (r#"{"hourly": -0.036, "monthly": 24.0}"#, None, Some(24.0)),
+            (r#"{"hourly": 1e308, "monthly": "24"}"#, None, None),
+            (r#"{"hourly": 0.036, "monthly": 1e300}"#, Some(0.036), None),
+            (r#"{"hourly": 0, "monthly": null}"#, Some(0.0), None),
+        ] {
+            let p: Price = serde_json::from_str(price).unwrap();
+            assert_eq!((p.hourly, p.monthly), (hourly, monthly), "{price}");
+        }
+        let t: LinodeType = serde_json::from_str(
+            r#"{"id": "g6-standard-2", "price": {"hourly": -1, "monthly": -1}}"#,
+        )
+        .unwrap();
+        assert_eq!(t.price_in("us-ord"), None);
     }
 
     #[test]

@@ -187,6 +187,8 @@ struct State {
     unlisted: std::collections::BTreeSet<u64>,
     /// Requests held until their gate opens.
     gates: Vec<(String, String, Arc<GateState>)>,
+    /// `price` objects served instead of a plan's real one (hostile answers).
+    prices: BTreeMap<String, Value>,
 }
 
 /// Held requests wait on this until it opens.
@@ -334,6 +336,15 @@ impl Sim {
                 raw: true,
             },
         );
+    }
+
+    /// Serves `price` (any JSON) as plan `id`'s price in `/linode/types`.
+    pub fn set_price(&self, id: &str, price: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .prices
+            .insert(id.to_string(), price);
     }
 
     /// Deletes a firewall behind linode-ai's back (attached or not).
@@ -714,9 +725,9 @@ fn route(
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         (Method::Get, ["regions"]) => paginate(regions(), query),
-        (Method::Get, ["linode", "types"]) => paginate(types(), query),
+        (Method::Get, ["linode", "types"]) => paginate(priced_types(state), query),
         (Method::Get, ["linode", "types", id]) => {
-            match types().into_iter().find(|t| t["id"] == *id) {
+            match priced_types(state).into_iter().find(|t| t["id"] == *id) {
                 Some(t) => (200, t),
                 None => (404, errors(&[("Not found", None)])),
             }
@@ -1229,6 +1240,20 @@ pub fn regions() -> Vec<Value> {
             &["Linodes", "NodeBalancers", "Block Storage"],
         ),
     ]
+}
+
+/// [`types`] with the prices a test set in their place.
+fn priced_types(state: &Arc<Mutex<State>>) -> Vec<Value> {
+    let st = state.lock().unwrap();
+    types()
+        .into_iter()
+        .map(|mut t| {
+            if let Some(p) = t["id"].as_str().and_then(|id| st.prices.get(id)) {
+                t["price"] = p.clone();
+            }
+            t
+        })
+        .collect()
 }
 
 /// Real plan ids, memory, GPU counts and prices (from recorded API traffic and
