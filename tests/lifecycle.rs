@@ -1379,3 +1379,91 @@ fn malformed_prices_are_refused_and_shown_as_unknown() {
     assert!(j["cost"]["hourly"].is_number(), "{}", j["cost"]);
     assert_eq!(j["cost"]["unpriced"], 2, "{}", j["cost"]);
 }
+
+/// Issue 16, item 15: a 429 storm on the create proves nothing was created:
+/// it says so, and the firewall and the record go.
+#[test]
+fn a_429_storm_on_the_create_says_nothing_was_created() {
+    let mut env = Env::new();
+    env.extra
+        .push(("LINODE_AI_RETRY_BUDGET_SECS".into(), "2".into()));
+    let dir = env.project("chat-agent");
+    env.sim.add_fault(Fault {
+        retry_after: Some(1),
+        times: 50,
+        ..Fault::error("POST", "/v4/linode/instances", 429, "Too many requests")
+    });
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        out.stderr.contains("nothing was created") && !out.stderr.contains("may not have"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.sim.instances().is_empty());
+    assert!(env.sim.firewalls().is_empty(), "its firewall went");
+    assert!(env.records().is_empty());
+}
+
+/// Issue 16, item 15: an empty flag value or a timeout too small to mean
+/// anything is refused, naming the flag or variable, never silently replaced.
+#[test]
+fn empty_flags_and_a_tiny_timeout_are_refused_by_name() {
+    let mut env = Env::new();
+    let dir = env.project("chat-agent");
+    for flag in [
+        "--app-name",
+        "--region",
+        "--env",
+        "--linode-type",
+        "--image",
+        "--domain",
+    ] {
+        let out = env
+            .run(&["deploy", "--dry-run", flag, ""], Some(&dir))
+            .code(2);
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains("empty"),
+            "{flag}: {}",
+            out.stderr
+        );
+    }
+    let out = env.run(&["status", "--app", ""], None).code(2);
+    assert!(out.stderr.contains("--app"), "{}", out.stderr);
+    env.extra
+        .push(("LINODE_AI_API_TIMEOUT_SECS".into(), "1e-12".into()));
+    let out = env.run(&["status"], None).code(2);
+    assert!(
+        out.stderr.contains("LINODE_AI_API_TIMEOUT_SECS"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 16, item 15: `templates new -d FILE` names the path it cannot use.
+#[test]
+fn templates_new_into_a_file_names_the_path() {
+    let env = Env::new();
+    let file = env.home().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    for dir in [file.clone(), file.join("sub")] {
+        let out = env
+            .run(
+                &[
+                    "templates",
+                    "new",
+                    "mine",
+                    "--hook",
+                    "none",
+                    "-d",
+                    dir.to_str().unwrap(),
+                ],
+                None,
+            )
+            .fails();
+        assert!(
+            out.stderr.contains(file.to_str().unwrap()),
+            "{}",
+            out.stderr
+        );
+    }
+}

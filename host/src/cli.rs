@@ -46,6 +46,13 @@ fn retry_ms(v: &str) -> Result<Duration, String> {
 fn poll_ms(v: &str) -> Result<Duration, String> {
     parse_millis(v, 10..=600_000).map_err(|e| format!("{e} (LINODE_AI_POLL_MS)"))
 }
+/// A value that may not be empty: `--region ""` is a mistake, not "the default".
+fn non_empty(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        return Err("must not be empty (leave the flag out to use the default)".into());
+    }
+    Ok(v.to_string())
+}
 
 /// Knobs for timeouts, retries and tests (hidden; set by environment variable).
 #[derive(Debug, Args)]
@@ -108,7 +115,7 @@ pub enum Command {
     /// Show status of deployments (and of linode-ai resources in the account)
     #[command(
         after_help = "Exit codes: 0 every deployment is running; 3 checked, and something is not \
-                            running; 1 could not check (API error, authentication, malformed answer); \
+                            running (or --app/--env match nothing); 1 could not check (API error, authentication, malformed answer); \
                             2 usage error."
     )]
     Status(StatusArgs),
@@ -215,28 +222,28 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// Linode region id, e.g. us-ord
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub region: Option<String>,
     /// Linode plan id, e.g. g6-standard-2
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub linode_type: Option<String>,
     /// Env file to read (default: env.file from ai.linode.yml, i.e. .env)
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
     /// Container image for the app (the service the proxy fronts) instead of the template's
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub image: Option<String>,
     /// App name used in tags, label and the registry
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub app_name: Option<String>,
     /// Environment name (default: "default")
-    #[arg(long = "env", value_name = "ENV")]
+    #[arg(long = "env", value_name = "ENV", value_parser = non_empty)]
     pub env_name: Option<String>,
     /// HTTPS port the proxy listens on (default 443; port 80 always serves the certificate check)
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// Serve your own DNS name (point its A record at the instance) instead of the rDNS name
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = non_empty)]
     pub domain: Option<String>,
     /// ACME directory the certificate is ordered from (default Let's Encrypt; its staging
     /// directory spares the 5-certificates-a-week limit when you redeploy often)
@@ -284,10 +291,10 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct Which {
     /// Only this app's deployments
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub app: Option<String>,
     /// Only deployments of this environment
-    #[arg(long = "env", value_name = "ENV")]
+    #[arg(long = "env", value_name = "ENV", value_parser = non_empty)]
     pub env_name: Option<String>,
 }
 

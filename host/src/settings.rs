@@ -102,15 +102,19 @@ impl Default for Tuning {
     }
 }
 
-/// Parses a number of seconds: finite, more than 0, at most `max`.
+/// The shortest time [`parse_seconds`] takes: less would round to nothing
+/// (`1e-12` made every request time out at once).
+pub const SECONDS_MIN: f64 = 0.001;
+
+/// Parses a number of seconds: finite, at least [`SECONDS_MIN`], at most `max`.
 pub fn parse_seconds(v: &str, max: f64) -> Result<Duration, String> {
     let n: f64 = v
         .trim()
         .parse()
         .map_err(|_| format!("{} is not a number of seconds", quote(v)))?;
-    if !n.is_finite() || n <= 0.0 || n > max {
+    if !n.is_finite() || !(SECONDS_MIN..=max).contains(&n) {
         return Err(format!(
-            "{} must be more than 0 and at most {max} seconds",
+            "{} must be at least {SECONDS_MIN} (1 ms) and at most {max} seconds",
             quote(v)
         ));
     }
@@ -304,7 +308,9 @@ mod tests {
 
     #[test]
     fn numbers_from_the_environment_are_validated() {
-        for bad in ["-1", "NaN", "inf", "1e309", "0", "", "abc", "3601"] {
+        for bad in [
+            "-1", "NaN", "inf", "1e309", "0", "", "abc", "3601", "1e-12", "0.0001",
+        ] {
             assert!(parse_seconds(bad, 3600.0).is_err(), "{bad}");
         }
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::Ctx;
@@ -225,8 +225,15 @@ pub fn new(
     let dir = directory
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| std::path::PathBuf::from(name));
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "{} exists and is not a directory; choose a new or empty directory with -d",
+            dir.display()
+        );
+    }
     let written =
-        crate::scaffold::new_template(&dir, name, base, hook == crate::cli::HookLang::Rust)?;
+        crate::scaffold::new_template(&dir, name, base, hook == crate::cli::HookLang::Rust)
+            .with_context(|| format!("cannot create template {name} in {}", dir.display()))?;
     writeln!(
         out,
         "Created template {name} in {} (from {from}):",
