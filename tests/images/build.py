@@ -18,6 +18,8 @@ host (open-webui/open-webui, huggingface/text-embeddings-inference).
   CACHE_DIR/images.stamp          hash of tests/images/*, the image list and the CA
 
 Idempotent: when the stamp matches, it prints the result and exits at once.
+Otherwise it rebuilds every image into CACHE_DIR/registry.new and renames it
+over CACHE_DIR/registry (runs are serialized by a lock on CACHE_DIR/.build.lock).
 The builder dockerd runs in the host network namespace with no bridge, no
 iptables, no ip forwarding (it touches no host network), and is stopped by
 PID at the end, as is the registry (on 127.0.0.1). The machine's Docker
@@ -403,6 +405,12 @@ def main(argv):
     os.makedirs(cache, exist_ok=True)
     lock = open(os.path.join(cache, ".build.lock"), "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    # A SIGTERM unwinds like an error: the builder's daemons are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, _f: sys.exit(128 + signum))
+    # Left by a run that was killed (we hold the lock: no other run uses them).
+    for stale in glob.glob(os.path.join(cache, "builder-*")) + glob.glob(os.path.join(cache, "debootstrap-*")):
+        unmount_under(stale)
+        subprocess.run(["rm", "-rf", "--one-file-system", stale])
     refs = wanted_images()
     ca, ca_key = ensure_ca(cache)
     digest = inputs_hash(refs, ca)
