@@ -28,6 +28,43 @@ pub const DEFAULT_KEY_ENV: &str = "LINODE_AI_API_KEY";
 pub const BOOT_VARS: &[&str] = &["LINODE_AI_HOSTNAME", "LINODE_AI_URL"];
 /// Pages linode-ai serves from the proxy itself.
 pub const PAGES: &[&str] = &["chat"];
+/// Services a template may have (one small VM; the 16 KiB user-data holds
+/// far fewer). Checked before anything else looks at the graph.
+pub const MAX_SERVICES: usize = 32;
+/// Proxy routes (and public or allowed paths) a template may list.
+pub const MAX_ROUTES: usize = 64;
+
+/// The sizes a template's lists may have, checked before the graph is built
+/// (validating must cost little: every command loads every installed template).
+pub fn check_sizes(spec: &TemplateSpec) -> Result<()> {
+    let l = &spec.deploy.linode;
+    let n = l.services.len();
+    if n > MAX_SERVICES {
+        bail!("the template has {n} services; a template may have at most {MAX_SERVICES}");
+    }
+    for s in &l.services {
+        if s.depends_on.len() > MAX_SERVICES {
+            bail!(
+                "service {} depends on {} services; at most {MAX_SERVICES}",
+                quote(&s.name),
+                s.depends_on.len()
+            );
+        }
+    }
+    if let Some(p) = &l.proxy {
+        for (what, len) in [
+            ("proxy.routes", p.routes.len()),
+            ("proxy.public_paths", p.public_paths.len()),
+            ("proxy.allowed_paths", p.allowed_paths.len()),
+            ("proxy.depends_on", p.depends_on.len()),
+        ] {
+            if len > MAX_ROUTES {
+                bail!("field `{what}` lists {len} entries; at most {MAX_ROUTES}");
+            }
+        }
+    }
+    Ok(())
+}
 
 /// One container of the app, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,52 +223,87 @@ fn deps(list: &[crate::template::Dependency]) -> Vec<(String, Condition)> {
 }
 
 /// Sorts services so each comes after what it depends on (declaration order
-/// otherwise); names the cycle when there is one.
+/// otherwise: of the services ready to start, the first declared goes
+/// first); names the cycle when there is one. Linear in services and
+/// dependencies (up to a log factor).
 fn boot_order(services: Vec<Service>) -> Result<Vec<Service>> {
-    let mut remaining = services;
-    let mut done: Vec<Service> = Vec::new();
-    while !remaining.is_empty() {
-        let ready = remaining.iter().position(|s| {
-            s.depends_on
-                .iter()
-                .all(|(d, _)| done.iter().any(|x| &x.name == d))
-        });
-        match ready {
-            Some(i) => done.push(remaining.remove(i)),
-            None => {
-                // Walk dependencies from the first blocked service until one repeats.
-                let mut path = vec![remaining[0].name.clone()];
-                loop {
-                    let cur = path.last().expect("non-empty");
-                    let next = remaining
-                        .iter()
-                        .find(|s| &s.name == cur)
-                        .and_then(|s| {
-                            s.depends_on
-                                .iter()
-                                .find(|(d, _)| remaining.iter().any(|r| &r.name == d))
-                        })
-                        .map(|(d, _)| d.clone())
-                        .expect("a blocked service waits for another blocked one");
-                    if let Some(start) = path.iter().position(|p| *p == next) {
-                        let mut cycle = path[start..].to_vec();
-                        cycle.push(next);
-                        bail!(
-                            "services depend on each other in a cycle: {}",
-                            cycle.join(" -> ")
-                        );
-                    }
-                    path.push(next);
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, HashMap};
+    let index: HashMap<&str, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let n = services.len();
+    // waiting[i]: dependencies of i not started yet; dependents[d]: who waits for d.
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, s) in services.iter().enumerate() {
+        let mut seen = BTreeSet::new();
+        for (d, _) in &s.depends_on {
+            if let Some(&j) = index.get(d.as_str()) {
+                if seen.insert(j) {
+                    waiting[i] += 1;
+                    dependents[j].push(i);
                 }
             }
         }
     }
-    Ok(done)
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &k in &dependents[i] {
+            waiting[k] -= 1;
+            if waiting[k] == 0 {
+                ready.push(Reverse(k));
+            }
+        }
+    }
+    if order.len() < n {
+        // Walk dependencies from the first blocked service until one repeats.
+        let blocked = |i: usize| waiting[i] > 0;
+        let first = (0..n)
+            .find(|&i| blocked(i))
+            .expect("some service is blocked");
+        let mut path = vec![first];
+        let mut on_path = vec![usize::MAX; n];
+        on_path[first] = 0;
+        loop {
+            let cur = *path.last().expect("non-empty");
+            let next = services[cur]
+                .depends_on
+                .iter()
+                .filter_map(|(d, _)| index.get(d.as_str()).copied())
+                .find(|&j| blocked(j))
+                .expect("a blocked service waits for another blocked one");
+            if on_path[next] != usize::MAX {
+                let mut cycle: Vec<&str> = path[on_path[next]..]
+                    .iter()
+                    .map(|&i| services[i].name.as_str())
+                    .collect();
+                cycle.push(services[next].name.as_str());
+                bail!(
+                    "services depend on each other in a cycle: {}",
+                    cycle.join(" -> ")
+                );
+            }
+            on_path[next] = path.len();
+            path.push(next);
+        }
+    }
+    let mut slots: Vec<Option<Service>> = services.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each service once"))
+        .collect())
 }
 
 impl Stack {
     /// Validates the spec's services and proxy and builds the graph.
     pub fn from_spec(spec: &TemplateSpec) -> Result<Stack> {
+        check_sizes(spec)?;
         let l = &spec.deploy.linode;
         let declared: BTreeSet<&str> = spec.env.all().map(EnvVarSpec::name).collect();
         let (raw, legacy_health, legacy_post): (Vec<ServiceSpec>, Option<String>, Option<String>) =
@@ -350,12 +422,14 @@ impl Stack {
                 post_start_script: s.post_start_script.clone(),
             });
         }
+        let by_name: std::collections::HashMap<&str, &Service> =
+            services.iter().map(|s| (s.name.as_str(), s)).collect();
         for s in &services {
             for (d, cond) in &s.depends_on {
                 if d == &s.name {
                     bail!("service \"{}\" depends on itself", s.name);
                 }
-                let Some(dep) = services.iter().find(|x| &x.name == d) else {
+                let Some(dep) = by_name.get(d.as_str()) else {
                     bail!(
                         "service \"{}\" depends on {}, which is not a service of this template{}",
                         s.name,
@@ -778,6 +852,89 @@ mod tests {
     }
 
     /// Random graphs: the order always respects every dependency, or a cycle is reported.
+    /// The simple (cubic) sort the linear one replaced: among the services
+    /// whose dependencies have started, the first declared; the cycle found
+    /// by walking from the first blocked service.
+    fn reference_order(services: Vec<Service>) -> Result<Vec<String>, String> {
+        let mut remaining = services;
+        let mut done: Vec<Service> = Vec::new();
+        while !remaining.is_empty() {
+            let ready = remaining.iter().position(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|(d, _)| done.iter().any(|x| &x.name == d))
+            });
+            match ready {
+                Some(i) => done.push(remaining.remove(i)),
+                None => {
+                    let mut path = vec![remaining[0].name.clone()];
+                    loop {
+                        let cur = path.last().unwrap();
+                        let next = remaining
+                            .iter()
+                            .find(|s| &s.name == cur)
+                            .and_then(|s| {
+                                s.depends_on
+                                    .iter()
+                                    .find(|(d, _)| remaining.iter().any(|r| &r.name == d))
+                            })
+                            .map(|(d, _)| d.clone())
+                            .unwrap();
+                        if let Some(start) = path.iter().position(|p| *p == next) {
+                            let mut cycle = path[start..].to_vec();
+                            cycle.push(next);
+                            return Err(format!(
+                                "services depend on each other in a cycle: {}",
+                                cycle.join(" -> ")
+                            ));
+                        }
+                        path.push(next);
+                    }
+                }
+            }
+        }
+        Ok(done.into_iter().map(|s| s.name).collect())
+    }
+
+    /// A chain of `n` services, each depending on the next (the last on none):
+    /// boot order is the reverse of the declaration.
+    fn chain(n: usize) -> String {
+        let mut yaml = format!(
+            "name: t\nversion: '1'\ndeploy:\n  linode:\n    services:\n      - {{name: s0, image: i:1, port: 80, front: true, depends_on: [s1]}}\n"
+        );
+        for i in 1..n {
+            let dep = if i + 1 < n {
+                format!("[s{}]", i + 1)
+            } else {
+                "[]".into()
+            };
+            yaml.push_str(&format!(
+                "      - {{name: s{i}, image: i:1, depends_on: {dep}}}\n"
+            ));
+        }
+        yaml
+    }
+
+    /// Issue 16, item 7: a template's service count is capped, and checked
+    /// before the graph is built (4,000 services took a minute per command).
+    #[test]
+    fn too_many_services_are_refused_before_the_graph_is_built() {
+        let e = format!(
+            "{:#}",
+            TemplateSpec::parse(&chain(200), "t.yml").unwrap_err()
+        );
+        assert!(
+            e.contains("200 services") && e.contains("at most 32"),
+            "{e}"
+        );
+        // At the cap: accepted, in dependency order.
+        let spec = TemplateSpec::parse(&chain(32), "t.yml").unwrap();
+        let stack = Stack::from_spec(&spec).unwrap();
+        let order: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
+        let want: Vec<String> = (0..32).rev().map(|i| format!("s{i}")).collect();
+        assert_eq!(order, want);
+    }
+
     #[test]
     fn boot_order_respects_dependencies_in_random_graphs() {
         let mut seed: u64 = 0x9e3779b97f4a7c15;
@@ -812,7 +969,15 @@ mod tests {
                     post_start_script: None,
                 });
             }
-            match boot_order(svcs.clone()) {
+            let got = boot_order(svcs.clone());
+            assert_eq!(
+                got.as_ref()
+                    .map(|o| o.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+                    .map_err(|e| e.to_string()),
+                reference_order(svcs.clone()),
+                "the linear sort gives the order (or names the cycle) the simple one did"
+            );
+            match got {
                 Ok(order) => {
                     assert_eq!(order.len(), n);
                     for (pos, s) in order.iter().enumerate() {

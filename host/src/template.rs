@@ -590,6 +590,8 @@ impl TemplateSpec {
     /// Checks the rules the YAML types alone cannot express.
     pub fn validate(&self) -> Result<()> {
         naming::check_name("template name", &self.name).map_err(anyhow::Error::msg)?;
+        // Sizes first: nothing below may cost more than the template is allowed to be.
+        crate::stack::check_sizes(self)?;
         if !self.name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             bail!(
                 "template name {} must start with a letter or digit",
