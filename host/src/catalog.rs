@@ -159,6 +159,13 @@ mod tests {
     #[test]
     fn every_stock_template_loads_and_is_pinned() {
         let c = Catalog::stock();
+        for (path, text) in STOCK {
+            let depth = crate::yaml::nesting_depth(text);
+            assert!(
+                depth < crate::yaml::MAX_DEPTH / 4,
+                "{path} nests {depth} deep"
+            );
+        }
         let names: Vec<_> = c.all().iter().map(|t| t.name()).collect();
         assert_eq!(names, ["chat-agent", "chat-webui", "llm-api", "embeddings"]);
         for t in c.all() {
