@@ -693,3 +693,44 @@ fn huge_values_from_the_api_are_cut_where_shown() {
         out.stdout.len()
     );
 }
+
+/// Issue 16, item 9: adopt reads the reverse-DNS names from the account's
+/// list of addresses, not with one request per instance.
+#[test]
+fn adopt_reads_the_account_in_a_few_requests() {
+    let env = Env::new();
+    for i in 0..60 {
+        let tags = vec![
+            "build_ai".to_string(),
+            format!("build_ai_id=p{i}"),
+            format!("build_ai_app=app{i}"),
+            "build_ai_env=default".to_string(),
+            "build_ai_template=chat-agent".to_string(),
+        ];
+        env.sim
+            .seed_tagged(&format!("build-ai-app{i}-default-20261126T143000Z"), &tags);
+    }
+    let before = env.sim.requests().len();
+    env.run(&["adopt", "--all"], None).ok();
+    let requests = env.sim.requests().len() - before;
+    assert!(requests <= 5, "{requests} requests for 60 instances");
+    let records = env.records();
+    assert_eq!(records.len(), 60);
+    assert!(
+        records.iter().all(|r| r["hostname"] == "localhost"),
+        "the rDNS name of each: {}",
+        records[0]
+    );
+    // A token that may not list the account's addresses: each Linode's own, a few at once.
+    let b = env.other_machine();
+    b.sim.add_fault(Fault::error(
+        "GET",
+        "/v4/networking/ips",
+        403,
+        "Unauthorized",
+    ));
+    b.run(&["adopt", "--all"], None).ok();
+    let records = b.records();
+    assert_eq!(records.len(), 60);
+    assert!(records.iter().all(|r| r["hostname"] == "localhost"));
+}

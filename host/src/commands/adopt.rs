@@ -1,6 +1,7 @@
 //! `adopt`: records deployments the account holds (by their tags) but this
 //! machine's registry does not.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{bail, Result};
@@ -8,6 +9,39 @@ use anyhow::{bail, Result};
 use super::{runtime, Ctx};
 use crate::account::{self, AccountView, Entry};
 use crate::cli::AdoptArgs;
+use crate::linode::LinodeClient;
+use crate::registry::Deployment;
+
+/// The rDNS names of the instances' addresses, keyed by (Linode, address):
+/// from the account's one list of addresses, else (that list refused) from
+/// each Linode's `/ips`, a few at a time.
+async fn rdns_names(
+    client: &LinodeClient,
+    untracked: &[(Deployment, u64)],
+) -> HashMap<(u64, String), String> {
+    if let Ok(ips) = client.list_ips().await {
+        return ips
+            .into_iter()
+            .filter_map(|a| Some(((a.linode_id?, a.address), a.rdns?)))
+            .collect();
+    }
+    use futures_util::StreamExt;
+    futures_util::stream::iter(untracked.iter().map(|(_, id)| *id))
+        .map(|id| async move { (id, client.instance_ips(id).await) })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|(id, ips)| {
+            ips.ok()
+                .and_then(|i| i.ipv4)
+                .map(|g| g.public)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |a| Some(((id, a.address), a.rdns?)))
+        })
+        .collect()
+}
 
 pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
     if !args.all && !args.which.any() {
@@ -29,29 +63,27 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
             && args.which.env().is_none_or(|e| d.env == e)
     };
     let joined = account::join(&[], &data.deployments, &view, &catalog, keep);
+    let untracked: Vec<(Deployment, u64)> = joined
+        .entries
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Untracked { record, instance } => Some((record, instance.id)),
+            _ => None,
+        })
+        .collect();
+    let rdns = if untracked.is_empty() {
+        HashMap::new()
+    } else {
+        rt.block_on(rdns_names(&client, &untracked))
+    };
     let mut adopted = Vec::new();
-    for e in joined.entries {
-        let Entry::Untracked {
-            mut record,
-            instance,
-        } = e
-        else {
-            continue;
-        };
+    for (mut record, linode) in untracked {
         // The real rDNS name, and the firewall made for it.
-        if let Ok(ips) = rt.block_on(client.instance_ips(instance.id)) {
-            let rdns = ips
-                .ipv4
-                .unwrap_or_default()
-                .public
-                .into_iter()
-                .find(|a| Some(&a.address) == record.ipv4.as_ref())
-                .and_then(|a| a.rdns);
-            if let Some(ip) = &record.ipv4 {
-                let host = crate::deploy::hostname_for(ip, rdns.as_deref(), None);
-                record.url = Some(crate::health::app_url(&host, record.health.port));
-                record.hostname = Some(host);
-            }
+        if let Some(ip) = &record.ipv4 {
+            let name = rdns.get(&(linode, ip.clone())).map(String::as_str);
+            let host = crate::deploy::hostname_for(ip, name, None);
+            record.url = Some(crate::health::app_url(&host, record.health.port));
+            record.hostname = Some(host);
         }
         if let Some(fw) = view.firewalls.iter().find(|f| {
             crate::naming::DeploymentTags::parse(&f.tags).id.as_deref()

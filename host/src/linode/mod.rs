@@ -570,6 +570,12 @@ impl LinodeClient {
         .await
     }
 
+    /// Every IP address of the account with its Linode and rDNS name
+    /// (`GET /networking/ips`, all pages): one list instead of `/ips` per Linode.
+    pub async fn list_ips(&self) -> Result<Vec<IpAddress>, ApiError> {
+        self.list_all("/networking/ips", None, true).await
+    }
+
     /// Every instance matching `filter` (`X-Filter`), all pages of 500.
     pub async fn list_instances(
         &self,

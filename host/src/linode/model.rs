@@ -136,6 +136,9 @@ pub struct IpAddress {
     pub address: String,
     #[serde(default)]
     pub rdns: Option<String>,
+    /// The Linode it belongs to (in `GET /networking/ips`).
+    #[serde(default)]
+    pub linode_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

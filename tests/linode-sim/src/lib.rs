@@ -747,6 +747,17 @@ fn route(
                 query,
             )
         }
+        (Method::Get, ["networking", "ips"]) => {
+            let st = state.lock().unwrap();
+            let mut items = Vec::new();
+            for id in st.instances.keys() {
+                items.push(json!({"address": st.config.ipv4, "gateway": null, "linode_id": id, "prefix": 24, "public": true,
+                                  "rdns": st.config.rdns, "region": "us-ord", "subnet_mask": "255.255.255.0", "type": "ipv4"}));
+                items.push(json!({"address": "192.168.130.5", "gateway": null, "linode_id": id, "prefix": 17, "public": false,
+                                  "rdns": null, "region": "us-ord", "subnet_mask": "255.255.128.0", "type": "ipv4"}));
+            }
+            paginate(items, query)
+        }
         (Method::Post, ["networking", "firewalls"]) => create_firewall(state, body),
         (Method::Get, ["networking", "firewalls"]) => {
             let st = state.lock().unwrap();
