@@ -899,8 +899,8 @@ mod tests {
     /// A chain of `n` services, each depending on the next (the last on none):
     /// boot order is the reverse of the declaration.
     fn chain(n: usize) -> String {
-        let mut yaml = format!(
-            "name: t\nversion: '1'\ndeploy:\n  linode:\n    services:\n      - {{name: s0, image: i:1, port: 80, front: true, depends_on: [s1]}}\n"
+        let mut yaml = String::from(
+            "name: t\nversion: '1'\ndeploy:\n  linode:\n    services:\n      - {name: s0, image: i:1, port: 80, front: true, depends_on: [s1]}\n",
         );
         for i in 1..n {
             let dep = if i + 1 < n {

@@ -171,9 +171,10 @@ pub fn reserve<'a>(
     let (app, env) = (record.app_name.clone(), record.env.clone());
     let busy = registry
         .update(|d| {
+            // Reservations of runs that stopped before creating anything.
             d.deployments.retain(|r| {
-                !(r.pending.as_ref().is_some_and(|p| p.reserved)
-                    && !crate::account::create_may_be_running(r))
+                !r.pending.as_ref().is_some_and(|p| p.reserved)
+                    || crate::account::create_may_be_running(r)
             });
             let busy = d
                 .deployments
