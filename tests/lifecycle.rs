@@ -23,7 +23,8 @@ fn templates_list_and_show() {
         "Default region:  us-ord",
         "g6-standard-2",
         "ollama/ollama:0.13.4",
-        "/api/* -> ollama (key)",
+        "/api/chat -> ollama (key)",
+        "/api/tags -> ollama (key)",
         "CHAT_API_KEY",
         "(generated when empty)",
     ] {
@@ -420,6 +421,31 @@ fn full_lifecycle_firewall_https_status_destroy() {
             out.stdout
         );
     }
+    // The hint reads the key's one line of .env; it never sources the file
+    // (that would run `$(...)` and expand `$` in values). Run as printed, with
+    // a value that would run a command if sourced: the key arrives, nothing runs.
+    let hint = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("CHAT_API_KEY=$("))
+        .unwrap_or_else(|| panic!("no key hint:\n{}", out.stdout))
+        .trim()
+        .to_string();
+    assert!(!out.stdout.contains("set -a"), "{}", out.stdout);
+    let envf = dir.join(".env");
+    let original = std::fs::read_to_string(&envf).unwrap();
+    let mut dotenv = original.clone();
+    let marker = dir.join("sourced");
+    dotenv.push_str(&format!("OLLAMA_KEEP_ALIVE=\"$(touch {})\"\n", marker.display()));
+    std::fs::write(&envf, dotenv).unwrap();
+    let ran = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{hint}; printf %s \"$CHAT_API_KEY\""))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), key);
+    assert!(!marker.exists(), "the hint ran a command from .env");
+    std::fs::write(&envf, original).unwrap();
 
     // The firewall first, then the instance with it attached.
     let reqs = env.sim.requests();

@@ -636,7 +636,7 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     let mut files = vec![
         WriteFile::text(ENV_FILE, "0600", env_file_content(input.env)),
         WriteFile::compressed(CADDYFILE, "0644", proxy::caddyfile(stack).as_bytes()),
-        WriteFile::text(STEP_SCRIPT, "0755", STEP.to_string()),
+        WriteFile::compressed(STEP_SCRIPT, "0755", STEP.as_bytes()),
         WriteFile::compressed(BOOT_LIB, "0644", lib.as_bytes()),
         WriteFile::compressed(REDACT_SCRIPT, "0755", redact.as_bytes()),
         WriteFile::compressed(
@@ -681,7 +681,13 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     if let Some(script) = &stack.post_start_script {
         files.push(script_file(POST_START_SCRIPT, script));
     }
-    files.push(script_file(BOOT_SCRIPT, &boot_script(stack, input)));
+    // Compressed, like the helpers: the 16 KiB user-data keeps room for the
+    // project's env (`deploy --dry-run` shows every file decoded).
+    files.push(WriteFile::compressed(
+        BOOT_SCRIPT,
+        "0700",
+        script_file(BOOT_SCRIPT, &boot_script(stack, input)).content.as_bytes(),
+    ));
     CloudConfig {
         package_update: Some(true),
         packages,
@@ -752,7 +758,7 @@ mod tests {
         format!(
             "{}\n{}",
             doc.file(BOOT_LIB).unwrap().decoded().unwrap(),
-            doc.file(BOOT_SCRIPT).unwrap().content
+            doc.file(BOOT_SCRIPT).unwrap().decoded().unwrap()
         )
     }
 

@@ -157,6 +157,55 @@ pub fn validate_user_data(doc: &str) -> Result<(), UserDataError> {
     Ok(())
 }
 
+/// The document as a person reads it: every `gz+b64` file shown decoded
+/// (its `encoding` says `gz+b64, shown decoded`). Only for display: what is
+/// sent is the document itself. A document that does not parse, or a file
+/// that does not decode, is shown as it is.
+pub fn readable(doc: &str) -> String {
+    let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(doc) else {
+        return doc.to_string();
+    };
+    let Some(files) = value
+        .get_mut("write_files")
+        .and_then(|f| f.as_sequence_mut())
+    else {
+        return doc.to_string();
+    };
+    let mut changed = false;
+    for f in files.iter_mut() {
+        let Some(map) = f.as_mapping_mut() else { continue };
+        if map.get("encoding").and_then(|e| e.as_str()) != Some("gz+b64") {
+            continue;
+        }
+        let file = WriteFile {
+            path: String::new(),
+            permissions: String::new(),
+            owner: String::new(),
+            encoding: Some("gz+b64".into()),
+            content: map
+                .get("content")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        if let Some(text) = file.decoded() {
+            map.insert("encoding".into(), "gz+b64, shown decoded".into());
+            map.insert("content".into(), text.into());
+            changed = true;
+        }
+    }
+    if !changed {
+        return doc.to_string();
+    }
+    match serde_yaml::to_string(&value) {
+        Ok(text) => {
+            let header = if doc.starts_with("#cloud-config") { "#cloud-config\n" } else { "" };
+            format!("{header}{text}")
+        }
+        Err(_) => doc.to_string(),
+    }
+}
+
 /// One-line standard base64 with padding, as `metadata.user_data` requires.
 pub fn encode_user_data(doc: &str) -> String {
     use base64::Engine;
@@ -250,6 +299,28 @@ pub fn diff_summary(before: &str, after: &str) -> Vec<(String, usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_readable_document_shows_compressed_files_decoded() {
+        let doc = CloudConfig {
+            package_update: None,
+            packages: vec![],
+            ssh_pwauth: Some(false),
+            write_files: vec![
+                WriteFile::compressed("/usr/local/bin/x", "0700", b"#!/bin/bash\necho hi\n"),
+                WriteFile::text("/etc/y", "0644", "plain\n".into()),
+            ],
+            runcmd: vec![],
+            extra: Default::default(),
+        }
+        .render();
+        assert!(!doc.contains("echo hi"), "sent compressed");
+        let shown = readable(&doc);
+        assert!(shown.starts_with("#cloud-config\n"), "{shown}");
+        assert!(shown.contains("echo hi") && shown.contains("gz+b64, shown decoded"), "{shown}");
+        assert!(shown.contains("plain"));
+        assert_eq!(readable("not: [yaml"), "not: [yaml");
+    }
     use super::*;
 
     #[test]

@@ -26,7 +26,8 @@ fn bench(c: &mut Criterion) {
                 domain: None,
                 https_port: 443,
                 nvidia_driver: None,
-                key_login_only: true,
+                acme_ca: None,
+                public_env: &[],
             })
             .render();
             validate_user_data(&doc).expect("valid");

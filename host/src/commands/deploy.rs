@@ -52,8 +52,12 @@ fn example_path(plan: &DeployPlan) -> Option<String> {
         Target::Service { name, .. } => plan.stack.service(name)?,
         Target::Page(_) => return None,
     };
+    // Ollama's model list, whether the template routes all of /api/* or only the calls chatting needs.
+    let lists_models = plan.stack.proxy.routes.iter().any(|r| {
+        r.auth == RouteAuth::Key && (r.path == "/api/tags" || r.path == "/api/*")
+    });
     Some(match (base, svc.image.split(':').next().unwrap_or("")) {
-        ("/api/", i) if i.ends_with("ollama") => "/api/tags".into(),
+        (_, i) if i.ends_with("ollama") && lists_models => "/api/tags".into(),
         ("/v1/", _) => "/v1/models".into(),
         ("/", i) if i.contains("text-embeddings-inference") => "/info".into(),
         (b, _) => b.to_string(),
@@ -594,8 +598,9 @@ fn print_dry_run(
             plan.user_data.len()
         ))
     )?;
-    write!(out, "{}", sanitize::block(&plan.user_data_display))?;
-    if !plan.user_data_display.ends_with('\n') {
+    let shown = crate::cloud_init::readable(&plan.user_data_display);
+    write!(out, "{}", sanitize::block(&shown))?;
+    if !shown.ends_with('\n') {
         writeln!(out)?;
     }
     Ok(())
