@@ -15,4 +15,7 @@ cargo build --workspace --locked --bins
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
 tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
+# The first boot for real: each stock template on a real Docker engine.
+tests/images/contract_test.py /var/cache/linode-ai-ci/images
+tests/realboot/boot_real.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
 tests/plugin-test.sh

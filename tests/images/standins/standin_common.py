@@ -22,12 +22,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAIL_ENV = "LINODE_AI_STANDIN_FAIL"
 FAIL_FILE = "linode-ai-standin-fail"
+# A variable a template already passes works too: `OLLAMA_STANDIN_FAIL`
+# reaches Ollama through chat-agent's `OLLAMA_*` pattern, so a test sets it
+# in the project's .env.
+FAIL_SUFFIX = "_STANDIN_FAIL"
 
 
 def fail_mode(data_dir=None):
     """'' or 'hang'; exits at once for 'exit'."""
-    mode = os.environ.get(FAIL_ENV, "").strip()
     source = FAIL_ENV
+    mode = os.environ.get(FAIL_ENV, "").strip()
+    if not mode:
+        for name, value in sorted(os.environ.items()):
+            if name.endswith(FAIL_SUFFIX) and value.strip():
+                source, mode = name, value.strip()
+                break
     if not mode and data_dir:
         path = os.path.join(data_dir, FAIL_FILE)
         try:
@@ -89,6 +98,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def version_string(self):
         return self.server_version
+
+    # One handler serves every request of a kept-alive connection (Caddy
+    # keeps its upstream connections): each request starts with no body read,
+    # and a body its handler did not read is read off before the next one.
+    def parse_request(self):
+        self.__dict__.pop("_body", None)
+        return super().parse_request()
+
+    def handle_one_request(self):
+        super().handle_one_request()
+        try:
+            if not self.close_connection and getattr(self, "headers", None) is not None and not hasattr(self, "_body"):
+                self.body()
+        except (OSError, ValueError):
+            self.close_connection = True
 
     def log_message(self, fmt, *args):  # the stand-ins log in their image's own format
         pass
