@@ -106,6 +106,12 @@ class Chroot:
             else:
                 self.write("/usr/local/sbin/" + name, open(src).read(), 0o755)
         self.write("/etc/standin.conf", "".join("%s=%s\n" % kv for kv in settings.items()))
+        if settings.get("STANDIN_NO_DOCKER"):
+            # cloud-init's own install gave up (a held lock): no docker anywhere until the boot installs it.
+            os.rename(self.path("/usr/local/sbin/docker"), self.path("/usr/local/lib/standin/docker.pending"))
+            for p in ("/usr/bin/docker", "/usr/sbin/dockerd"):
+                if os.path.exists(self.path(p)):
+                    os.remove(self.path(p))
         self.write("/var/lib/cloud/seed/nocloud/user-data", user_data)
         self.write("/var/lib/cloud/seed/nocloud/meta-data", "instance-id: linode-ai-test\nlocal-hostname: test\n")
         # The chroot has only the C.UTF-8 locale (Linode's image has en_US.UTF-8).
@@ -236,6 +242,18 @@ def chat_agent(box, dotenv):
     no_shadowing(box)
 
 
+def docker_missing(box, dotenv):
+    c = box.calls
+    # The boot installs Docker itself, waiting for the package lists' lock (not cloud-init's 30 s).
+    in_order(c, "update", "install docker.io", "systemctl enable --now docker", "docker run ollama")
+    update = [x for x in c if x.startswith("apt-get -o DPkg::Lock::Timeout=600") and " update" in x]
+    check(update, "the boot's own apt-get update waits for the lock", box)
+    check(box.boot_json["state"] == "done", "the boot is done: %r" % box.boot_json, box)
+    check("linode-ai: install Docker" in box.output, "the step is named", box)
+    # cloud-init still reports its own failed package install (as on a VM).
+    check("package" in box.status, "cloud-init names the package step it gave up on", box)
+
+
 def gpu_prebuilt(box, dotenv):
     c = box.calls
     # Modules built for the archive's driver: signed modules, the headless driver without DKMS.
@@ -320,6 +338,7 @@ def main():
     scenarios = [
         ("chat-webui", "chat-webui", SHADOWS, {}, chat_webui),
         ("chat-agent", "chat-agent", SHADOWS, {}, chat_agent),
+        ("docker-missing", "chat-agent", [], {"STANDIN_NO_DOCKER": 1}, docker_missing),
         ("gpu-prebuilt", "llm-api", [], {"STANDIN_PREBUILT": 1}, gpu_prebuilt),
         ("gpu-dkms", "llm-api", [], {"STANDIN_PREBUILT": 0}, gpu_dkms),
         ("gpu-stale-modules", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_MODULES_VER": "580.126.09"}, gpu_stale_modules),
