@@ -642,7 +642,9 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
         WriteFile::compressed(
             METADATA_BLOCK_SCRIPT,
             "0755",
-            METADATA_BLOCK.replace("@ADDRESS@", METADATA_ADDRESS).as_bytes(),
+            METADATA_BLOCK
+                .replace("@ADDRESS@", METADATA_ADDRESS)
+                .as_bytes(),
         ),
         WriteFile::text(
             DOCKER_DROP_IN,
@@ -686,7 +688,9 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     files.push(WriteFile::compressed(
         BOOT_SCRIPT,
         "0700",
-        script_file(BOOT_SCRIPT, &boot_script(stack, input)).content.as_bytes(),
+        script_file(BOOT_SCRIPT, &boot_script(stack, input))
+            .content
+            .as_bytes(),
     ));
     CloudConfig {
         package_update: Some(true),
@@ -855,8 +859,13 @@ mod tests {
         );
         assert!(!script.contains("--gpus all"));
         // The signed modules only when built for the archive's driver; never the X/DKMS meta package.
-        assert!(script.contains("nvidia-headless-no-dkms-$branch") && !script.contains("nvidia-driver-"));
-        assert!(script.contains("Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list"));
+        assert!(
+            script.contains("nvidia-headless-no-dkms-$branch")
+                && !script.contains("nvidia-driver-")
+        );
+        assert!(script.contains(
+            "Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+        ));
         let (_, cpu) = render_stock("embeddings", &[("API_KEY", "k")]);
         assert!(!boot(&cpu).contains("setup_gpu"));
         assert!(
@@ -891,8 +900,13 @@ mod tests {
         };
         let default = with(None);
         assert!(default.contains("-e LINODE_AI_ACME_CA "), "passed when set");
-        assert!(!default.contains("export LINODE_AI_ACME_CA="), "Let's Encrypt by default");
-        let staging = with(Some("https://acme-staging-v02.api.letsencrypt.org/directory"));
+        assert!(
+            !default.contains("export LINODE_AI_ACME_CA="),
+            "Let's Encrypt by default"
+        );
+        let staging = with(Some(
+            "https://acme-staging-v02.api.letsencrypt.org/directory",
+        ));
         assert!(staging.contains(
             "export LINODE_AI_ACME_CA=https://acme-staging-v02.api.letsencrypt.org/directory\n"
         ));
@@ -903,13 +917,25 @@ mod tests {
         let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
         let script = &boot(&doc);
         assert!(script.contains("step \"pull $img\""), "{script}");
-        in_order(script, &["await_pull ollama/ollama:0.13.4\n", "step \"start ollama\""]);
+        in_order(
+            script,
+            &["await_pull ollama/ollama:0.13.4\n", "step \"start ollama\""],
+        );
         // No sleep after the last try, and no foreground pull after the background one failed.
         let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
         let pulls = lib.split("start_pulls() {").nth(1).unwrap();
         assert!(pulls.contains("if ((i < 3)); then sleep"), "{pulls}");
-        let awaits = lib.split("await_pull() {").nth(1).unwrap().split("\n}\n").next().unwrap();
-        assert!(awaits.contains("could not pull $img (3 tries)") && !awaits.contains("wait \"$pid\" ||"));
+        let awaits = lib
+            .split("await_pull() {")
+            .nth(1)
+            .unwrap()
+            .split("\n}\n")
+            .next()
+            .unwrap();
+        assert!(
+            awaits.contains("could not pull $img (3 tries)")
+                && !awaits.contains("wait \"$pid\" ||")
+        );
     }
 
     #[test]
@@ -923,7 +949,14 @@ mod tests {
             doc.file(DOCKER_DROP_IN).unwrap().content,
             format!("[Service]\nExecStartPre={METADATA_BLOCK_SCRIPT}\n")
         );
-        in_order(&boot(&doc), &["systemctl enable --now docker\n", METADATA_BLOCK_SCRIPT, "start_pulls "]);
+        in_order(
+            &boot(&doc),
+            &[
+                "systemctl enable --now docker\n",
+                METADATA_BLOCK_SCRIPT,
+                "start_pulls ",
+            ],
+        );
     }
 
     #[test]
@@ -946,7 +979,10 @@ mod tests {
         });
         let redact = doc.file(REDACT_SCRIPT).unwrap().decoded().unwrap();
         assert!(redact.contains("names=(CHAT_API_KEY)\n"), "{redact}");
-        assert!(!redact.contains("k3y-value"), "the script holds names, never values");
+        assert!(
+            !redact.contains("k3y-value"),
+            "the script holds names, never values"
+        );
         // Run it on a log line, with the env file it reads.
         let dir = tempfile::tempdir().unwrap();
         let envf = dir.path().join("env");
@@ -973,8 +1009,14 @@ mod tests {
         );
         // The health wait shows a failing container's logs through it.
         let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
-        assert!(lib.contains("docker logs --tail 30 \"$1\" 2>&1 | linode-ai-redact"), "{lib}");
-        assert!(!lib.contains("docker logs --tail 30 \"$name\""), "no unfiltered logs");
+        assert!(
+            lib.contains("docker logs --tail 30 \"$1\" 2>&1 | linode-ai-redact"),
+            "{lib}"
+        );
+        assert!(
+            !lib.contains("docker logs --tail 30 \"$name\""),
+            "no unfiltered logs"
+        );
     }
 
     #[test]
@@ -982,7 +1024,11 @@ mod tests {
         let (_, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", "k")]);
         let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
         let wait = lib.split("wait_healthy() {").nth(1).unwrap();
-        assert!(wait.contains("{{.State.Status}} {{.RestartCount}}") && wait.contains("!= \"running 0\""), "{wait}");
+        assert!(
+            wait.contains("{{.State.Status}} {{.RestartCount}}")
+                && wait.contains("!= \"running 0\""),
+            "{wait}"
+        );
     }
 
     #[test]
@@ -996,6 +1042,82 @@ mod tests {
                 assert!(!f.content.contains("s3cr3t"), "{} leaks the value", f.path);
             }
         }
+    }
+
+    /// SHA-256 of the rendered document and of every write_files entry
+    /// (decoded) for every stock template, in two settings: the defaults
+    /// (domain `None`, port 443) and every option set. Generated from the
+    /// code before the boot shell moved to `assets/boot/`; a refactoring
+    /// keeps these, a change on purpose updates them.
+    fn user_data_digests() -> String {
+        use sha2::{Digest, Sha256};
+        let hex = |b: &[u8]| -> String {
+            Sha256::digest(b)
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect()
+        };
+        let mut out = String::new();
+        for t in Catalog::stock().all() {
+            let stack = Stack::from_spec(&t.spec).unwrap();
+            let env: EnvVars = t
+                .spec
+                .env
+                .all()
+                .map(|v| {
+                    (
+                        v.name().to_string(),
+                        format!("value of {} 'q' $x\n", v.name()),
+                    )
+                })
+                .collect();
+            let public: Vec<String> = env.keys().take(1).cloned().collect();
+            let gpu = t.linode().gpu.then_some(t.linode().nvidia_driver.as_str());
+            let settings = [
+                ("default", None, 443, None, &[][..]),
+                (
+                    "options",
+                    Some("app.example.com"),
+                    8443,
+                    Some("https://acme.example/dir"),
+                    &public[..],
+                ),
+            ];
+            for (label, domain, https_port, acme_ca, public_env) in settings {
+                let doc = render(&BootInput {
+                    stack: &stack,
+                    env: &env,
+                    domain,
+                    https_port,
+                    nvidia_driver: gpu,
+                    acme_ca,
+                    public_env,
+                });
+                let name = &t.spec.name;
+                out.push_str(&format!(
+                    "{name} {label} user-data {}\n",
+                    hex(doc.render().as_bytes())
+                ));
+                for f in &doc.write_files {
+                    let text = f.decoded().unwrap();
+                    out.push_str(&format!(
+                        "{name} {label} {} {}\n",
+                        f.path,
+                        hex(text.as_bytes())
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn stock_user_data_is_unchanged() {
+        let got = user_data_digests();
+        assert!(
+            got == include_str!("../tests-data/user-data-sha256.txt"),
+            "rendered user-data changed; if on purpose, replace host/tests-data/user-data-sha256.txt with:\n{got}"
+        );
     }
 
     #[test]
