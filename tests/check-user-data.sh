@@ -2,12 +2,27 @@
 # Renders the user-data of every stock template with `deploy --dry-run --json`
 # and checks it with the real tools: `cloud-init schema` (Debian's cloud-init)
 # and `shellcheck` on every script it writes (compressed ones decoded), and
-# the proxy config with the real Caddy (`caddy adapt`). Fails if a tool is missing.
+# the proxy config with the real Caddy (`caddy adapt`); first the boot's shell
+# assets themselves with `shellcheck`. Fails if a tool is missing.
 set -euo pipefail
 bin=${1:?usage: check-user-data.sh path/to/linode-ai}
 for tool in cloud-init shellcheck caddy; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install $tool)" >&2; exit 1; }
 done
+# The static shell of the boot (host/assets/boot/, embedded with include_str!) as
+# files, placeholders and all. The prelude's variables are read by the generated
+# rest of the boot script, so SC2034 (unused) does not apply to it alone.
+assets=$(cd "$(dirname "$0")/../host/assets/boot" && pwd)
+n=0
+for f in "$assets"/*.sh; do
+  n=$((n + 1))
+  if [[ $(basename "$f") == prelude.sh ]]; then
+    shellcheck -s bash -e SC2034 "$f"
+  else
+    shellcheck -s bash "$f"
+  fi
+done
+echo "ok: $n boot asset(s) in host/assets/boot pass shellcheck"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" NO_COLOR=1

@@ -15,7 +15,7 @@
 //! (0600); each container receives just the variables its service lists.
 
 use crate::cloud_init::{env_line, shell_quote, CloudConfig, WriteFile};
-use crate::proxy::{self, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
+use crate::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
 use crate::stack::{references, Service, Stack, Target, NETWORK, PROXY};
 use crate::template::{Condition, EnvVars};
 
@@ -166,6 +166,17 @@ fn post_start_function(s: &Service) -> Option<String> {
     ))
 }
 
+// The static shell lives in `assets/boot/` (checked by shellcheck as files);
+// `@NAME@` placeholders are filled from the constants here, never retyped.
+
+/// The start of the boot script: strict mode, the boot's own variables, the
+/// helper library. `@ACME_CA@` is a line of its own, removed when unset.
+const PRELUDE: &str = include_str!("../assets/boot/prelude.sh");
+
+/// Helper functions of the boot script: steps and their failure, apt,
+/// downloads, background pulls, env selection, health waits, the public IPv4.
+const LIB: &str = include_str!("../assets/boot/lib.sh");
+
 /// The GPU steps: the driver for the running kernel, the container toolkit
 /// from NVIDIA's repository, then `nvidia-smi`.
 ///
@@ -176,279 +187,55 @@ fn post_start_function(s: &Service) -> Option<String> {
 /// The module package states its driver as `nvidia-kernel-common-<branch> (>= V)`.
 /// Otherwise DKMS builds the same driver for the running kernel. Neither path
 /// installs `nvidia-driver-<branch>`, which pulls DKMS, a compiler and X.
-fn gpu_function(branch: &str) -> String {
-    GPU.replace("@BRANCH@", &shell_quote(branch))
-}
+const GPU: &str = include_str!("../assets/boot/gpu.sh");
 
-const GPU: &str = r#"setup_gpu() {
-  local branch=@BRANCH@ kernel tmp user_ver modules_ver
-  kernel=$(uname -r)
-  step "NVIDIA: blacklist nouveau"
-  mkdir -p /etc/modprobe.d
-  printf 'blacklist nouveau\noptions nouveau modeset=0\n' > /etc/modprobe.d/blacklist-nouveau.conf
-  modprobe -r nouveau 2>/dev/null || true
-  step "NVIDIA: find the driver for $kernel"
-  user_ver=$(apt-cache policy "nvidia-utils-$branch" 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9][0-9.]*\).*/\1/p') || true
-  modules_ver=$(apt-cache show "linux-modules-nvidia-$branch-$kernel" 2>/dev/null | sed -n "s/.*nvidia-kernel-common-$branch (>= \([0-9][0-9.]*\)).*/\1/p" | head -n 1) || true
-  if [[ -z $user_ver ]]; then
-    echo "linode-ai: the package archive has no nvidia-utils-$branch" >&2
-    return 1
-  fi
-  if [[ $modules_ver == "$user_ver" ]]; then
-    step "NVIDIA: driver $user_ver, signed modules for $kernel"
-    apt_get install --no-install-recommends "linux-modules-nvidia-$branch-$kernel" "nvidia-headless-no-dkms-$branch" "nvidia-utils-$branch"
-  else
-    echo "linode-ai: signed modules for $kernel: ${modules_ver:-none}; user space: $user_ver; building with DKMS"
-    step "NVIDIA: driver $user_ver, DKMS for $kernel"
-    apt_get install --no-install-recommends "linux-headers-$kernel" "nvidia-headless-$branch" "nvidia-utils-$branch"
-  fi
-  step "NVIDIA: load the kernel module"
-  modprobe nvidia
-  modprobe nvidia_uvm
-  step "NVIDIA: container toolkit repository"
-  tmp=$(mktemp -d)
-  download https://nvidia.github.io/libnvidia-container/gpgkey "$tmp/key"
-  gpg --batch --yes --dearmor -o "$tmp/keyring.gpg" "$tmp/key"
-  [[ -s $tmp/keyring.gpg ]]
-  download https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list "$tmp/list"
-  sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#g' "$tmp/list" > "$tmp/list.signed"
-  grep -q '^deb \[signed-by=' "$tmp/list.signed"
-  # Installed only once both are complete: never an empty keyring or list.
-  install -m 0644 "$tmp/keyring.gpg" /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
-  install -m 0644 "$tmp/list.signed" /etc/apt/sources.list.d/nvidia-container-toolkit.list
-  rm -rf "$tmp"
-  step "NVIDIA: container toolkit"
-  # Only NVIDIA's list is read again (the lists lock is retried).
-  apt_update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/nvidia-container-toolkit.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
-  apt_get install nvidia-container-toolkit
-  nvidia-ctk runtime configure --runtime=docker
-  # A reload adds the `nvidia` runtime without stopping the image pulls under
-  # way. (`--gpus` would need a restart: Docker looks for the NVIDIA hook only
-  # when it starts.)
-  systemctl reload docker
-  step "NVIDIA: check the GPU with nvidia-smi"
-  nvidia-smi
-}
-"#;
-
-const PRELUDE: &str = r#"set -Eeuo pipefail
-export DEBIAN_FRONTEND=noninteractive
-# The boot's own variables carry the LINODE_AI_ prefix, which no project var
-# may use: sourcing the env file in a service's subshell cannot change them.
-# shellcheck disable=SC2034 # read by load_env and env_names (the sourced helpers)
-LINODE_AI_ENV_FILE=/etc/build-ai.env
-LINODE_AI_NETWORK=@NETWORK@
-LINODE_AI_DOMAIN=@DOMAIN@
-export LINODE_AI_HTTPS_PORT=@HTTPS_PORT@
-@ACME_CA@# shellcheck source=/dev/null
-. @LIB@
-trap on_error ERR
-"#;
-
-/// Helper functions of the boot script: steps and their failure, apt,
-/// downloads, background pulls, env selection, health waits, the public IPv4.
-const LIB: &str = r#"# Written by linode-ai: helper functions of linode-ai-boot (sourced).
-# shellcheck shell=bash
-step_name="begin"
-declare -A pull_pid=()
-
-step() {
-  step_name=$1
-  echo "linode-ai: $1"
-  linode-ai-step "$1"
-}
-
-on_error() {
-  local code=$?
-  trap - ERR
-  echo "linode-ai: FAILED at step \"$step_name\" (exit $code); see 'linode-ai logs --boot'" >&2
-  linode-ai-step "$step_name" failed || true
-  local p
-  # Stop the image pulls under way. Each loop is frozen first, so it cannot
-  # start its next try (or its retry sleep) between the killing of its docker
-  # client and its own end; the pending TERM ends it when it resumes.
-  for p in "${pull_pid[@]}"; do
-    kill -STOP "$p" 2>/dev/null || continue
-    pkill -TERM -P "$p" 2>/dev/null || true
-    kill -TERM "$p" 2>/dev/null || true
-    kill -CONT "$p" 2>/dev/null || true
-  done
-  exit "$code"
-}
-
-apt_get() {
-  apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef -y "$@"
-}
-
-# DPkg::Lock::Timeout covers the dpkg locks, not the lists lock that
-# `apt-get update` takes (and that unattended-upgrades holds on a fresh VM):
-# retry for up to 10 minutes, like the install's own lock wait.
-apt_update() {
-  local deadline=$((SECONDS + 600))
-  until apt-get -o DPkg::Lock::Timeout=600 -q update "$@"; do
-    if ((SECONDS >= deadline)); then return 1; fi
-    echo "linode-ai: apt-get update failed (the package lists may be locked); retrying" >&2
-    sleep 10
-  done
-}
-
-download() {
-  curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors --connect-timeout 15 -o "$2" "$1"
-  [[ -s $2 ]]
-}
-
-# Image pulls run in the background from the start (three tries each, no
-# sleep after the last); each service waits for its own as a step of its own.
-start_pulls() {
-  local img
-  for img in "$@"; do
-    (
-      trap - ERR
-      for i in 1 2 3; do
-        if docker pull -q "$img"; then exit 0; fi
-        echo "linode-ai: pull of $img failed (try $i of 3)"
-        if ((i < 3)); then sleep $((i * 5)); fi
-      done
-      exit 1
-    ) >>/var/log/linode-ai-pull.log 2>&1 &
-    pull_pid[$img]=$!
-  done
-}
-
-await_pull() {
-  local img=$1 pid=${pull_pid[$1]:-}
-  step "pull $img"
-  unset 'pull_pid[$img]'
-  if [[ -z $pid ]]; then
-    docker image inspect "$img" >/dev/null 2>&1 || docker pull -q "$img"
-    return
-  fi
-  if wait "$pid"; then return 0; fi
-  echo "linode-ai: could not pull $img (3 tries); the pull log says:" >&2
-  grep -F -- "$img" /var/log/linode-ai-pull.log | tail -n 5 >&2 || true
-  return 1
-}
-
-# The project's env values, exported: called only in a subshell, so they
-# reach what that subshell starts and nothing else.
-load_env() {
-  set -a
-  # shellcheck source=/dev/null
-  . "$LINODE_AI_ENV_FILE"
-  set +a
-}
-
-# Names in the env file matching the given glob patterns.
-env_names() {
-  local name pat
-  while IFS='=' read -r name _; do
-    [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
-    for pat in "$@"; do
-      # shellcheck disable=SC2053 # the pattern is a glob on purpose
-      if [[ $name == $pat ]]; then printf '%s\n' "$name"; break; fi
-    done
-  done < "$LINODE_AI_ENV_FILE"
-}
-
-container_ip() {
-  docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
-}
-
-# The container's last log lines, with every secret value cut out.
-last_logs() {
-  docker logs --tail 30 "$1" 2>&1 | linode-ai-redact >&2 || true
-}
-
-# Health checks run from the host: many images have no curl inside. A
-# container that exited or restarts stops the wait at once.
-wait_healthy() {
-  local name=$1 port=$2 path=$3 timeout=$4 ip code="" ok state
-  shift 4
-  local deadline=$((SECONDS + timeout))
-  while :; do
-    state=$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$name" 2>/dev/null || echo "missing 0")
-    if [[ $state != "running 0" ]]; then
-      echo "linode-ai: $name is not running (state: ${state% *}, restarts: ${state##* }): it exited or keeps restarting; its last log lines:" >&2
-      last_logs "$name"
-      return 1
-    fi
-    ip=$(container_ip "$name" 2>/dev/null || true)
-    if [[ -n $ip ]]; then
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$ip:$port$path" || true)
-      for ok in "$@"; do
-        if [[ $code == "$ok" ]]; then return 0; fi
-      done
-    fi
-    if ((SECONDS >= deadline)); then
-      echo "linode-ai: $name did not answer $path within ${timeout}s (last: ${code:-no answer}); its last log lines:" >&2
-      last_logs "$name"
-      return 1
-    fi
-    sleep 2
-  done
-}
-
-public_ipv4() {
-  local ip
-  while read -r ip; do
-    case $ip in
-      10.* | 127.* | 169.254.* | 192.168.* | 172.1[6-9].* | 172.2[0-9].* | 172.3[01].* | 100.6[4-9].* | 100.[7-9][0-9].* | 100.1[01][0-9].* | 100.12[0-7].*) ;;
-      *)
-        echo "$ip"
-        return 0
-        ;;
-    esac
-  done < <(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
-  echo "linode-ai: no public IPv4 address found" >&2
-  return 1
-}
-"#;
-
-const STEP: &str = r#"#!/bin/bash
-# linode-ai-step NAME [running|failed|done]: the boot step shown at /healthz/boot (public: plain characters only).
-set -euo pipefail
-dir=/var/lib/linode-ai/status
-name=$(printf '%s' "${1:-}" | tr -cd 'A-Za-z0-9 ._:/+=-' | cut -c1-120)
-state=${2:-running}
-case $state in running | failed | done) ;; *) state=running ;; esac
-mkdir -p "$dir"
-printf '{"state":"%s","step":"%s","at":"%s"}\n' "$state" "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$dir/.boot.json.tmp"
-chmod 0644 "$dir/.boot.json.tmp"
-mv -f "$dir/.boot.json.tmp" "$dir/boot.json"
-# The timeline: when each step began (root only, like the boot log).
-printf '%s %s %s\n' "$(date -u +%s.%N)" "$state" "$name" >> /var/log/linode-ai-steps.log
-"#;
+/// `linode-ai-step`: records the current step in `boot.json`.
+const STEP: &str = include_str!("../assets/boot/step.sh");
 
 /// `linode-ai-redact`: the secret names are filled in; the values are read
 /// from the env file (root only) when it runs.
-const REDACT: &str = r#"#!/bin/bash
-# linode-ai-redact: copies stdin to stdout with the value of every secret
-# variable of the env file replaced by [redacted] (the logs linode-ai prints).
-set -uo pipefail
-names=(@NAMES@)
-secrets=()
-if [[ -r @ENV_FILE@ && ${#names[@]} -gt 0 ]]; then
-  # shellcheck source=/dev/null
-  mapfile -d '' secrets < <(set -a; . @ENV_FILE@ >/dev/null 2>&1; for n in "${names[@]}"; do if [[ -n ${!n:-} ]]; then printf '%s\0' "${!n}"; fi; done)
-fi
-while IFS= read -r line || [[ -n $line ]]; do
-  for v in "${secrets[@]}"; do line=${line//"$v"/[redacted]}; done
-  printf '%s\n' "$line"
-done
-"#;
+const REDACT: &str = include_str!("../assets/boot/redact.sh");
 
 /// Containers may not reach the metadata service, which serves the user-data
 /// and so every secret of the deployment. Docker sends the traffic it forwards
 /// for containers through DOCKER-USER first. Runs before Docker starts (a
 /// systemd drop-in, so the rule survives reboots) and once at first boot, when
 /// Docker already runs.
-const METADATA_BLOCK: &str = r#"#!/bin/bash
-# Written by linode-ai: containers may not reach the metadata service (it serves every secret).
-set -euo pipefail
-rule=(-d @ADDRESS@/32 -j REJECT)
-iptables -w -N DOCKER-USER 2>/dev/null || true
-iptables -w -C DOCKER-USER "${rule[@]}" 2>/dev/null || iptables -w -I DOCKER-USER "${rule[@]}"
-"#;
+const METADATA_BLOCK: &str = include_str!("../assets/boot/metadata-block.sh");
+
+fn prelude(input: &BootInput<'_>) -> String {
+    let acme_ca = input
+        .acme_ca
+        .map(|ca| format!("export LINODE_AI_ACME_CA={}\n", shell_quote(ca)))
+        .unwrap_or_default();
+    PRELUDE
+        .replace("@ENV_FILE@", ENV_FILE)
+        .replace("@NETWORK@", NETWORK)
+        .replace("@DOMAIN@", &shell_quote(input.domain.unwrap_or("")))
+        .replace("@HTTPS_PORT@", &input.https_port.to_string())
+        .replace("@ACME_CA@\n", &acme_ca)
+        .replace("@LIB@", BOOT_LIB)
+}
+
+fn gpu_function(branch: &str) -> String {
+    GPU.replace("@BRANCH@", &shell_quote(branch))
+}
+
+fn step_script() -> String {
+    STEP.replace("@STATUS_DIR@", STATUS_DIR)
+}
+
+/// `names`: the env variables whose values are cut from logs.
+fn redact_script(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| shell_quote(n)).collect();
+    REDACT
+        .replace("@NAMES@", &quoted.join(" "))
+        .replace("@ENV_FILE@", ENV_FILE)
+}
+
+fn metadata_block_script() -> String {
+    METADATA_BLOCK.replace("@ADDRESS@", METADATA_ADDRESS)
+}
 
 fn script_file(path: &str, script: &str) -> WriteFile {
     let mut content = script.to_string();
@@ -506,23 +293,10 @@ fn wait_line(s: &Service) -> String {
 
 /// The boot script's steps.
 fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
-    let mut out = String::from(
-        "#!/bin/bash\n# Written by linode-ai: boots the app, step by step; the first failure stops it.\n# Progress: /var/lib/linode-ai/status/boot.json (https://<host>/healthz/boot).\n",
+    let mut out = format!(
+        "#!/bin/bash\n# Written by linode-ai: boots the app, step by step; the first failure stops it.\n# Progress: {STATUS_DIR}/boot.json (https://<host>{BOOT_PATH}).\n"
     );
-    out.push_str(
-        &PRELUDE
-            .replace("@NETWORK@", NETWORK)
-            .replace("@DOMAIN@", &shell_quote(input.domain.unwrap_or("")))
-            .replace("@HTTPS_PORT@", &input.https_port.to_string())
-            .replace(
-                "@ACME_CA@",
-                &input
-                    .acme_ca
-                    .map(|ca| format!("export LINODE_AI_ACME_CA={}\n", shell_quote(ca)))
-                    .unwrap_or_default(),
-            )
-            .replace("@LIB@", BOOT_LIB),
-    );
+    out.push_str(&prelude(input));
     for s in &stack.services {
         out.push('\n');
         out.push_str(&start_function(s));
@@ -628,23 +402,22 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
         .env
         .keys()
         .filter(|k| !input.public_env.contains(k))
-        .map(|k| shell_quote(k))
+        .cloned()
         .collect();
-    let redact = REDACT
-        .replace("@NAMES@", &secret_names.join(" "))
-        .replace("@ENV_FILE@", ENV_FILE);
     let mut files = vec![
         WriteFile::text(ENV_FILE, "0600", env_file_content(input.env)),
         WriteFile::compressed(CADDYFILE, "0644", proxy::caddyfile(stack).as_bytes()),
-        WriteFile::compressed(STEP_SCRIPT, "0755", STEP.as_bytes()),
+        WriteFile::compressed(STEP_SCRIPT, "0755", step_script().as_bytes()),
         WriteFile::compressed(BOOT_LIB, "0644", lib.as_bytes()),
-        WriteFile::compressed(REDACT_SCRIPT, "0755", redact.as_bytes()),
+        WriteFile::compressed(
+            REDACT_SCRIPT,
+            "0755",
+            redact_script(&secret_names).as_bytes(),
+        ),
         WriteFile::compressed(
             METADATA_BLOCK_SCRIPT,
             "0755",
-            METADATA_BLOCK
-                .replace("@ADDRESS@", METADATA_ADDRESS)
-                .as_bytes(),
+            metadata_block_script().as_bytes(),
         ),
         WriteFile::text(
             DOCKER_DROP_IN,
@@ -1100,6 +873,15 @@ mod tests {
                 ));
                 for f in &doc.write_files {
                     let text = f.decoded().unwrap();
+                    // Any text between two `@`s that looks like a placeholder.
+                    let between: Vec<&str> = text.split('@').collect();
+                    let between = &between[1..between.len().saturating_sub(1).max(1)];
+                    assert!(
+                        !between.iter().any(|w| !w.is_empty()
+                            && w.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')),
+                        "{} keeps an @PLACEHOLDER@:\n{text}",
+                        f.path
+                    );
                     out.push_str(&format!(
                         "{name} {label} {} {}\n",
                         f.path,
