@@ -14,8 +14,9 @@
 //! Only the proxy publishes ports. Env values live only in `/etc/build-ai.env`
 //! (0600); each container receives just the variables its service lists.
 
-use crate::cloud_init::{env_line, shell_quote, CloudConfig, WriteFile};
+use crate::cloud_init::{CloudConfig, WriteFile};
 use crate::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
+use crate::shell::{env_line, shell_quote};
 use crate::stack::{references, Service, Stack, Target, NETWORK, PROXY};
 use crate::template::{Condition, EnvVars};
 

@@ -212,43 +212,6 @@ pub fn encode_user_data(doc: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(doc.as_bytes())
 }
 
-/// Quotes a string for POSIX shells: `'...'` with `'` written as `'\''`.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Quotes a value as one bash line: `$'...'` with `\\`, `\'`, newlines and
-/// control characters escaped, so every variable is exactly one line.
-pub fn env_value_quote(v: &str) -> String {
-    let mut out = String::from("$'");
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-/// One `KEY=$'value'` line of the env file.
-pub fn env_line(key: &str, value: &str) -> String {
-    format!("{key}={}\n", env_value_quote(value))
-}
-
 /// Lines added and removed per top-level section between two documents, for
 /// showing what a hook changed without showing its content.
 pub fn diff_summary(before: &str, after: &str) -> Vec<(String, usize, usize)> {
@@ -360,17 +323,6 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, page);
-    }
-
-    #[test]
-    fn hostile_values_survive_the_shell() {
-        let nasty = "it's \"quoted\" $HOME `x` #hash\nnew line: - [a] {b} \\ \x01";
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("{}printf %s \"$V\"", env_line("V", nasty)))
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), nasty);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`files`], [`yaml`], [`cloud_init`], [`boot`], [`proxy`], [`firewall`],
 //! [`naming`], [`registry`], [`linode`], [`account`], [`health`], [`hooks`],
 //! [`deploy`], [`status`], [`destroy`], [`ssh`], [`state`], [`sanitize`],
-//! [`suggest`]. The command layer ([`cli`], [`commands`], [`output`]) parses,
+//! [`shell`], [`suggest`]. The command layer ([`cli`], [`commands`], [`output`]) parses,
 //! calls the core and prints.
 
 pub mod account;
@@ -33,6 +33,7 @@ pub mod sanitize;
 pub mod scaffold;
 pub mod secrets;
 pub mod settings;
+pub mod shell;
 pub mod ssh;
 pub mod ssh_keys;
 pub mod stack;

@@ -43,14 +43,15 @@ pub fn remote_command(kind: &LogKind, follow: bool, lines: u32) -> String {
     );
     match kind {
         LogKind::Boot => format!(
-            "{redact}cloud-init status --long; echo; echo \"== linode-ai boot progress ==\"; cat /var/lib/linode-ai/status/boot.json 2>/dev/null || echo '(not started yet)'; echo; \
+            "{redact}cloud-init status --long; echo; echo \"== linode-ai boot progress ==\"; cat {}/boot.json 2>/dev/null || echo '(not started yet)'; echo; \
              echo \"== boot log ==\"; tail -n {lines}{} \"${{LINODE_AI_BOOT_LOG:-/var/log/cloud-init-output.log}}\" | \"$r\"",
+            crate::proxy::STATUS_DIR,
             if follow { " -F" } else { "" }
         ),
         LogKind::Service(name) => format!(
             "{redact}docker logs --tail {lines}{} -- {} 2>&1 | \"$r\"",
             if follow { " -f" } else { "" },
-            crate::cloud_init::shell_quote(name)
+            crate::shell::shell_quote(name)
         ),
     }
 }

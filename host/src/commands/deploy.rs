@@ -376,7 +376,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "  {k}=$(sed -n 's/^{k}=//p' {})",
-                crate::cloud_init::shell_quote(&plan.settings.env_file.display().to_string())
+                crate::shell::shell_quote(&plan.settings.env_file.display().to_string())
             )?;
             writeln!(out, "  curl -H \"Authorization: Bearer ${k}\" {url}{p}")?;
         }

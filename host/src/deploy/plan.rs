@@ -366,7 +366,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         notes.push(format!(
             "{} holds secrets but others can read it (mode {mode:04o}); run: chmod 600 {}",
             env_file.display(),
-            crate::cloud_init::shell_quote(&env_file.display().to_string())
+            crate::shell::shell_quote(&env_file.display().to_string())
         ));
     }
     let specs = env_specs(&template, &stack);
