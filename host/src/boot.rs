@@ -16,7 +16,7 @@
 
 use crate::cloud_init::{CloudConfig, WriteFile};
 use crate::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
-use crate::shell::{env_line, shell_quote};
+use crate::shell::{env_line, env_value_unquote, shell_quote};
 use crate::stack::{references, Service, Stack, Target, NETWORK, PROXY};
 use crate::template::{Condition, EnvVars};
 
@@ -477,13 +477,18 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     }
 }
 
-/// The variables an env file holds that break the boot script (a hook can add lines).
-pub fn check_env_file(doc: &CloudConfig) -> Result<(), String> {
+/// The variables an env file holds that break the boot script or the proxy
+/// (a hook can add lines): reserved names, and a value of the proxy's key
+/// variable (`key_env`) that `secrets::check_key` refuses. Caddy substitutes
+/// `{$KEY}` before it parses its config, so a key with a space, a quote or
+/// `*` would rewrite the config or match every request. Messages name the
+/// variable, never its value.
+pub fn check_env_file(doc: &CloudConfig, key_env: Option<&str>) -> Result<(), String> {
     let Some(file) = doc.file(ENV_FILE) else {
         return Ok(());
     };
     for line in file.content.lines() {
-        let Some((name, _)) = line.split_once('=') else {
+        let Some((name, value)) = line.split_once('=') else {
             continue;
         };
         if line.starts_with('#') {
@@ -495,8 +500,32 @@ pub fn check_env_file(doc: &CloudConfig) -> Result<(), String> {
                 crate::sanitize::quote(name)
             ));
         }
+        let var = name.trim_start();
+        let var = var.strip_prefix("export ").unwrap_or(var).trim();
+        if Some(var) == key_env {
+            check_key_line(var, value)?;
+        }
     }
     Ok(())
+}
+
+/// The proxy's key as bash reads it from the env file, checked like a key
+/// the user chose.
+fn check_key_line(name: &str, word: &str) -> Result<(), String> {
+    let value = match env_value_unquote(word) {
+        Some(v) => v,
+        // A bare word of plain characters reads back as itself.
+        None if !word.is_empty() && shell_quote(word) == word => word.to_string(),
+        None => {
+            return Err(format!(
+                "{ENV_FILE} sets {}, the proxy's key, in a form linode-ai cannot check (write it as {}=$'...')",
+                crate::sanitize::quote(name),
+                name
+            ))
+        }
+    };
+    crate::secrets::check_key(name, &value)
+        .map_err(|e| format!("{ENV_FILE} sets {}: {e}", crate::sanitize::quote(name)))
 }
 
 /// Fixed-value references a service makes (for the hook context and checks).
@@ -901,6 +930,41 @@ mod tests {
             got == include_str!("../tests-data/user-data-sha256.txt"),
             "rendered user-data changed; if on purpose, replace host/tests-data/user-data-sha256.txt with:\n{got}"
         );
+    }
+
+    #[test]
+    fn a_key_a_hook_leaves_unplain_is_refused_without_its_value() {
+        let key = "sk-0123456789abcdef";
+        let (stack, doc) = render_stock("chat-agent", &[("CHAT_API_KEY", key)]);
+        let key_env = stack.proxy.key_env.as_deref();
+        assert_eq!(key_env, Some("CHAT_API_KEY"));
+        check_env_file(&doc, key_env).unwrap();
+        // What a hook could append to the env file (bash keeps the last one).
+        let with = |line: &str| {
+            let mut doc = doc.clone();
+            let env = doc
+                .write_files
+                .iter_mut()
+                .find(|f| f.path == ENV_FILE)
+                .unwrap();
+            env.content.push_str(line);
+            check_env_file(&doc, key_env)
+        };
+        let e = with("CHAT_API_KEY=$'a b*'\n").unwrap_err();
+        assert!(
+            e.contains("CHAT_API_KEY") && e.contains("16-512 characters"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("a b*"),
+            "the message never shows the value: {e}"
+        );
+        let e = with("export CHAT_API_KEY=\"a b*\"\n").unwrap_err();
+        assert!(e.contains("CHAT_API_KEY") && !e.contains("a b*"), "{e}");
+        with(&format!("CHAT_API_KEY={key}\n")).unwrap();
+        with(&env_line("CHAT_API_KEY", "sk-another-plain-key/+=")).unwrap();
+        // Only the proxy's key variable is held to the key rule.
+        with("OTHER=$'a b*'\n").unwrap();
     }
 
     #[test]

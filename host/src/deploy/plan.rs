@@ -508,7 +508,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
             template.name()
         )
     })?;
-    boot::check_env_file(&parsed).map_err(anyhow::Error::msg)?;
+    boot::check_env_file(&parsed, stack.proxy.key_env.as_deref()).map_err(anyhow::Error::msg)?;
 
     let deployment_id = Uuid::new_v4();
     let label = naming::instance_label(
