@@ -157,11 +157,13 @@ fn start_proxy_function(stack: &Stack) -> String {
 }
 
 /// `post_start_<service>`: the service's post-start script with its URL.
+/// The address is kept in a `LINODE_AI_` variable, which no project var may
+/// be named, so sourcing the env file cannot change it.
 fn post_start_function(s: &Service) -> Option<String> {
     s.post_start_script.as_ref()?;
     let port = s.port.unwrap_or(80);
     Some(format!(
-        "post_start_{f}() {{\n  local ip\n  ip=$(container_ip {name})\n  (\n    trap - ERR\n    export LINODE_AI_SERVICE_URL=\"http://$ip:{port}\"\n    load_env\n    exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
+        "post_start_{f}() {{\n  local LINODE_AI_IP\n  LINODE_AI_IP=$(container_ip {name})\n  (\n    trap - ERR\n    load_env\n    LINODE_AI_SERVICE_URL=\"http://$LINODE_AI_IP:{port}\" exec bash {SERVICE_SCRIPTS}/post-start-{name}.sh\n  )\n}}\n",
         f = fn_name(&s.name),
         name = s.name
     ))
