@@ -157,53 +157,76 @@ pub fn validate_user_data(doc: &str) -> Result<(), UserDataError> {
     Ok(())
 }
 
-/// The document as a person reads it: every `gz+b64` file shown decoded
-/// (its `encoding` says `gz+b64, shown decoded`). Only for display: what is
-/// sent is the document itself. A document that does not parse, or a file
-/// that does not decode, is shown as it is.
+/// The document as a person reads it: every `gz+b64` file of `write_files`
+/// shown decoded, as a block (its `encoding` line says `shown decoded`).
+/// Only for display: what is sent is the document itself. Works on the text,
+/// so whatever else is there (a hook's comments included) is shown as it is;
+/// a file whose content does not decode is left as it is.
 pub fn readable(doc: &str) -> String {
-    let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(doc) else {
-        return doc.to_string();
-    };
-    let Some(files) = value
-        .get_mut("write_files")
-        .and_then(|f| f.as_sequence_mut())
-    else {
-        return doc.to_string();
-    };
-    let mut changed = false;
-    for f in files.iter_mut() {
-        let Some(map) = f.as_mapping_mut() else { continue };
-        if map.get("encoding").and_then(|e| e.as_str()) != Some("gz+b64") {
+    let lines: Vec<&str> = doc.lines().collect();
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let Some(item) = line.trim_start().strip_prefix("- ") else {
+            out.push(line.to_string());
+            i += 1;
             continue;
-        }
-        let file = WriteFile {
-            path: String::new(),
-            permissions: String::new(),
-            owner: String::new(),
-            encoding: Some("gz+b64".into()),
-            content: map
-                .get("content")
-                .and_then(|c| c.as_str())
-                .unwrap_or_default()
-                .to_string(),
         };
-        if let Some(text) = file.decoded() {
-            map.insert("encoding".into(), "gz+b64, shown decoded".into());
-            map.insert("content".into(), text.into());
-            changed = true;
+        // One list item: its first key on the `- ` line, the others indented by two more.
+        let field = indent_of(line) + 2;
+        let mut end = i + 1;
+        while end < lines.len() && (lines[end].trim().is_empty() || indent_of(lines[end]) >= field) {
+            end += 1;
         }
-    }
-    if !changed {
-        return doc.to_string();
-    }
-    match serde_yaml::to_string(&value) {
-        Ok(text) => {
-            let header = if doc.starts_with("#cloud-config") { "#cloud-config\n" } else { "" };
-            format!("{header}{text}")
+        let mut keys: Vec<String> = vec![format!("{}{item}", " ".repeat(field))];
+        keys.extend(lines[i + 1..end].iter().map(|l| l.to_string()));
+        let key_at = |name: &str| {
+            keys.iter().position(|k| {
+                indent_of(k) == field && k.trim_start().starts_with(&format!("{name}:"))
+            })
+        };
+        let decoded = match (key_at("encoding"), key_at("content")) {
+            (Some(e), Some(c)) if keys[e].trim_start() == "encoding: gz+b64" => {
+                let value = keys[c].trim_start()["content:".len()..].trim();
+                let file = WriteFile {
+                    path: String::new(),
+                    permissions: String::new(),
+                    owner: String::new(),
+                    encoding: Some("gz+b64".into()),
+                    content: value.to_string(),
+                };
+                file.decoded().map(|text| (e, c, text))
+            }
+            _ => None,
+        };
+        match decoded {
+            Some((e, c, text)) => {
+                let pad = " ".repeat(field);
+                keys[e] = format!("{pad}encoding: gz+b64  # shown decoded below");
+                let mut block = format!("{pad}content: |");
+                for l in text.lines() {
+                    block.push('\n');
+                    if !l.is_empty() {
+                        block.push_str(&pad);
+                        block.push_str("  ");
+                        block.push_str(l);
+                    }
+                }
+                keys[c] = block;
+                keys[0] = format!("{}- {}", " ".repeat(field - 2), keys[0].trim_start());
+                out.extend(keys);
+            }
+            None => out.extend(lines[i..end].iter().map(|l| l.to_string())),
         }
-        Err(_) => doc.to_string(),
+        i = end;
     }
+    let mut text = out.join("\n");
+    if doc.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// One-line standard base64 with padding, as `metadata.user_data` requires.
@@ -280,9 +303,12 @@ mod tests {
         assert!(!doc.contains("echo hi"), "sent compressed");
         let shown = readable(&doc);
         assert!(shown.starts_with("#cloud-config\n"), "{shown}");
-        assert!(shown.contains("echo hi") && shown.contains("gz+b64, shown decoded"), "{shown}");
+        assert!(shown.contains("echo hi") && shown.contains("shown decoded"), "{shown}");
         assert!(shown.contains("plain"));
         assert_eq!(readable("not: [yaml"), "not: [yaml");
+        // A hook's comment stays where it was.
+        let hooked = format!("{doc}# rendered by a hook\n");
+        assert!(readable(&hooked).ends_with("# rendered by a hook\n"));
     }
     use super::*;
 

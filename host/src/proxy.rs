@@ -116,7 +116,7 @@ pub fn caddyfile(stack: &Stack) -> String {
         "# Written by linode-ai. {$VAR:default}: the defaults are what runs on the instance.\n",
     );
     out.push_str(&format!(
-        "{{\n  admin off\n  http_port {{$LINODE_AI_HTTP_PORT:80}}\n  https_port {{$LINODE_AI_HTTPS_PORT:443}}\n\
+        "{{\n  admin off\n  http_port {{$LINODE_AI_HTTP_PORT:80}}\n  https_port {{$LINODE_AI_HTTPS_PORT:443}}\n  \
            acme_ca {{$LINODE_AI_ACME_CA:{LETS_ENCRYPT}}}\n  servers {{\n    protocols h1 h2\n  }}\n}}\n\n"
     ));
     out.push_str("{$LINODE_AI_HOSTNAME} {\n");
