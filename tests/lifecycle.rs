@@ -436,7 +436,10 @@ fn full_lifecycle_firewall_https_status_destroy() {
     let original = std::fs::read_to_string(&envf).unwrap();
     let mut dotenv = original.clone();
     let marker = dir.join("sourced");
-    dotenv.push_str(&format!("OLLAMA_KEEP_ALIVE=\"$(touch {})\"\n", marker.display()));
+    dotenv.push_str(&format!(
+        "OLLAMA_KEEP_ALIVE=\"$(touch {})\"\n",
+        marker.display()
+    ));
     std::fs::write(&envf, dotenv).unwrap();
     let ran = std::process::Command::new("bash")
         .arg("-c")

@@ -39,7 +39,13 @@ fn key_of(dir: &std::path::Path, name: &str) -> String {
 
 /// A request sent exactly as written (curl `--path-as-is`; reqwest would
 /// clean `..` out of the path before sending it): status, headers, body.
-fn raw(s: &Site, method: &str, path: &str, headers: &[String], body: Option<&str>) -> (u16, String, String) {
+fn raw(
+    s: &Site,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<&str>,
+) -> (u16, String, String) {
     let root = s._tmp.path().join("issuing-root.pem");
     std::fs::write(&root, &s.root).unwrap();
     let mut c = std::process::Command::new("curl");
@@ -56,9 +62,16 @@ fn raw(s: &Site, method: &str, path: &str, headers: &[String], body: Option<&str
     if let Some(b) = body {
         c.arg("--data-binary").arg(b);
     }
-    c.arg(format!("https://{}:{}{path}", s.caddy.host, s.caddy.https_port));
+    c.arg(format!(
+        "https://{}:{}{path}",
+        s.caddy.host, s.caddy.https_port
+    ));
     let out = c.output().expect("run curl");
-    assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "curl {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
     let status = head
         .split_whitespace()
@@ -186,25 +199,66 @@ fn chat_agent_proxy_guards_ollama_with_the_key() {
     // The key is for chatting, not an Ollama admin key: pull, delete, create,
     // push, copy and blobs are not routed (404), key or not.
     let before = ollama.seen().len();
-    for path in ["/api/pull", "/api/delete", "/api/create", "/api/push", "/api/copy", "/api/blobs/sha256:00"] {
-        let r = c.post(s.caddy.url(path)).header("Authorization", &bearer).body("{\"model\":\"x\"}").send().unwrap();
+    for path in [
+        "/api/pull",
+        "/api/delete",
+        "/api/create",
+        "/api/push",
+        "/api/copy",
+        "/api/blobs/sha256:00",
+    ] {
+        let r = c
+            .post(s.caddy.url(path))
+            .header("Authorization", &bearer)
+            .body("{\"model\":\"x\"}")
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
-        let r = c.delete(s.caddy.url(path)).header("Authorization", &bearer).send().unwrap();
+        let r = c
+            .delete(s.caddy.url(path))
+            .header("Authorization", &bearer)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
     assert_eq!(ollama.seen().len(), before, "no admin call reached Ollama");
     // A path sent with dot segments is refused before any route.
-    for path in ["/api/../api/pull", "/api/chat/../pull", "/api/%2e%2e/api/pull", "/api%2fpull", "//api/tags"] {
-        let (status, _, _) = raw(&s, "POST", path, &[format!("Authorization: {bearer}")], Some("{}"));
+    for path in [
+        "/api/../api/pull",
+        "/api/chat/../pull",
+        "/api/%2e%2e/api/pull",
+        "/api%2fpull",
+        "//api/tags",
+    ] {
+        let (status, _, _) = raw(
+            &s,
+            "POST",
+            path,
+            &[format!("Authorization: {bearer}")],
+            Some("{}"),
+        );
         assert_eq!(status, 400, "{path}");
     }
     assert_eq!(ollama.seen().len(), before, "no trick reached Ollama");
     // Nothing can be framed: the page, the API, errors.
-    for (path, auth) in [("/", None), ("/api/tags", Some(bearer.as_str())), ("/api/tags", None), ("/nope", None)] {
+    for (path, auth) in [
+        ("/", None),
+        ("/api/tags", Some(bearer.as_str())),
+        ("/api/tags", None),
+        ("/nope", None),
+    ] {
         let r = get(path, auth);
         assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
-        let csp: Vec<_> = r.headers().get_all("content-security-policy").iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        assert!(csp.iter().any(|v| v.contains("frame-ancestors 'none'")), "{path}: {csp:?}");
+        let csp: Vec<_> = r
+            .headers()
+            .get_all("content-security-policy")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        assert!(
+            csp.iter().any(|v| v.contains("frame-ancestors 'none'")),
+            "{path}: {csp:?}"
+        );
     }
     let before = ollama.seen().len();
     let r = get("/api/tags", Some(&bearer));
@@ -392,13 +446,20 @@ fn vllm_gets_only_the_openai_api_and_health() {
         &s,
         "GET",
         "/health?probe=1&x=%2e%2e",
-        &[format!("Authorization: {bearer}"), "Cookie: session=abc".into(), "X-Forwarded-For: 10.9.8.7".into()],
+        &[
+            format!("Authorization: {bearer}"),
+            "Cookie: session=abc".into(),
+            "X-Forwarded-For: 10.9.8.7".into(),
+        ],
         None,
     );
     assert_eq!(status, 200);
     let last = vllm.seen().last().unwrap().clone();
     assert_eq!(last.path, "/health", "no query string upstream");
-    assert!(last.authorization.is_none() && last.cookie.is_none(), "{last:?}");
+    assert!(
+        last.authorization.is_none() && last.cookie.is_none(),
+        "{last:?}"
+    );
     let (status, _, _) = raw(&s, "GET", "/health", &[], Some("a body for vLLM"));
     assert_eq!(status, 413, "a health check takes no body");
     assert_eq!(vllm.seen().len(), 4, "the body never reached vLLM");

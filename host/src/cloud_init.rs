@@ -177,7 +177,8 @@ pub fn readable(doc: &str) -> String {
         // One list item: its first key on the `- ` line, the others indented by two more.
         let field = indent_of(line) + 2;
         let mut end = i + 1;
-        while end < lines.len() && (lines[end].trim().is_empty() || indent_of(lines[end]) >= field) {
+        while end < lines.len() && (lines[end].trim().is_empty() || indent_of(lines[end]) >= field)
+        {
             end += 1;
         }
         let mut keys: Vec<String> = vec![format!("{}{item}", " ".repeat(field))];
@@ -303,7 +304,10 @@ mod tests {
         assert!(!doc.contains("echo hi"), "sent compressed");
         let shown = readable(&doc);
         assert!(shown.starts_with("#cloud-config\n"), "{shown}");
-        assert!(shown.contains("echo hi") && shown.contains("shown decoded"), "{shown}");
+        assert!(
+            shown.contains("echo hi") && shown.contains("shown decoded"),
+            "{shown}"
+        );
         assert!(shown.contains("plain"));
         assert_eq!(readable("not: [yaml"), "not: [yaml");
         // A hook's comment stays where it was.

@@ -152,7 +152,10 @@ mod tests {
             remote.ends_with("docker logs --tail 50 -f -- 'web ui' 2>&1 | \"$r\""),
             "{remote}"
         );
-        assert!(remote.contains("r=/usr/local/bin/linode-ai-redact"), "{remote}");
+        assert!(
+            remote.contains("r=/usr/local/bin/linode-ai-redact"),
+            "{remote}"
+        );
     }
 
     #[test]

@@ -150,7 +150,10 @@ pub fn wait_port(port: u16, what: &str) {
 /// rendered config uses (`header_up -*` came in 2.7).
 pub fn caddy() -> PathBuf {
     let bin = need("caddy");
-    let out = Command::new(&bin).arg("version").output().expect("caddy version");
+    let out = Command::new(&bin)
+        .arg("version")
+        .output()
+        .expect("caddy version");
     let version = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         version.starts_with("v2.11."),

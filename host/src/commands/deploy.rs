@@ -53,9 +53,12 @@ fn example_path(plan: &DeployPlan) -> Option<String> {
         Target::Page(_) => return None,
     };
     // Ollama's model list, whether the template routes all of /api/* or only the calls chatting needs.
-    let lists_models = plan.stack.proxy.routes.iter().any(|r| {
-        r.auth == RouteAuth::Key && (r.path == "/api/tags" || r.path == "/api/*")
-    });
+    let lists_models = plan
+        .stack
+        .proxy
+        .routes
+        .iter()
+        .any(|r| r.auth == RouteAuth::Key && (r.path == "/api/tags" || r.path == "/api/*"));
     Some(match (base, svc.image.split(':').next().unwrap_or("")) {
         (_, i) if i.ends_with("ollama") && lists_models => "/api/tags".into(),
         ("/v1/", _) => "/v1/models".into(),
