@@ -26,6 +26,8 @@ nvidia-smi, NVIDIA's runtime, which is runc here) and NVIDIA's repository.
 Usage (root): tests/realboot/boot_real.py target/debug/linode-ai target/debug/linode-sim [scenario...]
 Prints one `ok:` line per scenario with its boot timeline, then `N passed, 0 failed`.
 """
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -120,6 +123,7 @@ class Ca:
         sh(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
             "-subj", "/CN=%s" % name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sh(["openssl", "x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial",
+            "-CAserial", os.path.join(self.work, "ca.srl"),
             "-days", "2", "-out", crt, "-extfile", ext], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return crt, key
 
@@ -209,7 +213,6 @@ class Internet:
 
     def issuing_root(self):
         ctx = ssl.create_default_context(cafile=self.ca.cert)
-        import urllib.request
         pem = urllib.request.urlopen("https://127.0.0.1:%d/roots/0" % self.management, context=ctx, timeout=10).read()
         path = os.path.join(self.work, "issuing-root.pem")
         with open(path, "wb") as f:
@@ -261,10 +264,8 @@ class Project:
         with open(os.path.join(self.dir, ".env"), "a") as f:
             f.write("".join(line + "\n" for line in env_lines))
         self.run("deploy", "--ssh-key", self.key, "--directory", self.dir, "--domain", domain, "--acme-ca", acme_ca)
-        import urllib.request
         reqs = json.load(urllib.request.urlopen(self.sim + "/__sim/requests"))
         post = [r for r in reqs if r["method"] == "POST" and r["path"] == "/v4/linode/instances"][-1]
-        import base64
         return base64.b64decode(post["body"]["metadata"]["user_data"]).decode()
 
     def dotenv(self):
@@ -406,7 +407,6 @@ class Web:
         ctx = ssl.create_default_context(cafile=self.root)
         with socket.create_connection((self.vm_ip, 443), timeout=10) as s:
             with ctx.wrap_socket(s, server_hostname=self.domain) as t:
-                import hashlib
                 return hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest()
 
 
@@ -527,7 +527,16 @@ def embeddings(vm, web, project, key):
     check(key not in vm.output, "the boot log holds no key", vm)
 
 
-def after_reboot(vm, web, project, services, before_cert, probe):
+def serves_and_reboots(vm, web, project, services, secrets, probe):
+    """The checks every template passes, its own (`probe`), then a reboot and
+    its own again."""
+    common(vm, web, project, services, secrets)
+    probe()
+    after_reboot(vm, web, services, probe)
+
+
+def after_reboot(vm, web, services, probe):
+    before_cert = web.cert_fingerprint()
     vm.reboot()
     wait_for("the containers after the reboot",
              lambda: sorted(vm.docker("ps", "--format", "{{.Names}}").stdout.split()) == sorted(services + ["proxy"]), 60)
@@ -630,21 +639,17 @@ def main():
 def s_chat_agent(run):
     def verify(vm, web, project):
         env = project.dotenv()
-        common(vm, web, project, ["ollama"], {"CHAT_API_KEY": ["proxy"]})
-        probe = lambda: chat_agent(vm, web, project, env["CHAT_API_KEY"])
-        probe()
-        after_reboot(vm, web, project, ["ollama"], web.cert_fingerprint(), probe)
+        serves_and_reboots(vm, web, project, ["ollama"], {"CHAT_API_KEY": ["proxy"]},
+                           lambda: chat_agent(vm, web, project, env["CHAT_API_KEY"]))
     return run.boot("chat-agent", "chat-agent", [], verify)
 
 
 def s_chat_webui(run):
     def verify(vm, web, project):
         env = project.dotenv()
-        common(vm, web, project, ["ollama", "webui"],
-               {"WEBUI_ADMIN_PASSWORD": [], "WEBUI_SECRET_KEY": ["webui"]})
-        probe = lambda: chat_webui(vm, web, project, env)
-        probe()
-        after_reboot(vm, web, project, ["ollama", "webui"], web.cert_fingerprint(), probe)
+        serves_and_reboots(vm, web, project, ["ollama", "webui"],
+                           {"WEBUI_ADMIN_PASSWORD": [], "WEBUI_SECRET_KEY": ["webui"]},
+                           lambda: chat_webui(vm, web, project, env))
         # A resume over the kept volume re-runs the boot (issue "Idle GPUs cost
         # money"): with the admin password changed in .env since, it stops at
         # the admin step and says why, instead of a bare 403.
@@ -662,22 +667,18 @@ def s_chat_webui(run):
 def s_llm_api(run):
     def verify(vm, web, project):
         env = project.dotenv()
-        common(vm, web, project, ["vllm"], {"VLLM_API_KEY": ["proxy", "vllm"]})
         check(any(x.startswith("nvidia-ctk runtime configure") for x in vm.calls) and
               "systemctl reload docker" in vm.calls, "the toolkit registered its runtime and Docker reloaded", vm)
-        probe = lambda: llm_api(vm, web, project, env["VLLM_API_KEY"])
-        probe()
-        after_reboot(vm, web, project, ["vllm"], web.cert_fingerprint(), probe)
+        serves_and_reboots(vm, web, project, ["vllm"], {"VLLM_API_KEY": ["proxy", "vllm"]},
+                           lambda: llm_api(vm, web, project, env["VLLM_API_KEY"]))
     return run.boot("llm-api", "llm-api", [], verify)
 
 
 def s_embeddings(run):
     def verify(vm, web, project):
         env = project.dotenv()
-        common(vm, web, project, ["tei"], {"API_KEY": ["proxy", "tei"]})
-        probe = lambda: embeddings(vm, web, project, env["API_KEY"])
-        probe()
-        after_reboot(vm, web, project, ["tei"], web.cert_fingerprint(), probe)
+        serves_and_reboots(vm, web, project, ["tei"], {"API_KEY": ["proxy", "tei"]},
+                           lambda: embeddings(vm, web, project, env["API_KEY"]))
     return run.boot("embeddings", "embeddings", [], verify)
 
 
