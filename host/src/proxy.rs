@@ -95,6 +95,14 @@ fn upstream(stack: &Stack, service: &str, port: u16, route: &Route, indent: &str
         out.push_str(&format!("{indent}  header_up -Origin\n"));
         out.push_str(&format!("{indent}  header_up Host {{upstream_hostport}}\n"));
     }
+    if !route.read_only {
+        // The request body is read whole (up to 1 MiB) before it goes upstream.
+        // Streamed to the app instead, a quick answer (headers before the
+        // proxy has seen the body's end) makes Go's server close the body
+        // under the transport still reading it, and the answer is cut off
+        // ("aborting with incomplete response": tests/proxy.rs saw it under load).
+        out.push_str(&format!("{indent}  request_buffers 1MiB\n"));
+    }
     // Stream answers (NDJSON, server-sent events) as they come.
     out.push_str(&format!("{indent}  flush_interval -1\n{indent}}}\n"));
     out
@@ -130,8 +138,8 @@ pub fn caddyfile(stack: &Stack) -> String {
     ));
     if let Some(key) = &stack.proxy.key_env {
         out.push_str(&format!(
-            "  # The key comes from the container's environment; an empty key matches nothing useful\n\
-               # (linode-ai refuses to deploy without one and the boot script refuses to start without one).\n\
+            "  # The key comes from the container's environment; an empty key matches nothing useful\n  \
+               # (linode-ai refuses to deploy without one and the boot script refuses to start without one).\n  \
                @authorized header Authorization \"Bearer {{${key}}}\"\n"
         ));
     }
