@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIM = os.path.join(ROOT, "target", "debug", "linode-sim")
@@ -58,13 +59,19 @@ def main():
         # The default user's token is refused by the API: the plugin passed it on.
         err = run(["ai", "deploy", "--directory", project], env, expect=1).stderr
         assert "Invalid Token" in err and "Traceback" not in err, err
+        # The stand-in keeps new instances provisioning until told otherwise: the
+        # status check below sees a state the test chose, not one the clock reached.
+        req = urllib.request.Request(api.rsplit("/v4", 1)[0] + "/__sim/config", method="POST",
+                                     data=json.dumps({"provisioning_ms": 24 * 3600 * 1000}).encode())
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200, r.status
         # --as-user selects another user's token (and is not passed on as an argument).
         out = run(["--as-user", "good", "ai", "deploy", "--directory", project, "--port", app_port, "--json"], env).stdout
         dep = json.loads(out)["deployment"]
         assert dep["region"] == "us-ord" and dep["linode_id"], dep
         # Checked, not running yet: status exits 3 (linode-cli passes the code through).
         rows = json.loads(run(["--as-user", "good", "ai", "status", "--json"], env, expect=3).stdout)["rows"]
-        assert len(rows) == 1 and rows[0]["status"] in ("provisioning", "starting"), rows
+        assert len(rows) == 1 and rows[0]["status"] == "provisioning", rows
         # Exit codes come through: a usage error is 2.
         run(["ai", "deploy", "--no-such-flag"], env, expect=2)
         out = run(["--as-user", "good", "ai", "destroy", "--yes"], env).stdout
