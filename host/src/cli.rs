@@ -321,7 +321,7 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// Deployments checked at once
-    #[arg(long, default_value_t = crate::status::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    #[arg(long, default_value_t = crate::workflow::status::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub concurrency: u16,
 }
 

@@ -547,7 +547,7 @@ mod tests {
             t.host.as_deref(),
             Some("203-0-113-9.ip.linodeusercontent.com")
         );
-        d.probes = vec![crate::stack::Probe {
+        d.probes = vec![crate::state::Probe {
             service: "ollama".into(),
             path: "/healthz/ollama".into(),
             success_codes: vec![200],

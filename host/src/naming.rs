@@ -239,9 +239,61 @@ pub fn check_tags(tags: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The hostname users reach: `--domain`, else the public IPv4's rDNS (when it
+/// is a host name: it comes from the API and is shown, stored and put in
+/// URLs), else the derived Linode name.
+pub fn hostname_for(ipv4: &str, rdns: Option<&str>, domain: Option<&str>) -> String {
+    if let Some(d) = domain {
+        return d.to_string();
+    }
+    match rdns.map(str::trim).filter(|r| is_host_name(r)) {
+        Some(r) => r.trim_end_matches('.').to_string(),
+        None => format!("{}.ip.linodeusercontent.com", ipv4.replace('.', "-")),
+    }
+}
+
+/// This machine's name (recorded in pending records).
+pub fn machine_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
+    if ok && end > 0 {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostname_prefers_domain_then_rdns() {
+        assert_eq!(
+            hostname_for("45.33.68.91", None, None),
+            "45-33-68-91.ip.linodeusercontent.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("my.example.org."), None),
+            "my.example.org"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some(""), None),
+            "45-33-68-91.ip.linodeusercontent.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("x."), Some("chat.example.com")),
+            "chat.example.com"
+        );
+        assert_eq!(
+            hostname_for("45.33.68.91", Some("x.example\n\x1b[2Jerror: forged"), None),
+            "45-33-68-91.ip.linodeusercontent.com",
+            "an rDNS answer that is not a host name is not used"
+        );
+        assert_ne!(machine_name(), "");
+    }
 
     #[test]
     fn host_names_are_dns_names_and_nothing_else() {

@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::stack::Probe;
+use crate::state::Probe;
 use crate::state::Status;
 
 /// Registries larger than this are refused (about 60,000 deployments).
@@ -87,7 +87,7 @@ impl PendingInfo {
         let pid = std::process::id();
         PendingInfo {
             pid,
-            host: crate::deploy::machine_name(),
+            host: crate::naming::machine_name(),
             started_at: Utc::now(),
             reserved: false,
             proc_start: process_start(pid),

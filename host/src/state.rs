@@ -204,6 +204,16 @@ pub enum Tone {
     Bad,
 }
 
+/// A health probe `status` sends through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub service: String,
+    /// Public path on the proxy, `/healthz/<service>`.
+    pub path: String,
+    pub success_codes: Vec<u16>,
+    pub timeout_seconds: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,11 @@
 //! Criterion benchmark of cloud-init rendering: `cargo bench -p linode-ai --bench render`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use linode_ai::boot::{render, BootInput};
-use linode_ai::catalog::Catalog;
-use linode_ai::cloud_init::validate_user_data;
-use linode_ai::stack::Stack;
-use linode_ai::template::EnvVars;
+use linode_ai::blueprint::catalog::Catalog;
+use linode_ai::blueprint::stack::Stack;
+use linode_ai::blueprint::template::EnvVars;
+use linode_ai::targets::vm::boot::{render, BootInput};
+use linode_ai::targets::vm::cloud_init::validate_user_data;
 
 fn bench(c: &mut Criterion) {
     let catalog = Catalog::stock();

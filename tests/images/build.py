@@ -4,7 +4,7 @@
 Usage (root): tests/images/build.py CACHE_DIR
 
 Every image the stock templates name (templates/*/template.yml) plus the
-proxy's caddy image (host/src/proxy.rs CADDY_IMAGE) is built from Debian
+proxy's caddy image (host/src/blueprint/proxy.rs CADDY_IMAGE) is built from Debian
 packages and PyPI only -- no base image is downloaded -- and pushed into
 CACHE_DIR/registry, the storage of a `docker-registry` (Debian's
 distribution/registry 2.8): Docker Hub images under their mirror names
@@ -83,10 +83,10 @@ def fail(msg):
 
 # -- what to build --
 def caddy_image():
-    src = open(os.path.join(REPO, "host", "src", "proxy.rs")).read()
+    src = open(os.path.join(REPO, "host", "src", "blueprint", "proxy.rs")).read()
     m = re.search(r'pub const CADDY_IMAGE: &str = "([^"]+)";', src)
     if not m:
-        fail("host/src/proxy.rs: no CADDY_IMAGE constant found")
+        fail("host/src/blueprint/proxy.rs: no CADDY_IMAGE constant found")
     return m.group(1)
 
 
@@ -127,7 +127,7 @@ def registry_path(ref):
 
 def wanted_images():
     refs = template_images()
-    refs.setdefault(caddy_image(), []).append("host/src/proxy.rs (CADDY_IMAGE)")
+    refs.setdefault(caddy_image(), []).append("host/src/blueprint/proxy.rs (CADDY_IMAGE)")
     missing = [r for r in refs if r not in IMAGES]
     if missing:
         fail("no stand-in image for %s (named in %s). tests/images has stand-ins for: %s. Add one to "

@@ -7,10 +7,10 @@ use std::io::Write;
 use anyhow::{bail, Result};
 
 use super::{runtime, Ctx};
-use crate::account::{self, AccountView, Entry};
 use crate::cli::AdoptArgs;
 use crate::linode::LinodeClient;
 use crate::registry::Deployment;
+use crate::workflow::account::{self, AccountView, Entry};
 
 /// The rDNS names of the instances' addresses, keyed by (Linode, address):
 /// from the account's one list of addresses, else (that list refused) from
@@ -52,7 +52,10 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
     let client = ctx.authed_client()?;
     let catalog = ctx.catalog();
     let rt = runtime()?;
-    let view = rt.block_on(AccountView::fetch(&client, crate::account::Prices::Skip))?;
+    let view = rt.block_on(AccountView::fetch(
+        &client,
+        crate::workflow::account::Prices::Skip,
+    ))?;
     if let Some(note) =
         account::skipped_note(&view.skipped_matching(args.which.app(), args.which.env()))
     {
@@ -81,7 +84,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
         // The real rDNS name, and the firewall made for it.
         if let Some(ip) = &record.ipv4 {
             let name = rdns.get(&(linode, ip.clone())).map(String::as_str);
-            let host = crate::deploy::hostname_for(ip, name, None);
+            let host = crate::naming::hostname_for(ip, name, None);
             record.url = Some(crate::health::app_url(&host, record.health.port));
             record.hostname = Some(host);
         }

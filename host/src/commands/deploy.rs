@@ -6,17 +6,17 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::{runtime, Ctx};
+use crate::blueprint::stack::Target;
+use crate::blueprint::template::RouteAuth;
 use crate::cli::DeployArgs;
-use crate::deploy::{
-    self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, PlanContext, Progress,
-};
-use crate::firewall::FirewallChoice;
 use crate::health::Prober;
 use crate::registry::Deployment;
 use crate::sanitize;
-use crate::stack::Target;
 use crate::state::Status;
-use crate::template::RouteAuth;
+use crate::targets::vm::firewall::FirewallChoice;
+use crate::workflow::deploy::{
+    self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, PlanContext, Progress,
+};
 
 fn options(args: &DeployArgs) -> DeployOptions {
     DeployOptions {
@@ -119,7 +119,9 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     let reservation = deploy::reserve(&registry, &plan, args.new)?;
 
     // Another deployment of this app and env: ask, or need --replace / --new.
-    let (joined, _) = rt.block_on(crate::destroy::survey(&client, &registry, &catalog))?;
+    let (joined, _) = rt.block_on(crate::workflow::destroy::survey(
+        &client, &registry, &catalog,
+    ))?;
     let existing: Vec<Deployment> =
         deploy::same_app_env(&joined, &plan.settings.app_name, &plan.settings.env_name)
             .into_iter()
@@ -266,15 +268,17 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     }
     let mut replaced = Vec::new();
     if replace && wait_error.is_none() {
-        let (joined, view) = rt.block_on(crate::destroy::survey(&client, &registry, &catalog))?;
+        let (joined, view) = rt.block_on(crate::workflow::destroy::survey(
+            &client, &registry, &catalog,
+        ))?;
         for old in &existing {
-            let sel = crate::destroy::Selection {
+            let sel = crate::workflow::destroy::Selection {
                 id: Some(old.deployment_id.clone()),
                 ..Default::default()
             };
-            if let Ok(targets) = crate::destroy::select(&joined, &view, &sel) {
+            if let Ok(targets) = crate::workflow::destroy::select(&joined, &view, &sel) {
                 for t in targets {
-                    let o = rt.block_on(crate::destroy::destroy_one(
+                    let o = rt.block_on(crate::workflow::destroy::destroy_one(
                         &client,
                         &registry,
                         &ctx.paths.known_hosts,
@@ -346,7 +350,10 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             record.firewall.as_ref().and_then(|f| f.id()),
         ) {
             (FirewallPlan::Create(b), Some(id)) => {
-                format!("{id} (open: {})", crate::firewall::describe(&b.rules))
+                format!(
+                    "{id} (open: {})",
+                    crate::targets::vm::firewall::describe(&b.rules)
+                )
             }
             (FirewallPlan::Existing(id), _) => format!("{id} (yours; kept on destroy)"),
             (FirewallPlan::Disabled, _) => "none (--no-firewall)".into(),
@@ -411,8 +418,8 @@ fn print_dry_run(
         FirewallPlan::Create(body) => Some(serde_json::to_value(body)?),
         _ => None,
     };
-    let caddyfile = crate::proxy::caddyfile(&plan.stack);
-    let routes = crate::proxy::describe(&plan.stack);
+    let caddyfile = crate::blueprint::proxy::caddyfile(&plan.stack);
+    let routes = crate::blueprint::proxy::describe(&plan.stack);
     let hook_logs: Vec<String> = plan.hook_logs.iter().map(|l| sanitize::line(l)).collect();
     if as_json {
         let services: Vec<_> = plan
@@ -499,7 +506,7 @@ fn print_dry_run(
     writeln!(
         out,
         "Proxy:       {} on ports 80 and {} (the only published ports)",
-        crate::proxy::CADDY_IMAGE,
+        crate::blueprint::proxy::CADDY_IMAGE,
         st.https_port
     )?;
     writeln!(
@@ -525,7 +532,7 @@ fn print_dry_run(
             out,
             "Firewall:    new, {} (open: {})",
             b.label,
-            crate::firewall::describe(&b.rules)
+            crate::targets::vm::firewall::describe(&b.rules)
         )?,
         FirewallPlan::Existing(id) => writeln!(out, "Firewall:    {id} (yours)")?,
         FirewallPlan::Disabled => writeln!(out, "Firewall:    none (--no-firewall)")?,
@@ -588,7 +595,7 @@ fn print_dry_run(
         "{}",
         s.bold(&format!(
             "Proxy config ({}; the key is read from the environment, never written here)",
-            crate::proxy::CADDYFILE
+            crate::blueprint::proxy::CADDYFILE
         ))
     )?;
     write!(out, "{caddyfile}")?;
@@ -601,7 +608,7 @@ fn print_dry_run(
             plan.user_data.len()
         ))
     )?;
-    let shown = crate::cloud_init::readable(&plan.user_data_display);
+    let shown = crate::targets::vm::cloud_init::readable(&plan.user_data_display);
     write!(out, "{}", sanitize::block(&shown))?;
     if !shown.ends_with('\n') {
         writeln!(out)?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{runtime, Ctx};
 use crate::cli::DestroyArgs;
-use crate::destroy::{destroy_one, select, survey, Selection};
+use crate::workflow::destroy::{destroy_one, select, survey, Selection};
 
 pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
     let registry = ctx.registry();
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
     let catalog = ctx.catalog();
     let rt = runtime()?;
     let (joined, view) = rt.block_on(survey(&client, &registry, &catalog))?;
-    if let Some(note) = crate::account::skipped_note(
+    if let Some(note) = crate::workflow::account::skipped_note(
         &view.skipped_matching(args.which.app.as_deref(), args.which.env_name.as_deref()),
     ) {
         ctx.warn(&note);
@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "{}: {}", t.describe(), outcome.describe())?;
         }
         let (deployment_id, app_name, env, linode_id) = match t {
-            crate::destroy::Target::Deployment {
+            crate::workflow::destroy::Target::Deployment {
                 record, instance, ..
             } => (
                 Some(record.deployment_id.clone()),
@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
                 Some(record.env.clone()),
                 *instance,
             ),
-            crate::destroy::Target::OrphanFirewall(_) => (None, None, None, None),
+            crate::workflow::destroy::Target::OrphanFirewall(_) => (None, None, None, None),
         };
         results.push(json!({
             "deployment_id": deployment_id, "app_name": app_name, "env": env, "linode_id": linode_id,

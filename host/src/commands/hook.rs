@@ -7,11 +7,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::Ctx;
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{Source, Template};
 use crate::health::{
     builtin_verdict, hook_probes, HealthVerdict, ProbeErrorKind, ProbeResult, ServiceProbe,
 };
-use crate::stack::Stack;
-use crate::template::{Source, Template};
 
 #[allow(clippy::too_many_arguments)]
 pub fn test(
@@ -28,7 +28,7 @@ pub fn test(
     let t = if dir.join("template.yml").is_file() {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         Template {
-            spec: crate::template::load_dir(&dir)?,
+            spec: crate::blueprint::load_template(&dir)?,
             source: Source::Dev,
             dir: Some(dir),
         }
@@ -50,8 +50,8 @@ pub fn test(
         &|e, s| spinner.compiling(e, s),
     )?;
     drop(spinner);
-    let mut vars = crate::template::EnvVars::new();
-    for spec in crate::deploy::plan::env_specs(&t, &stack) {
+    let mut vars = crate::blueprint::template::EnvVars::new();
+    for spec in crate::workflow::deploy::plan::env_specs(&t, &stack) {
         if let (true, Some(d)) = (spec.is_public(), spec.default_value()) {
             vars.insert(spec.name().to_string(), d.to_string());
         }
@@ -96,7 +96,7 @@ pub fn test(
             (p.service, r, p.success_codes)
         })
         .collect();
-    let context = crate::template_store::synthetic_context(&t, &stack, vars);
+    let context = crate::workflow::template_store::synthetic_context(&t, &stack, vars);
     let list = hook_probes(&probes);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -7,9 +7,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::Ctx;
-use crate::manifest::{DeploySettings, EnvFileRef, ProjectManifest, TemplateRef, MANIFEST_FILE};
-use crate::stack::Stack;
-use crate::template::{EnvVarSpec, Template};
+use crate::blueprint::manifest::{
+    DeploySettings, EnvFileRef, ProjectManifest, TemplateRef, MANIFEST_FILE,
+};
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{EnvVarSpec, Template};
 
 fn header(t: &Template) -> String {
     format!(
@@ -181,11 +183,14 @@ pub fn run(ctx: &Ctx, template: &str, directory: Option<&Path>, out: &mut dyn Wr
         },
         env: EnvFileRef::default(),
     };
-    let specs = crate::deploy::plan::env_specs(t, &stack);
+    let specs = crate::workflow::deploy::plan::env_specs(t, &stack);
     let mut generated = Vec::new();
     for s in &specs {
         if let Some(kind) = s.generate() {
-            generated.push((s.name().to_string(), crate::secrets::generate(kind)?));
+            generated.push((
+                s.name().to_string(),
+                crate::blueprint::secrets::generate(kind)?,
+            ));
         }
     }
     let mut written = vec![MANIFEST_FILE];

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use super::Ctx;
 use crate::cli::LogsArgs;
 use crate::registry::Deployment;
-use crate::ssh::{self, LogKind, SshTarget};
+use crate::targets::vm::ssh::{self, LogKind, SshTarget};
 
 fn target(ctx: &Ctx, d: &Deployment, identity: Option<std::path::PathBuf>) -> Result<SshTarget> {
     let (Some(address), Some(linode_id)) = (d.ipv4.clone(), d.linode_id) else {

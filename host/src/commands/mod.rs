@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::catalog::Catalog;
+use crate::blueprint::catalog::Catalog;
 use crate::linode::LinodeClient;
 use crate::output::Style;
 use crate::paths::Paths;

@@ -8,16 +8,16 @@ use anyhow::Result;
 
 use super::{runtime, Ctx};
 use crate::cli::StatusArgs;
-use crate::deploy::format_price;
 use crate::output::{json, table};
-use crate::status::{StatusQuery, StatusReport};
+use crate::workflow::deploy::format_price;
+use crate::workflow::status::{StatusQuery, StatusReport};
 
 /// Runs `status`; returns the exit code.
 pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
     let registry = ctx.registry();
     let client = ctx.authed_client()?;
     let catalog = ctx.catalog();
-    let report = runtime()?.block_on(crate::status::status(
+    let report = runtime()?.block_on(crate::workflow::status::status(
         &client,
         &registry,
         &catalog,
@@ -31,11 +31,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
         },
     ))?;
     let skipped: Vec<&crate::linode::Skipped> = report.skipped.iter().collect();
-    if let Some(note) = crate::account::skipped_note(&skipped) {
+    if let Some(note) = crate::workflow::account::skipped_note(&skipped) {
         ctx.warn(&note);
     }
     if let Some(existing) = &report.unmatched {
-        ctx.note(&crate::status::unmatched_message(
+        ctx.note(&crate::workflow::status::unmatched_message(
             args.which.app(),
             args.which.env(),
             existing,
@@ -66,7 +66,9 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
         }
         return Ok(());
     }
-    let url = |r: &crate::status::StatusRow| r.deployment.url.clone().unwrap_or_else(|| "-".into());
+    let url = |r: &crate::workflow::status::StatusRow| {
+        r.deployment.url.clone().unwrap_or_else(|| "-".into())
+    };
     let rows: Vec<Vec<String>> = report
         .rows
         .iter()

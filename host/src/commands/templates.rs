@@ -6,10 +6,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::Ctx;
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{Source, Template};
 use crate::output::{json as to_json, table};
-use crate::stack::Stack;
-use crate::template::{Source, Template};
-use crate::template_store;
+use crate::workflow::template_store;
 
 fn summary(t: &Template) -> serde_json::Value {
     json!({
@@ -55,7 +55,7 @@ pub fn show(ctx: &Ctx, name: &str, as_json: bool, out: &mut dyn Write) -> Result
     if as_json {
         let mut v = serde_json::to_value(&t.spec)?;
         v["source"] = json!(t.source);
-        v["routes"] = json!(crate::proxy::describe(&stack));
+        v["routes"] = json!(crate::blueprint::proxy::describe(&stack));
         v["key_env"] = json!(stack.proxy.key_env);
         write!(out, "{}", to_json(&v))?;
         return Ok(());
@@ -103,14 +103,14 @@ pub fn show(ctx: &Ctx, name: &str, as_json: bool, out: &mut dyn Write) -> Result
     }
     o.push_str(&format!(
         "HTTPS proxy:     {} on 80 and 443; key: {}\n",
-        crate::proxy::CADDY_IMAGE,
+        crate::blueprint::proxy::CADDY_IMAGE,
         stack
             .proxy
             .key_env
             .as_deref()
             .unwrap_or("none (the app's own login)")
     ));
-    for (i, r) in crate::proxy::describe(&stack).iter().enumerate() {
+    for (i, r) in crate::blueprint::proxy::describe(&stack).iter().enumerate() {
         o.push_str(&format!(
             "{}{r}\n",
             if i == 0 {
@@ -123,8 +123,8 @@ pub fn show(ctx: &Ctx, name: &str, as_json: bool, out: &mut dyn Write) -> Result
     if let Some(hook) = &t.spec.hook {
         o.push_str(&format!("Hook:            {hook}\n"));
     }
-    let specs = crate::deploy::plan::env_specs(t, &stack);
-    let vars = |list: Vec<&crate::template::EnvVarSpec>| -> String {
+    let specs = crate::workflow::deploy::plan::env_specs(t, &stack);
+    let vars = |list: Vec<&crate::blueprint::template::EnvVarSpec>| -> String {
         if list.is_empty() {
             return "  (none)\n".into();
         }
@@ -231,9 +231,13 @@ pub fn new(
             dir.display()
         );
     }
-    let written =
-        crate::scaffold::new_template(&dir, name, base, hook == crate::cli::HookLang::Rust)
-            .with_context(|| format!("cannot create template {name} in {}", dir.display()))?;
+    let written = crate::workflow::scaffold::new_template(
+        &dir,
+        name,
+        base,
+        hook == crate::cli::HookLang::Rust,
+    )
+    .with_context(|| format!("cannot create template {name} in {}", dir.display()))?;
     writeln!(
         out,
         "Created template {name} in {} (from {from}):",

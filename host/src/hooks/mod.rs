@@ -12,6 +12,7 @@
 //! component before it is compiled; the whole world is type-checked before
 //! a call is made; compiling is bounded and cached (see [`cache`]).
 
+pub mod build;
 pub mod cache;
 pub mod interface;
 pub mod limits;
@@ -30,9 +31,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use cache::LoadKind;
 use interface::Version;
 
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{EnvVars, Template};
 use crate::health::{HealthVerdict, ProbeErrorKind, ProbeResult};
-use crate::stack::Stack;
-use crate::template::{EnvVars, Template};
 
 mod v01 {
     wasmtime::component::bindgen!({
@@ -325,9 +326,9 @@ impl TemplateHooks {
         );
         if let Some(path) = t.hook_path() {
             // A --dev template is read from its sources: rebuild its hook (cargo skips what is current).
-            if let (crate::template::Source::Dev, Some(dir)) = (t.source, &t.dir) {
-                if crate::hook_build::crate_dir(dir).is_some() {
-                    crate::hook_build::build(dir, &path)
+            if let (crate::blueprint::template::Source::Dev, Some(dir)) = (t.source, &t.dir) {
+                if crate::hooks::build::crate_dir(dir).is_some() {
+                    crate::hooks::build::build(dir, &path)
                         .with_context(|| format!("template \"{}\" (--dev)", t.name()))?;
                 }
             }
@@ -572,7 +573,7 @@ impl TemplateHooks {
             .extend(logs);
         match out? {
             Ok(Some(doc)) => {
-                crate::cloud_init::validate_user_data(&doc).map_err(|e| {
+                crate::targets::vm::cloud_init::validate_user_data(&doc).map_err(|e| {
                     HookError::Stopped(format!("{}: returned unusable user-data: {e}", self.who()))
                 })?;
                 Ok(Some(doc))

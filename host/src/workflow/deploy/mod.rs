@@ -8,17 +8,15 @@ pub mod plan;
 pub mod preflight;
 pub mod wait;
 
-pub use execute::{
-    execute, hostname_for, machine_name, reserve, save_generated, Progress, Reservation,
-};
+pub use execute::{execute, reserve, save_generated, Progress, Reservation};
 pub use plan::{
     plan, DeployOptions, DeployPlan, FirewallPlan, PlanContext, ResolvedSettings, REDACTED,
 };
 pub use preflight::{dry_run_preflight, format_price, preflight, DryRunCheck, Offer};
 pub use wait::{wait_until_healthy, WaitError};
 
-use crate::account::{Entry, Joined};
 use crate::registry::Deployment;
+use crate::workflow::account::{Entry, Joined};
 
 /// Deployments of the same app and env that already exist (tracked or not),
 /// so a second `deploy` asks before making another.
@@ -29,8 +27,10 @@ pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Dep
         .filter(|e| match e {
             Entry::Tracked { record, instance } => match instance {
                 // Its Linode is gone (`missing`): nothing to replace or keep beside.
-                crate::account::Found::Gone => false,
-                crate::account::Found::NotCreated => crate::account::create_may_be_running(record),
+                crate::workflow::account::Found::Gone => false,
+                crate::workflow::account::Found::NotCreated => {
+                    crate::workflow::account::create_may_be_running(record)
+                }
                 _ => true,
             },
             Entry::Untracked { .. } => true,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 
-use crate::catalog::Catalog;
+use crate::blueprint::catalog::Catalog;
 use crate::health::app_url;
 use crate::linode::{
     parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType, Skipped,
@@ -258,13 +258,13 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
     let template = tags.template.clone().unwrap_or_else(|| "unknown".into());
     let probes = catalog
         .get(&template)
-        .and_then(|t| crate::stack::Stack::from_spec(&t.spec).ok())
+        .and_then(|t| crate::blueprint::stack::Stack::from_spec(&t.spec).ok())
         .map(|s| s.probes())
         .unwrap_or_default();
     let ipv4 = i.public_ipv4().map(str::to_string);
     let hostname = ipv4
         .as_deref()
-        .map(|ip| crate::deploy::hostname_for(ip, None, None));
+        .map(|ip| crate::naming::hostname_for(ip, None, None));
     let front = probes.first();
     Deployment {
         deployment_id: tags
@@ -419,7 +419,7 @@ pub fn create_may_be_running(d: &Deployment) -> bool {
     if Utc::now() - p.started_at >= PENDING_MAX_AGE {
         return false;
     }
-    if p.host != crate::deploy::machine_name() {
+    if p.host != crate::naming::machine_name() {
         return true;
     }
     if p.pid == std::process::id() {
@@ -464,7 +464,7 @@ mod tests {
         let mut d = crate::registry::tests::record("dep-pid", "a");
         d.linode_id = None;
         let mut p = serde_json::json!({
-            "pid": pid, "host": crate::deploy::machine_name(), "started_at": Utc::now(),
+            "pid": pid, "host": crate::naming::machine_name(), "started_at": Utc::now(),
         });
         p.as_object_mut()
             .unwrap()

@@ -11,19 +11,20 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::boot::{self, BootInput};
-use crate::catalog::Catalog;
-use crate::cloud_init::{self, encode_user_data, validate_user_data};
-use crate::envfile;
-use crate::firewall::{self, FirewallChoice};
+use crate::blueprint::catalog::Catalog;
+use crate::blueprint::envfile;
+use crate::blueprint::manifest::ProjectManifest;
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{check_image, reserved_env_name, EnvVarSpec, EnvVars, Template};
 use crate::hooks::{DeployContext, TemplateHooks};
 use crate::linode::{CreateFirewall, CreateInstance, Metadata};
-use crate::manifest::ProjectManifest;
 use crate::naming;
 use crate::sanitize::quote;
 use crate::settings::CliConfig;
-use crate::stack::{Probe, Stack};
-use crate::template::{check_image, reserved_env_name, EnvVarSpec, EnvVars, Template};
+use crate::state::Probe;
+use crate::targets::vm::boot::{self, BootInput};
+use crate::targets::vm::cloud_init::{self, encode_user_data, validate_user_data};
+use crate::targets::vm::firewall::{self, FirewallChoice};
 
 /// What `<redacted>` stands in for: secrets in the displayed user-data.
 pub const REDACTED: &str = "<redacted>";
@@ -203,7 +204,7 @@ pub fn load_env(
         let name = spec.name();
         let empty = vars.get(name).is_none_or(|v| v.is_empty());
         if let (true, Some(kind)) = (empty, spec.generate()) {
-            vars.insert(name.to_string(), crate::secrets::generate(kind)?);
+            vars.insert(name.to_string(), crate::blueprint::secrets::generate(kind)?);
             generated.push(name.to_string());
         } else if let (true, Some(default)) =
             (empty && !vars.contains_key(name), spec.default_value())
@@ -215,7 +216,7 @@ pub fn load_env(
         match vars.get(key) {
             Some(v) if !v.is_empty() => {
                 if !generated.contains(key) {
-                    crate::secrets::check_key(key, v)
+                    crate::blueprint::secrets::check_key(key, v)
                         .with_context(|| format!("in {}", path.display()))?;
                 }
             }
@@ -550,7 +551,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         image: settings.base_image.clone(),
         label,
         tags,
-        root_pass: crate::secrets::root_password()?,
+        root_pass: crate::blueprint::secrets::root_password()?,
         authorized_keys,
         authorized_users,
         metadata: Metadata {

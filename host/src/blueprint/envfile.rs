@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::template::{is_env_name, EnvVars};
+use crate::blueprint::template::{is_env_name, EnvVars};
 
 /// Parses dotenv text; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &str) -> Result<EnvVars> {

@@ -40,7 +40,7 @@ pub async fn wait_until_healthy(
     let mut seen_logs = std::collections::HashSet::new();
     loop {
         let (state, verdict, logs) =
-            crate::status::check_one(client, prober, hooks, record).await?;
+            crate::workflow::status::check_one(client, prober, hooks, record).await?;
         for l in logs {
             if !seen_logs.contains(&l) {
                 progress(Progress::HookLog(l.clone()));

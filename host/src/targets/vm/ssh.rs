@@ -39,13 +39,13 @@ pub fn alias(linode_id: u64) -> String {
 pub fn remote_command(kind: &LogKind, follow: bool, lines: u32) -> String {
     let redact = format!(
         "set -o pipefail 2>/dev/null; r=cat; if command -v {0} >/dev/null 2>&1; then r={0}; fi; ",
-        crate::boot::REDACT_SCRIPT
+        crate::targets::vm::boot::REDACT_SCRIPT
     );
     match kind {
         LogKind::Boot => format!(
             "{redact}cloud-init status --long; echo; echo \"== linode-ai boot progress ==\"; cat {}/boot.json 2>/dev/null || echo '(not started yet)'; echo; \
              echo \"== boot log ==\"; tail -n {lines}{} \"${{LINODE_AI_BOOT_LOG:-/var/log/cloud-init-output.log}}\" | \"$r\"",
-            crate::proxy::STATUS_DIR,
+            crate::blueprint::proxy::STATUS_DIR,
             if follow { " -F" } else { "" }
         ),
         LogKind::Service(name) => format!(

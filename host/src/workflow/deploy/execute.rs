@@ -9,6 +9,7 @@ use chrono::Utc;
 use super::plan::{DeployPlan, FirewallPlan};
 use crate::health::app_url;
 use crate::linode::{ApiError, LinodeClient};
+use crate::naming::hostname_for;
 use crate::registry::{Deployment, FirewallRecord, HealthRecord, PendingInfo, Registry};
 use crate::state::Status;
 
@@ -30,35 +31,6 @@ pub enum Progress {
     },
     /// A line the template's hook logged while judging health.
     HookLog(String),
-}
-
-/// The hostname users reach: `--domain`, else the public IPv4's rDNS (when it
-/// is a host name: it comes from the API and is shown, stored and put in
-/// URLs), else the derived Linode name.
-pub fn hostname_for(ipv4: &str, rdns: Option<&str>, domain: Option<&str>) -> String {
-    if let Some(d) = domain {
-        return d.to_string();
-    }
-    match rdns
-        .map(str::trim)
-        .filter(|r| crate::naming::is_host_name(r))
-    {
-        Some(r) => r.trim_end_matches('.').to_string(),
-        None => format!("{}.ip.linodeusercontent.com", ipv4.replace('.', "-")),
-    }
-}
-
-/// This machine's name (recorded in pending records).
-pub fn machine_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
-    if ok && end > 0 {
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        "unknown".into()
-    }
 }
 
 /// The record a plan starts as (pending).
@@ -174,7 +146,7 @@ pub fn reserve<'a>(
             // Reservations of runs that stopped before creating anything.
             d.deployments.retain(|r| {
                 !r.pending.as_ref().is_some_and(|p| p.reserved)
-                    || crate::account::create_may_be_running(r)
+                    || crate::workflow::account::create_may_be_running(r)
             });
             let busy = d
                 .deployments
@@ -183,7 +155,7 @@ pub fn reserve<'a>(
                     r.app_name == app
                         && r.env == env
                         && r.is_pending()
-                        && crate::account::create_may_be_running(r)
+                        && crate::workflow::account::create_may_be_running(r)
                 })
                 .and_then(|r| r.pending.clone());
             if busy.is_none() || beside {
@@ -221,7 +193,7 @@ pub fn save_generated(plan: &DeployPlan) -> Result<()> {
         .iter()
         .filter_map(|n| plan.env.get(n).map(|v| (n.clone(), v.clone())))
         .collect();
-    crate::envfile::set_values(&plan.settings.env_file, &values)
+    crate::blueprint::envfile::set_values(&plan.settings.env_file, &values)
 }
 
 /// Records the deployment as pending, creates its firewall and instance, reads
@@ -351,35 +323,4 @@ async fn creation_failed(
         };
     }
     anyhow::Error::new(e).context(format!("creating Linode \"{label}\" failed{note}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostname_prefers_domain_then_rdns() {
-        assert_eq!(
-            hostname_for("45.33.68.91", None, None),
-            "45-33-68-91.ip.linodeusercontent.com"
-        );
-        assert_eq!(
-            hostname_for("45.33.68.91", Some("my.example.org."), None),
-            "my.example.org"
-        );
-        assert_eq!(
-            hostname_for("45.33.68.91", Some(""), None),
-            "45-33-68-91.ip.linodeusercontent.com"
-        );
-        assert_eq!(
-            hostname_for("45.33.68.91", Some("x."), Some("chat.example.com")),
-            "chat.example.com"
-        );
-        assert_eq!(
-            hostname_for("45.33.68.91", Some("x.example\n\x1b[2Jerror: forged"), None),
-            "45-33-68-91.ip.linodeusercontent.com",
-            "an rDNS answer that is not a host name is not used"
-        );
-        assert_ne!(machine_name(), "");
-    }
 }

@@ -1,6 +1,6 @@
 //! The validated service graph of a template: its services in boot order,
 //! and the TLS proxy's routes. Built from a [`TemplateSpec`] (either form),
-//! rendered by [`crate::boot`] and [`crate::proxy`].
+//! rendered by a target (today the VM's boot script) and by [`crate::blueprint::proxy`].
 //!
 //! Rules: service names are unique; dependencies exist and have no cycle;
 //! without `routes` exactly one service is what the proxy fronts; only the
@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
-use crate::sanitize::quote;
-use crate::template::{
-    check_image, check_url_path, check_volume, is_env_name, reserved_env_name, Condition,
-    EnvVarSpec, Generate, RouteAuth, ServiceHealth, ServiceSpec, TemplateSpec,
+use crate::blueprint::template::{
+    check_image, check_sizes, check_url_path, check_volume, is_env_name, reserved_env_name,
+    Condition, EnvVarSpec, Generate, RouteAuth, ServiceHealth, ServiceSpec, TemplateSpec,
 };
+use crate::sanitize::quote;
+use crate::state::Probe;
 
 /// The proxy's container name (reserved for services).
 pub const PROXY: &str = "proxy";
@@ -28,44 +29,6 @@ pub const DEFAULT_KEY_ENV: &str = "LINODE_AI_API_KEY";
 pub const BOOT_VARS: &[&str] = &["LINODE_AI_HOSTNAME", "LINODE_AI_URL"];
 /// Pages linode-ai serves from the proxy itself.
 pub const PAGES: &[&str] = &["chat"];
-/// Services a template may have (one small VM; the 16 KiB user-data holds
-/// far fewer). Checked before anything else looks at the graph.
-pub const MAX_SERVICES: usize = 32;
-/// Proxy routes (and public or allowed paths) a template may list.
-pub const MAX_ROUTES: usize = 64;
-
-/// The sizes a template's lists may have, checked before the graph is built
-/// (validating must cost little: every command loads every installed template).
-pub fn check_sizes(spec: &TemplateSpec) -> Result<()> {
-    let l = &spec.deploy.linode;
-    let n = l.services.len();
-    if n > MAX_SERVICES {
-        bail!("the template has {n} services; a template may have at most {MAX_SERVICES}");
-    }
-    for s in &l.services {
-        if s.depends_on.len() > MAX_SERVICES {
-            bail!(
-                "service {} depends on {} services; at most {MAX_SERVICES}",
-                quote(&s.name),
-                s.depends_on.len()
-            );
-        }
-    }
-    if let Some(p) = &l.proxy {
-        for (what, len) in [
-            ("proxy.routes", p.routes.len()),
-            ("proxy.public_paths", p.public_paths.len()),
-            ("proxy.allowed_paths", p.allowed_paths.len()),
-            ("proxy.depends_on", p.depends_on.len()),
-        ] {
-            if len > MAX_ROUTES {
-                bail!("field `{what}` lists {len} entries; at most {MAX_ROUTES}");
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One container of the app, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
@@ -122,16 +85,6 @@ pub struct Proxy {
     /// In match order; anything else gets 404.
     pub routes: Vec<Route>,
     pub depends_on: Vec<(String, Condition)>,
-}
-
-/// A health probe `status` sends through the proxy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Probe {
-    pub service: String,
-    /// Public path on the proxy, `/healthz/<service>`.
-    pub path: String,
-    pub success_codes: Vec<u16>,
-    pub timeout_seconds: u64,
 }
 
 /// The whole app as it boots.
@@ -216,7 +169,7 @@ fn check_health(h: &ServiceHealth, who: &str) -> Result<()> {
     Ok(())
 }
 
-fn deps(list: &[crate::template::Dependency]) -> Vec<(String, Condition)> {
+fn deps(list: &[crate::blueprint::template::Dependency]) -> Vec<(String, Condition)> {
     list.iter()
         .map(|d| (d.service().to_string(), d.condition()))
         .collect()
@@ -727,7 +680,7 @@ pub fn by_name(stack: &Stack) -> BTreeMap<&str, &Service> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::TemplateSpec;
+    use crate::blueprint::template::TemplateSpec;
 
     fn spec(services_yaml: &str, proxy_yaml: &str) -> Result<Stack> {
         let text = format!(
@@ -921,14 +874,14 @@ mod tests {
     fn too_many_services_are_refused_before_the_graph_is_built() {
         let e = format!(
             "{:#}",
-            TemplateSpec::parse(&chain(200), "t.yml").unwrap_err()
+            crate::blueprint::parse_template(&chain(200), "t.yml").unwrap_err()
         );
         assert!(
             e.contains("200 services") && e.contains("at most 32"),
             "{e}"
         );
         // At the cap: accepted, in dependency order.
-        let spec = TemplateSpec::parse(&chain(32), "t.yml").unwrap();
+        let spec = crate::blueprint::parse_template(&chain(32), "t.yml").unwrap();
         let stack = Stack::from_spec(&spec).unwrap();
         let order: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
         let want: Vec<String> = (0..32).rev().map(|i| format!("s{i}")).collect();

@@ -1,7 +1,7 @@
 //! Template specs (`template.yml`): the schema and the rules YAML types alone
 //! cannot express. A template runs one or more services (containers) behind
 //! linode-ai's TLS proxy; the older single-`container:` form is a shorthand
-//! for one service named `app`. [`crate::stack`] turns a spec into the
+//! for one service named `app`. [`crate::blueprint::stack`] turns a spec into the
 //! validated service graph that is rendered.
 
 use std::collections::BTreeMap;
@@ -576,22 +576,62 @@ pub fn check_url_path(p: &str, field: &str, allow_glob: bool) -> Result<()> {
     Ok(())
 }
 
+/// Services a template may have (one small VM; the 16 KiB user-data holds
+/// far fewer). Checked before anything else looks at the graph.
+pub const MAX_SERVICES: usize = 32;
+/// Proxy routes (and public or allowed paths) a template may list.
+pub const MAX_ROUTES: usize = 64;
+
+/// The sizes a template's lists may have, checked before the graph is built
+/// (validating must cost little: every command loads every installed template).
+pub fn check_sizes(spec: &TemplateSpec) -> Result<()> {
+    let l = &spec.deploy.linode;
+    let n = l.services.len();
+    if n > MAX_SERVICES {
+        bail!("the template has {n} services; a template may have at most {MAX_SERVICES}");
+    }
+    for s in &l.services {
+        if s.depends_on.len() > MAX_SERVICES {
+            bail!(
+                "service {} depends on {} services; at most {MAX_SERVICES}",
+                quote(&s.name),
+                s.depends_on.len()
+            );
+        }
+    }
+    if let Some(p) = &l.proxy {
+        for (what, len) in [
+            ("proxy.routes", p.routes.len()),
+            ("proxy.public_paths", p.public_paths.len()),
+            ("proxy.allowed_paths", p.allowed_paths.len()),
+            ("proxy.depends_on", p.depends_on.len()),
+        ] {
+            if len > MAX_ROUTES {
+                bail!("field `{what}` lists {len} entries; at most {MAX_ROUTES}");
+            }
+        }
+    }
+    Ok(())
+}
+
 impl TemplateSpec {
-    /// Parses and validates a `template.yml`; `origin` names it in errors.
-    /// Parse errors name the field and line, never the file's values.
-    pub fn parse(text: &str, origin: &str) -> Result<TemplateSpec> {
+    /// Parses a `template.yml` and checks its own fields; `origin` names it
+    /// in errors. Parse errors name the field and line, never the file's
+    /// values. The service graph is checked by [`crate::blueprint::parse_template`].
+    pub(super) fn parse_fields(text: &str, origin: &str) -> Result<TemplateSpec> {
         let spec: TemplateSpec = crate::yaml::from_str(text, origin)
             .with_context(|| format!("{origin} is not a valid template"))?;
-        spec.validate()
+        spec.validate_fields()
             .with_context(|| format!("{origin} is not a valid template"))?;
         Ok(spec)
     }
 
-    /// Checks the rules the YAML types alone cannot express.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks the rules the YAML types alone cannot express, except the
+    /// service graph's (see [`crate::blueprint::check_template`]).
+    pub(super) fn validate_fields(&self) -> Result<()> {
         naming::check_name("template name", &self.name).map_err(anyhow::Error::msg)?;
         // Sizes first: nothing below may cost more than the template is allowed to be.
-        crate::stack::check_sizes(self)?;
+        check_sizes(self)?;
         if !self.name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             bail!(
                 "template name {} must start with a letter or digit",
@@ -644,16 +684,8 @@ impl TemplateSpec {
                 );
             }
         }
-        crate::stack::Stack::from_spec(self)?;
         Ok(())
     }
-}
-
-/// Reads and validates `<dir>/template.yml`.
-pub fn load_dir(dir: &Path) -> Result<TemplateSpec> {
-    let file = dir.join("template.yml");
-    let text = crate::files::read_text(&file, "template", crate::files::TEXT_LIMIT)?;
-    TemplateSpec::parse(&text, &file.display().to_string())
 }
 
 /// Env var values by name, as a sorted map.

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::template::Generate;
+use crate::blueprint::template::Generate;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];

@@ -8,8 +8,8 @@
 //! must change (ports, ACME directory, upstreams); the defaults are what runs
 //! on the instance. The key itself is never written into the file.
 
-use crate::stack::{Route, Stack, Target, HEALTH_PREFIX};
-use crate::template::RouteAuth;
+use crate::blueprint::stack::{Route, Stack, Target, HEALTH_PREFIX};
+use crate::blueprint::template::RouteAuth;
 
 /// Caddy's official image, pinned.
 pub const CADDY_IMAGE: &str = "caddy:2.11.2";
@@ -241,7 +241,7 @@ pub fn describe(stack: &Stack) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::blueprint::catalog::Catalog;
 
     fn stack(name: &str) -> Stack {
         Stack::from_spec(&Catalog::stock().get(name).unwrap().spec).unwrap()

@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Catalog, DEV_LINK};
+use crate::blueprint::catalog::{Catalog, DEV_LINK};
+use crate::blueprint::load_template;
+use crate::blueprint::stack::Stack;
+use crate::blueprint::template::{Source, Template};
 use crate::health::ProbeResult;
 use crate::hooks::{DeployContext, TemplateHooks};
 use crate::sanitize::quote;
-use crate::stack::Stack;
-use crate::template::{load_dir, Source, Template};
 
 pub struct Installed {
     pub name: String,
@@ -34,7 +35,7 @@ pub struct Installed {
 pub fn synthetic_context(
     t: &Template,
     stack: &Stack,
-    env: crate::template::EnvVars,
+    env: crate::blueprint::template::EnvVars,
 ) -> DeployContext {
     let l = t.linode();
     let fronted = stack.fronted_service();
@@ -66,10 +67,10 @@ pub fn check_hook(template: &Template, hook_cache: &Path) -> Result<(bool, Vec<S
     };
     let dir = template.dir.clone().unwrap_or_default();
     let mut built = false;
-    if crate::hook_build::crate_dir(&dir).is_some()
+    if crate::hooks::build::crate_dir(&dir).is_some()
         && (template.source == Source::Dev || !hook.is_file())
     {
-        crate::hook_build::build(&dir, &hook)?;
+        crate::hooks::build::build(&dir, &hook)?;
         built = true;
     }
     if !hook.is_file() {
@@ -83,12 +84,17 @@ pub fn check_hook(template: &Template, hook_cache: &Path) -> Result<(bool, Vec<S
     let stack = Stack::from_spec(&template.spec)?;
     let hooks = TemplateHooks::for_template(template, &stack, hook_cache)?;
     // Synthetic input: every variable <redacted>, every service answering 200.
-    let env = crate::deploy::plan::env_specs(template, &stack)
+    let env = crate::workflow::deploy::plan::env_specs(template, &stack)
         .iter()
-        .map(|v| (v.name().to_string(), crate::deploy::REDACTED.to_string()))
+        .map(|v| {
+            (
+                v.name().to_string(),
+                crate::workflow::deploy::REDACTED.to_string(),
+            )
+        })
         .collect();
     let ctx = synthetic_context(template, &stack, env);
-    let doc = crate::boot::render(&crate::boot::BootInput {
+    let doc = crate::targets::vm::boot::render(&crate::targets::vm::boot::BootInput {
         stack: &stack,
         env: &ctx.env_vars,
         domain: None,
@@ -152,7 +158,7 @@ pub fn install(
         );
     }
     let src = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
-    let spec = load_dir(&src)?;
+    let spec = load_template(&src)?;
     if let Some(existing) = catalog.get(&spec.name) {
         if !force {
             let what = match existing.source {

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::template::Template;
+use crate::blueprint::template::Template;
 
-const SDK_LIB: &str = include_str!("../../guest-sdk/src/lib.rs");
-const SDK_WIT: &str = include_str!("../../wit/hooks.wit");
+const SDK_LIB: &str = include_str!("../../../guest-sdk/src/lib.rs");
+const SDK_WIT: &str = include_str!("../../../wit/hooks.wit");
 
 const SDK_MANIFEST: &str = r#"[package]
 name = "linode-ai-guest-sdk"
@@ -118,7 +118,7 @@ pub fn new_template(
         from.version()
     );
     spec.hook = with_hook.then(|| "hook.wasm".to_string());
-    spec.validate()?;
+    crate::blueprint::check_template(&spec)?;
     let yaml = serde_yaml::to_string(&spec)?;
     let mut written = Vec::new();
     write(
@@ -180,15 +180,15 @@ mod tests {
         for (path, copy) in [
             (
                 "guest-sdk/wit/hooks.wit",
-                include_str!("../../guest-sdk/wit/hooks.wit"),
+                include_str!("../../../guest-sdk/wit/hooks.wit"),
             ),
             (
                 "templates/examples/ollama-ready-py/wit/hooks.wit",
-                include_str!("../../templates/examples/ollama-ready-py/wit/hooks.wit"),
+                include_str!("../../../templates/examples/ollama-ready-py/wit/hooks.wit"),
             ),
             (
                 "templates/examples/ollama-ready-js/wit/hooks.wit",
-                include_str!("../../templates/examples/ollama-ready-js/wit/hooks.wit"),
+                include_str!("../../../templates/examples/ollama-ready-js/wit/hooks.wit"),
             ),
         ] {
             assert!(

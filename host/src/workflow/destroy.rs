@@ -8,11 +8,11 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::account::{self, AccountView, Entry, Found, Joined};
 use crate::linode::{ApiError, Firewall, LinodeClient};
 use crate::naming::DeploymentTags;
 use crate::registry::{Deployment, FirewallRecord, Registry};
 use crate::sanitize::quote;
+use crate::workflow::account::{self, AccountView, Entry, Found, Joined};
 
 /// Something `destroy` deletes.
 #[derive(Debug, Clone)]
@@ -287,7 +287,7 @@ pub async fn destroy_one(
                 }
             }
             if let Some(id) = instance.or(record.linode_id) {
-                let _ = crate::ssh::forget_host(known_hosts, id);
+                let _ = crate::targets::vm::ssh::forget_host(known_hosts, id);
             }
             match (instance, gone) {
                 (None, _) => Outcome::NothingCreated,
@@ -302,10 +302,10 @@ pub async fn destroy_one(
 pub async fn survey(
     client: &LinodeClient,
     registry: &Registry,
-    catalog: &crate::catalog::Catalog,
+    catalog: &crate::blueprint::catalog::Catalog,
 ) -> Result<(Joined, AccountView)> {
     let data = registry.load()?;
-    let view = AccountView::fetch(client, crate::account::Prices::Skip)
+    let view = AccountView::fetch(client, crate::workflow::account::Prices::Skip)
         .await
         .map_err(|e: ApiError| {
             anyhow::Error::new(e).context("cannot list the account's linode-ai resources")

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use crate::blueprint::template::{Source, Template};
+use crate::blueprint::{load_template, parse_template};
 use crate::sanitize::quote;
-use crate::template::{load_dir, Source, Template, TemplateSpec};
 
 /// Marker file of a `--dev` install: holds the source directory's path.
 pub const DEV_LINK: &str = ".dev-source";
@@ -28,22 +29,22 @@ struct IndexEntry {
 const STOCK: &[(&str, &str)] = &[
     (
         "chat-agent/template.yml",
-        include_str!("../../templates/chat-agent/template.yml"),
+        include_str!("../../../templates/chat-agent/template.yml"),
     ),
     (
         "chat-webui/template.yml",
-        include_str!("../../templates/chat-webui/template.yml"),
+        include_str!("../../../templates/chat-webui/template.yml"),
     ),
     (
         "llm-api/template.yml",
-        include_str!("../../templates/llm-api/template.yml"),
+        include_str!("../../../templates/llm-api/template.yml"),
     ),
     (
         "embeddings/template.yml",
-        include_str!("../../templates/embeddings/template.yml"),
+        include_str!("../../../templates/embeddings/template.yml"),
     ),
 ];
-const STOCK_INDEX: &str = include_str!("../../templates/index.yml");
+const STOCK_INDEX: &str = include_str!("../../../templates/index.yml");
 
 /// All templates a user can deploy: stock ones and installed ones.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ impl Catalog {
             .iter()
             .filter_map(|entry| {
                 let text = STOCK.iter().find(|(p, _)| *p == entry.path)?.1;
-                let spec = TemplateSpec::parse(text, &entry.path).ok()?;
+                let spec = parse_template(text, &entry.path).ok()?;
                 (spec.name == entry.name).then_some(Template {
                     spec,
                     source: Source::Stock,
@@ -134,7 +135,7 @@ fn load_installed(dir: &Path) -> Result<Option<Template>> {
     if link.is_file() {
         let source =
             PathBuf::from(crate::files::read_text(&link, "dev link", 4096)?.trim_end_matches('\n'));
-        let spec = load_dir(&source)?;
+        let spec = load_template(&source)?;
         return Ok(Some(Template {
             spec,
             source: Source::Dev,
@@ -144,7 +145,7 @@ fn load_installed(dir: &Path) -> Result<Option<Template>> {
     if !dir.join("template.yml").is_file() {
         return Ok(None);
     }
-    let spec = load_dir(dir)?;
+    let spec = load_template(dir)?;
     Ok(Some(Template {
         spec,
         source: Source::Installed,
@@ -172,7 +173,7 @@ mod tests {
             let l = t.linode();
             assert_eq!(l.region_default.as_deref(), Some("us-ord"), "{}", t.name());
             assert!(l.min_memory_mb.is_some(), "{} states its memory", t.name());
-            let stack = crate::stack::Stack::from_spec(&t.spec).unwrap();
+            let stack = crate::blueprint::stack::Stack::from_spec(&t.spec).unwrap();
             for s in &stack.services {
                 assert!(
                     !s.image.ends_with(":latest") && s.image.contains(':'),

@@ -14,11 +14,11 @@
 //! Only the proxy publishes ports. Env values live only in `/etc/build-ai.env`
 //! (0600); each container receives just the variables its service lists.
 
-use crate::cloud_init::{CloudConfig, WriteFile};
-use crate::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
+use crate::blueprint::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
+use crate::blueprint::stack::{references, Service, Stack, Target, NETWORK, PROXY};
+use crate::blueprint::template::{Condition, EnvVars};
 use crate::shell::{env_line, env_value_unquote, shell_quote};
-use crate::stack::{references, Service, Stack, Target, NETWORK, PROXY};
-use crate::template::{Condition, EnvVars};
+use crate::targets::vm::cloud_init::{CloudConfig, WriteFile};
 
 pub const ENV_FILE: &str = "/etc/build-ai.env";
 pub const BOOT_SCRIPT: &str = "/usr/local/bin/linode-ai-boot";
@@ -38,7 +38,7 @@ pub const BOOT_LIB: &str = "/usr/local/lib/linode-ai/boot-lib.sh";
 pub const POST_START_SCRIPT: &str = "/usr/local/bin/post-start.sh";
 const SERVICE_SCRIPTS: &str = "/usr/local/lib/linode-ai";
 /// The chat page, embedded in the binary.
-pub const CHAT_PAGE: &str = include_str!("../assets/chat.html");
+pub const CHAT_PAGE: &str = include_str!("../../../assets/chat.html");
 
 /// Everything the rendering needs beyond the stack.
 #[derive(Debug, Clone)]
@@ -174,11 +174,11 @@ fn post_start_function(s: &Service) -> Option<String> {
 
 /// The start of the boot script: strict mode, the boot's own variables, the
 /// helper library. `@ACME_CA@` is a line of its own, removed when unset.
-const PRELUDE: &str = include_str!("../assets/boot/prelude.sh");
+const PRELUDE: &str = include_str!("../../../assets/boot/prelude.sh");
 
 /// Helper functions of the boot script: steps and their failure, apt,
 /// downloads, background pulls, env selection, health waits, the public IPv4.
-const LIB: &str = include_str!("../assets/boot/lib.sh");
+const LIB: &str = include_str!("../../../assets/boot/lib.sh");
 
 /// The GPU steps: the driver for the running kernel, the container toolkit
 /// from NVIDIA's repository, then `nvidia-smi`.
@@ -190,21 +190,21 @@ const LIB: &str = include_str!("../assets/boot/lib.sh");
 /// The module package states its driver as `nvidia-kernel-common-<branch> (>= V)`.
 /// Otherwise DKMS builds the same driver for the running kernel. Neither path
 /// installs `nvidia-driver-<branch>`, which pulls DKMS, a compiler and X.
-const GPU: &str = include_str!("../assets/boot/gpu.sh");
+const GPU: &str = include_str!("../../../assets/boot/gpu.sh");
 
 /// `linode-ai-step`: records the current step in `boot.json`.
-const STEP: &str = include_str!("../assets/boot/step.sh");
+const STEP: &str = include_str!("../../../assets/boot/step.sh");
 
 /// `linode-ai-redact`: the secret names are filled in; the values are read
 /// from the env file (root only) when it runs.
-const REDACT: &str = include_str!("../assets/boot/redact.sh");
+const REDACT: &str = include_str!("../../../assets/boot/redact.sh");
 
 /// Containers may not reach the metadata service, which serves the user-data
 /// and so every secret of the deployment. Docker sends the traffic it forwards
 /// for containers through DOCKER-USER first. Runs before Docker starts (a
 /// systemd drop-in, so the rule survives reboots) and once at first boot, when
 /// Docker already runs.
-const METADATA_BLOCK: &str = include_str!("../assets/boot/metadata-block.sh");
+const METADATA_BLOCK: &str = include_str!("../../../assets/boot/metadata-block.sh");
 
 fn prelude(input: &BootInput<'_>) -> String {
     let acme_ca = input
@@ -496,7 +496,7 @@ pub fn check_env_file(doc: &CloudConfig, key_env: Option<&str>) -> Result<(), St
         if line.starts_with('#') {
             continue;
         }
-        if let Some(rule) = crate::template::reserved_env_name(name) {
+        if let Some(rule) = crate::blueprint::template::reserved_env_name(name) {
             return Err(format!(
                 "{ENV_FILE} sets {}: {rule}",
                 crate::sanitize::quote(name)
@@ -526,7 +526,7 @@ fn check_key_line(name: &str, word: &str) -> Result<(), String> {
             ))
         }
     };
-    crate::secrets::check_key(name, &value)
+    crate::blueprint::secrets::check_key(name, &value)
         .map_err(|e| format!("{ENV_FILE} sets {}: {e}", crate::sanitize::quote(name)))
 }
 
@@ -541,7 +541,7 @@ pub fn fixed_references(s: &Service) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::blueprint::catalog::Catalog;
 
     fn render_stock(name: &str, env: &[(&str, &str)]) -> (Stack, CloudConfig) {
         let t = Catalog::stock().get(name).unwrap().clone();
@@ -929,7 +929,7 @@ mod tests {
     fn stock_user_data_is_unchanged() {
         let got = user_data_digests();
         assert!(
-            got == include_str!("../tests-data/user-data-sha256.txt"),
+            got == include_str!("../../../tests-data/user-data-sha256.txt"),
             "rendered user-data changed; if on purpose, replace host/tests-data/user-data-sha256.txt with:\n{got}"
         );
     }

@@ -13,8 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::account::{self, AccountView, Entry, Found};
-use crate::catalog::Catalog;
+use crate::blueprint::catalog::Catalog;
 use crate::health::{
     self, boot_verdict, builtin_verdict, hook_probes, HealthVerdict, Prober, ServiceProbe,
 };
@@ -22,6 +21,7 @@ use crate::hooks::{DeployContext, TemplateHooks};
 use crate::linode::{ApiError, Firewall, Instance, LinodeClient, Price};
 use crate::registry::{Deployment, FirewallRecord, Registry};
 use crate::state::{InstanceState, Status};
+use crate::workflow::account::{self, AccountView, Entry, Found};
 
 /// How many deployments are checked at once.
 pub const DEFAULT_CONCURRENCY: u16 = 100;
@@ -247,7 +247,7 @@ pub async fn check_health(
         let probe = prober.get(&target, timeout(d.health.timeout_seconds)).await;
         probes.push(("app".into(), probe, d.health.success_codes.clone()));
     } else {
-        let Some(boot_target) = d.probe_target(crate::proxy::BOOT_PATH) else {
+        let Some(boot_target) = d.probe_target(crate::blueprint::proxy::BOOT_PATH) else {
             return (
                 HealthVerdict::Unhealthy("no address recorded".into()),
                 None,
@@ -314,7 +314,7 @@ async fn check_instance(
     }
     if d.hostname.is_none() {
         if let Some(ip) = &d.ipv4 {
-            let host = crate::deploy::hostname_for(ip, None, d.domain.as_deref());
+            let host = crate::naming::hostname_for(ip, None, d.domain.as_deref());
             d.url = Some(health::app_url(&host, d.health.port));
             d.hostname = Some(host);
         }
@@ -500,7 +500,7 @@ fn hooks_by_template(
                 catalog
                     .get(&d.template)
                     .and_then(|t| {
-                        let stack = crate::stack::Stack::from_spec(&t.spec).ok()?;
+                        let stack = crate::blueprint::stack::Stack::from_spec(&t.spec).ok()?;
                         TemplateHooks::for_template(t, &stack, cache).ok()
                     })
                     .unwrap_or_else(|| {
@@ -578,7 +578,7 @@ pub async fn status(
             d.hostname = d
                 .ipv4
                 .as_deref()
-                .map(|ip| crate::deploy::hostname_for(ip, None, d.domain.as_deref()));
+                .map(|ip| crate::naming::hostname_for(ip, None, d.domain.as_deref()));
         }
     }
     let prober = Prober::new(pinned.iter(), q.probe_ca)?;

@@ -1,0 +1,11 @@
+//! The things a user does, each from the blueprint, a target and the
+//! account to a typed outcome: [`deploy`], [`status`], [`destroy`], the
+//! account view behind adopt/status/destroy ([`account`]), template install
+//! ([`template_store`]) and scaffolding ([`scaffold`]). No terminal I/O.
+
+pub mod account;
+pub mod deploy;
+pub mod destroy;
+pub mod scaffold;
+pub mod status;
+pub mod template_store;
