@@ -734,3 +734,36 @@ fn adopt_reads_the_account_in_a_few_requests() {
     assert_eq!(records.len(), 60);
     assert!(records.iter().all(|r| r["hostname"] == "localhost"));
 }
+
+/// Issue 15 (review item 1): `deploy --replace` reports an old deployment
+/// that went away while the new one was made (here the machine that made it
+/// destroyed it), instead of dropping it without a word.
+#[test]
+fn replace_reports_an_old_deployment_destroyed_elsewhere_meanwhile() {
+    let a = Env::new();
+    let b = a.other_machine();
+    // B's deployment: A sees it only through the account (untracked).
+    b.run(&["deploy"], Some(&b.project("embeddings"))).ok();
+    let old = b.records()[0]["deployment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = a.project("embeddings");
+    let gate = a.sim.hold("POST", "/v4/linode/instances");
+    let mut c = a.cmd(&["deploy", "--replace", "--json"], Some(&dir));
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let deploy = c.spawn().unwrap();
+    wait_for("the create call", Duration::from_secs(30), || {
+        gate.arrived() == 1
+    });
+    b.run(&["destroy", "--id", &old, "--yes"], None).ok();
+    gate.open();
+    let out = Run::from(deploy.wait_with_output().unwrap()).ok();
+    let j = out.json();
+    let replaced = j["replaced"].as_array().unwrap();
+    assert_eq!(replaced.len(), 1, "{j}");
+    assert_eq!(replaced[0]["deployment_id"], old.as_str(), "{j}");
+    assert_eq!(replaced[0]["outcome"]["result"], "not_found", "{j}");
+    assert_eq!(linode_ids(&a).len(), 1, "only the new one is left");
+}

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::json;
 
 use super::{runtime, Ctx};
@@ -109,11 +109,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     if !client.has_token() {
         bail!(crate::settings::missing_token_message());
     }
-    let offer = rt.block_on(deploy::preflight(&client, &plan))?;
-    if let FirewallPlan::Existing(id) = plan.firewall {
-        rt.block_on(client.get_firewall(id))
-            .with_context(|| format!("--firewall {id}: cannot use that firewall"))?;
-    }
+    let offer = rt.block_on(deploy::preflight_create(&client, &plan))?;
     let registry = ctx.registry();
     // This app/env is ours until we create it or stop (no other run here can pass the check below).
     let reservation = deploy::reserve(&registry, &plan, args.new)?;
@@ -243,21 +239,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             &progress,
         ));
         match result {
-            Ok(()) => {
-                record.last_status = Status::Running;
-                let r = record.clone();
-                registry.update(|d| {
-                    if let Some(x) = d
-                        .deployments
-                        .iter_mut()
-                        .find(|x| x.deployment_id == r.deployment_id)
-                    {
-                        x.last_status = Status::Running;
-                        x.last_detail = None;
-                        x.last_checked_at = Some(chrono::Utc::now());
-                    }
-                })?;
-            }
+            Ok(()) => deploy::record_running(&registry, &mut record)?,
             Err(e) => {
                 if !quiet {
                     super::logs::print_boot_tail(ctx, &record, 25);
@@ -268,27 +250,16 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     }
     let mut replaced = Vec::new();
     if replace && wait_error.is_none() {
-        let (joined, view) = rt.block_on(crate::workflow::destroy::survey(
-            &client, &registry, &catalog,
+        replaced = rt.block_on(deploy::replace_old(
+            &client,
+            &registry,
+            &catalog,
+            &ctx.paths.known_hosts,
+            &existing,
         ))?;
-        for old in &existing {
-            let sel = crate::workflow::destroy::Selection {
-                id: Some(old.deployment_id.clone()),
-                ..Default::default()
-            };
-            if let Ok(targets) = crate::workflow::destroy::select(&joined, &view, &sel) {
-                for t in targets {
-                    let o = rt.block_on(crate::workflow::destroy::destroy_one(
-                        &client,
-                        &registry,
-                        &ctx.paths.known_hosts,
-                        &t,
-                    ));
-                    if !quiet {
-                        ctx.note(&format!("replaced: {}: {}", t.describe(), o.describe()));
-                    }
-                    replaced.push(json!({"deployment_id": old.deployment_id, "outcome": o}));
-                }
+        if !quiet {
+            for r in &replaced {
+                ctx.note(&format!("replaced: {}: {}", r.what, r.outcome.describe()));
             }
         }
     }

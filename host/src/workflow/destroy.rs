@@ -215,6 +215,9 @@ pub enum Outcome {
     /// A pending record whose deploy is still running: left alone.
     StillCreating(String),
     Failed(String),
+    /// Neither the account nor the registry has it any more (destroyed
+    /// elsewhere meanwhile): nothing to do.
+    NotFound,
 }
 
 impl Outcome {
@@ -223,6 +226,9 @@ impl Outcome {
             Outcome::Destroyed => "destroyed".into(),
             Outcome::AlreadyGone => "already gone (404); firewall and record cleaned up".into(),
             Outcome::NothingCreated => "no Linode was created; record and firewall removed".into(),
+            Outcome::NotFound => {
+                "not found in the account or the registry any more (destroyed elsewhere?); nothing to destroy".into()
+            }
             Outcome::StillCreating(d) | Outcome::Failed(d) => d.clone(),
         }
     }

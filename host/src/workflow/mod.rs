@@ -1,9 +1,10 @@
 //! The things a user does, each from the blueprint, a target and the
 //! account to a typed outcome: [`deploy`], [`status`], [`destroy`], the
-//! account view behind adopt/status/destroy ([`account`]), template install
+//! account view behind adopt/status/destroy ([`account`]), [`adopt`], template install
 //! ([`template_store`]) and scaffolding ([`scaffold`]). No terminal I/O.
 
 pub mod account;
+pub mod adopt;
 pub mod deploy;
 pub mod destroy;
 pub mod scaffold;

@@ -6,14 +6,18 @@
 pub mod execute;
 pub mod plan;
 pub mod preflight;
+pub mod replace;
 pub mod wait;
 
 pub use execute::{execute, reserve, save_generated, Progress, Reservation};
 pub use plan::{
     plan, DeployOptions, DeployPlan, FirewallPlan, PlanContext, ResolvedSettings, REDACTED,
 };
-pub use preflight::{dry_run_preflight, format_price, preflight, DryRunCheck, Offer};
-pub use wait::{wait_until_healthy, WaitError};
+pub use preflight::{
+    dry_run_preflight, format_price, preflight, preflight_create, DryRunCheck, Offer,
+};
+pub use replace::{replace_old, Replaced};
+pub use wait::{record_running, wait_until_healthy, WaitError};
 
 use crate::registry::Deployment;
 use crate::workflow::account::{Entry, Joined};

@@ -1,7 +1,7 @@
 //! Checking a plan against the API's regions and plans before anything is
 //! created (no token needed), and pricing it.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::plan::{DeployPlan, FirewallPlan};
 use crate::linode::{LinodeClient, LinodeType, Price, Region};
@@ -128,6 +128,19 @@ pub fn check_against_catalog(
 pub async fn preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
     let (regions, types) = tokio::try_join!(client.regions(), client.types())?;
     check_against_catalog(plan, &regions, &types)
+}
+
+/// `preflight` before a real create: also checks that the firewall given
+/// with `--firewall ID` exists and is this token's to use.
+pub async fn preflight_create(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
+    let offer = preflight(client, plan).await?;
+    if let FirewallPlan::Existing(id) = plan.firewall {
+        client
+            .get_firewall(id)
+            .await
+            .with_context(|| format!("--firewall {id}: cannot use that firewall"))?;
+    }
+    Ok(offer)
 }
 
 /// `preflight` for `--dry-run`: an unreachable API is a note, not an error.

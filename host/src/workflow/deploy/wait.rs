@@ -9,7 +9,7 @@ use super::execute::Progress;
 use crate::health::{HealthVerdict, Prober};
 use crate::hooks::TemplateHooks;
 use crate::linode::LinodeClient;
-use crate::registry::Deployment;
+use crate::registry::{Deployment, Registry};
 use crate::state::Status;
 
 /// Why waiting stopped without a healthy app.
@@ -91,4 +91,19 @@ pub async fn wait_until_healthy(
         )
         .await;
     }
+}
+
+/// After a wait that ended healthy: the record (and its registry copy) say running.
+pub fn record_running(registry: &Registry, record: &mut Deployment) -> anyhow::Result<()> {
+    record.last_status = Status::Running;
+    record.last_detail = None;
+    let id = record.deployment_id.clone();
+    registry.update(|d| {
+        if let Some(x) = d.deployments.iter_mut().find(|x| x.deployment_id == id) {
+            x.last_status = Status::Running;
+            x.last_detail = None;
+            x.last_checked_at = Some(chrono::Utc::now());
+        }
+    })?;
+    Ok(())
 }
