@@ -3,28 +3,29 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use linode_ai::cli::{Cli, Command, HookCmd, TemplatesCmd};
-use linode_ai::commands::{self, Ctx};
+use linode_ai::commands::{self, Ctx, ExitStatus};
 use linode_ai::output::{error_report, is_broken_pipe, Style};
 
-/// Usage errors exit 2 (clap); `status` and `hook test` exit 3 when something
-/// is not running; everything else that fails exits 1; a closed stdout exits quietly.
+/// Usage errors exit 2 (clap); the rest is [`ExitStatus`]: `status` and `hook
+/// test` exit 3 when something is not running; everything else that fails
+/// exits 1; a closed stdout exits quietly.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = Style::detect();
     match run(&cli, style) {
-        Ok(code) => ExitCode::from(code),
+        Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprint!("{}", error_report(&e, &style.for_stderr()));
-            ExitCode::from(1)
+            ExitStatus::Failure.into()
         }
     }
 }
 
-fn run(cli: &Cli, style: Style) -> anyhow::Result<u8> {
+fn run(cli: &Cli, style: Style) -> anyhow::Result<ExitStatus> {
     if let Command::CompileHook { input, output } = &cli.command {
         // The bounded compiler child (see hooks::cache): no config, just the artifact.
-        return linode_ai::hooks::cache::compile_main(input, output).map(|()| 0);
+        return linode_ai::hooks::cache::compile_main(input, output).map(|()| ExitStatus::Success);
     }
     let ctx = Ctx {
         style,
@@ -36,7 +37,7 @@ fn run(cli: &Cli, style: Style) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let ok = |r: anyhow::Result<()>| r.map(|()| 0u8);
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitStatus::Success);
     let code = match &cli.command {
         Command::Templates(TemplatesCmd::List { json }) => {
             ok(commands::templates::list(&ctx, *json, &mut out))
@@ -95,9 +96,9 @@ fn run(cli: &Cli, style: Style) -> anyhow::Result<u8> {
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "linode-ai", &mut buf);
             out.write_all(&buf)?;
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
-        Command::CompileHook { .. } => Ok(0),
+        Command::CompileHook { .. } => Ok(ExitStatus::Success),
     }?;
     out.flush()?;
     Ok(code)

@@ -23,7 +23,7 @@ pub fn test(
     env: &[String],
     json: bool,
     out: &mut dyn Write,
-) -> Result<u8> {
+) -> Result<super::ExitStatus> {
     let dir = Path::new(template);
     let t = if dir.join("template.yml").is_file() {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -144,8 +144,8 @@ pub fn test(
         )?;
     }
     Ok(if verdict == HealthVerdict::Healthy {
-        0
+        super::ExitStatus::Success
     } else {
-        3
+        super::ExitStatus::NotRunning
     })
 }

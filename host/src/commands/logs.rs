@@ -26,7 +26,7 @@ fn target(ctx: &Ctx, d: &Deployment, identity: Option<std::path::PathBuf>) -> Re
     })
 }
 
-pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<super::ExitStatus> {
     let data = ctx.registry().load()?;
     let matches: Vec<&Deployment> = data
         .filter(args.which.app(), args.which.env())
@@ -73,13 +73,13 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<u8> {
     .status()
     .context("cannot run ssh (is OpenSSH's client installed?)")?;
     match status.code() {
-        Some(0) => Ok(0),
+        Some(0) => Ok(super::ExitStatus::Success),
         Some(255) => bail!(
             "ssh could not log in to root@{} (exit 255): the deployment needs your SSH key (deploy --ssh-key) and port 22 open to you (--ssh-from)",
             t.address
         ),
-        Some(c) => Ok(u8::try_from(c).unwrap_or(1)),
-        None => Ok(1),
+        Some(c) => Ok(super::ExitStatus::External(u8::try_from(c).unwrap_or(1))),
+        None => Ok(super::ExitStatus::Failure),
     }
 }
 

@@ -23,6 +23,42 @@ use crate::paths::Paths;
 use crate::registry::Registry;
 use crate::settings::{ApiEnv, CliConfig, Tuning};
 
+/// How the process ends (uv's `ExitStatus`, cargo's codes). Usage errors
+/// exit 2 from clap itself, before any command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done.
+    Success,
+    /// 1: failed (the error is printed), or could not check.
+    Failure,
+    /// 3: checked, and something is not running (`status`, `hook test`).
+    NotRunning,
+    /// A child's own code passed through (`logs` runs ssh).
+    External(u8),
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitCode::from(match s {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::NotRunning => 3,
+            ExitStatus::External(c) => c,
+        })
+    }
+}
+
+impl From<crate::workflow::status::Verdict> for ExitStatus {
+    fn from(v: crate::workflow::status::Verdict) -> Self {
+        use crate::workflow::status::Verdict;
+        match v {
+            Verdict::AllRunning => ExitStatus::Success,
+            Verdict::NotAllRunning => ExitStatus::NotRunning,
+            Verdict::CouldNotCheck => ExitStatus::Failure,
+        }
+    }
+}
+
 /// What every command gets: the process's inputs, gathered once in `main`.
 pub struct Ctx {
     pub style: Style,

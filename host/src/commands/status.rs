@@ -6,14 +6,14 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::{runtime, Ctx};
+use super::{runtime, Ctx, ExitStatus};
 use crate::cli::StatusArgs;
 use crate::output::{json, table};
 use crate::workflow::deploy::format_price;
 use crate::workflow::status::{StatusQuery, StatusReport};
 
 /// Runs `status`; returns the exit code.
-pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<ExitStatus> {
     let registry = ctx.registry();
     let client = ctx.authed_client()?;
     let catalog = ctx.catalog();
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
     }
     if args.json {
         write!(out, "{}", json(&report))?;
-        return Ok(report.exit_code());
+        return Ok(report.verdict().into());
     }
     render(ctx, args, &report, out)?;
     if let Some(e) = &report.account_error {
@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<u8> {
             "could not list the account, nothing was checked: {e}"
         ));
     }
-    Ok(report.exit_code())
+    Ok(report.verdict().into())
 }
 
 fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Write) -> Result<()> {

@@ -163,28 +163,32 @@ pub struct Cost {
     pub unpriced: usize,
 }
 
-/// Exit code: checked and all running.
-pub const EXIT_ALL_RUNNING: u8 = 0;
-/// Exit code: could not check (API error, auth, network).
-pub const EXIT_COULD_NOT_CHECK: u8 = 1;
-/// Exit code: checked, and some deployment is not running.
-pub const EXIT_NOT_ALL_RUNNING: u8 = 3;
+/// What a status check found, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Checked, and every deployment is running (nothing orphaned or unmatched).
+    AllRunning,
+    /// Checked, and some deployment is not running (or a firewall is left over).
+    NotAllRunning,
+    /// Could not check everything (API error, auth, network, unreadable instances).
+    CouldNotCheck,
+}
 
 impl StatusReport {
-    pub fn exit_code(&self) -> u8 {
+    pub fn verdict(&self) -> Verdict {
         if self.account_error.is_some()
             || !self.skipped.is_empty()
             || self.rows.iter().any(|r| r.status == Status::Unknown)
         {
-            EXIT_COULD_NOT_CHECK
+            Verdict::CouldNotCheck
         } else if self.unmatched.is_none()
             && self.rows.iter().all(|r| r.status == Status::Running)
             && self.orphan_firewalls.is_empty()
             && self.young_firewalls.is_empty()
         {
-            EXIT_ALL_RUNNING
+            Verdict::AllRunning
         } else {
-            EXIT_NOT_ALL_RUNNING
+            Verdict::NotAllRunning
         }
     }
 }
@@ -740,16 +744,16 @@ mod tests {
             skipped: vec![],
             unmatched: None,
         };
-        assert_eq!(report.exit_code(), EXIT_ALL_RUNNING);
+        assert_eq!(report.verdict(), Verdict::AllRunning);
         r.status = Status::Starting;
         report.rows.push(r.clone());
-        assert_eq!(report.exit_code(), EXIT_NOT_ALL_RUNNING);
+        assert_eq!(report.verdict(), Verdict::NotAllRunning);
         r.status = Status::Unknown;
         report.rows.push(r);
-        assert_eq!(report.exit_code(), EXIT_COULD_NOT_CHECK);
+        assert_eq!(report.verdict(), Verdict::CouldNotCheck);
         report.rows.clear();
         report.account_error = Some("401".into());
-        assert_eq!(report.exit_code(), EXIT_COULD_NOT_CHECK);
+        assert_eq!(report.verdict(), Verdict::CouldNotCheck);
     }
 
     #[test]
