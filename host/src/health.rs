@@ -66,6 +66,8 @@ pub enum HealthVerdict {
     Healthy,
     Starting(String),
     Unhealthy(String),
+    /// A step of the first boot failed: waiting will not heal it.
+    BootFailed(String),
 }
 
 impl HealthVerdict {
@@ -73,13 +75,15 @@ impl HealthVerdict {
         match self {
             HealthVerdict::Healthy => Status::Running,
             HealthVerdict::Starting(_) => Status::Starting,
-            HealthVerdict::Unhealthy(_) => Status::Degraded,
+            HealthVerdict::Unhealthy(_) | HealthVerdict::BootFailed(_) => Status::Degraded,
         }
     }
     pub fn reason(&self) -> Option<&str> {
         match self {
             HealthVerdict::Healthy => None,
-            HealthVerdict::Starting(r) | HealthVerdict::Unhealthy(r) => Some(r),
+            HealthVerdict::Starting(r)
+            | HealthVerdict::Unhealthy(r)
+            | HealthVerdict::BootFailed(r) => Some(r),
         }
     }
 }
@@ -364,7 +368,7 @@ pub fn boot_verdict(probe: &ProbeResult) -> Option<HealthVerdict> {
             status: 200, body, ..
         } => match serde_json::from_str::<BootProgress>(body) {
             Ok(p) if p.state == "done" => None,
-            Ok(p) if p.state == "failed" => Some(HealthVerdict::Unhealthy(format!(
+            Ok(p) if p.state == "failed" => Some(HealthVerdict::BootFailed(format!(
                 "boot failed at step \"{}\" (see 'linode-ai logs --boot')",
                 crate::sanitize::line(&p.step)
             ))),

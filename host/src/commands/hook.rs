@@ -134,7 +134,9 @@ pub fn test(
         match &verdict {
             HealthVerdict::Healthy => writeln!(out, "healthy ({who})")?,
             HealthVerdict::Starting(r) => writeln!(out, "starting: {r} ({who})")?,
-            HealthVerdict::Unhealthy(r) => writeln!(out, "unhealthy: {r} ({who})")?,
+            HealthVerdict::Unhealthy(r) | HealthVerdict::BootFailed(r) => {
+                writeln!(out, "unhealthy: {r} ({who})")?
+            }
         }
         writeln!(
             out,

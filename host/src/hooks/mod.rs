@@ -660,6 +660,8 @@ impl TemplateHooks {
                 HealthVerdict::Healthy => HealthVerdict::Healthy,
                 HealthVerdict::Starting(r) => HealthVerdict::Starting(short(r)),
                 HealthVerdict::Unhealthy(r) => HealthVerdict::Unhealthy(short(r)),
+                // Hooks cannot say this (their interface has no such case); kept as is.
+                HealthVerdict::BootFailed(r) => HealthVerdict::BootFailed(short(r)),
             })
         });
         (out, logs)

@@ -150,8 +150,8 @@ pub enum Entry {
 #[derive(Debug, Clone)]
 pub enum Found {
     Instance(Instance),
-    /// Not in the tagged list: look it up by id (records from before the common tag).
-    Unlisted,
+    /// Not in the tagged list: look it up by this id (records from before the common tag).
+    Unlisted(u64),
     /// The record is pending and no instance has its label (yet).
     NotCreated,
     /// Looked up by id: the Linode no longer exists (404).
@@ -168,9 +168,9 @@ pub async fn resolve_unlisted(client: &LinodeClient, entries: &mut [Entry]) {
         .enumerate()
         .filter_map(|(n, e)| match e {
             Entry::Tracked {
-                record,
-                instance: Found::Unlisted,
-            } => Some((n, record.linode_id?)),
+                instance: Found::Unlisted(id),
+                ..
+            } => Some((n, *id)),
             _ => None,
         })
         .collect();
@@ -336,7 +336,7 @@ pub fn join(
         let found = match r.linode_id {
             Some(id) => match by_id.get(&id) {
                 Some(i) => Found::Instance((*i).clone()),
-                None => Found::Unlisted,
+                None => Found::Unlisted(id),
             },
             None => match r.label.as_deref().and_then(|l| by_label.get(l)) {
                 Some(i) => Found::Instance((*i).clone()),
@@ -582,7 +582,7 @@ mod tests {
         assert!(matches!(
             &j.entries[1],
             Entry::Tracked {
-                instance: Found::Unlisted,
+                instance: Found::Unlisted(99),
                 ..
             }
         ));

@@ -109,7 +109,8 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 true,
                 match instance {
                     Found::Instance(i) => Some(i.id),
-                    Found::Unlisted | Found::Gone => record.linode_id,
+                    Found::Unlisted(id) => Some(*id),
+                    Found::Gone => record.linode_id,
                     Found::NotCreated => None,
                 },
             ),

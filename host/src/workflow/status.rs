@@ -443,15 +443,12 @@ async fn check_entry_instance(
         }
         Entry::Tracked {
             record,
-            instance: Found::Unlisted,
-        } => {
-            let id = record.linode_id.expect("unlisted records have an id");
-            match client.get_instance(id).await {
-                Ok(i) => check_instance(prober, hooks, record, true, &i).await,
-                Err(e) if e.is_not_found() => missing(record, id),
-                Err(e) => row(record, true, None, Status::Unknown, Some(e.to_string())),
-            }
-        }
+            instance: Found::Unlisted(id),
+        } => match client.get_instance(id).await {
+            Ok(i) => check_instance(prober, hooks, record, true, &i).await,
+            Err(e) if e.is_not_found() => missing(record, id),
+            Err(e) => row(record, true, None, Status::Unknown, Some(e.to_string())),
+        },
         Entry::Tracked {
             record,
             instance: Found::Gone,

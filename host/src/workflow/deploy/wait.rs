@@ -69,9 +69,7 @@ pub async fn wait_until_healthy(
                 )
             }
             // A failed boot step does not heal by waiting.
-            (_, HealthVerdict::Unhealthy(r)) if r.starts_with("boot failed") => {
-                return Err(WaitError::Failed(r.clone()).into())
-            }
+            (_, HealthVerdict::BootFailed(r)) => return Err(WaitError::Failed(r.clone()).into()),
             _ => {}
         }
         if start.elapsed() >= timeout {
