@@ -18,21 +18,48 @@ use crate::workflow::deploy::{
     self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, PlanContext, Progress,
 };
 
+/// The plan's options from the flags. Every field is named (uv's style): a
+/// new flag that is neither passed on nor listed as the command's own does
+/// not compile.
 fn options(args: &DeployArgs) -> DeployOptions {
+    let DeployArgs {
+        region,
+        linode_type,
+        env_file,
+        image,
+        app_name,
+        env_name,
+        port,
+        domain,
+        acme_ca,
+        ssh_keys,
+        ssh_from,
+        firewall,
+        no_firewall,
+        // The command's own: how to run, not what to deploy.
+        replace: _,
+        new: _,
+        wait: _,
+        timeout: _,
+        dry_run: _,
+        yes: _,
+        directory: _,
+        json: _,
+    } = args;
     DeployOptions {
-        region: args.region.clone(),
-        linode_type: args.linode_type.clone(),
-        env_file: args.env_file.clone(),
-        image: args.image.clone(),
-        app_name: args.app_name.clone(),
-        env_name: args.env_name.clone(),
-        https_port: args.port,
-        ssh_keys: args.ssh_keys.clone(),
-        ssh_from: args.ssh_from.clone(),
-        domain: args.domain.clone(),
-        acme_ca: args.acme_ca.clone(),
-        firewall: Some(match (args.firewall, args.no_firewall) {
-            (Some(id), _) => FirewallChoice::Existing(id),
+        region: region.clone(),
+        linode_type: linode_type.clone(),
+        env_file: env_file.clone(),
+        image: image.clone(),
+        app_name: app_name.clone(),
+        env_name: env_name.clone(),
+        https_port: *port,
+        ssh_keys: ssh_keys.clone(),
+        ssh_from: ssh_from.clone(),
+        domain: domain.clone(),
+        acme_ca: acme_ca.clone(),
+        firewall: Some(match (firewall, no_firewall) {
+            (Some(id), _) => FirewallChoice::Existing(*id),
             (None, true) => FirewallChoice::Disabled,
             (None, false) => FirewallChoice::Create,
         }),
@@ -78,6 +105,80 @@ fn page_url(plan: &DeployPlan, base: &str) -> Option<String> {
         })
 }
 
+/// Prints the create's and the wait's progress on stderr (nothing with --json).
+fn progress_printer(style: crate::output::Style, quiet: bool) -> impl Fn(Progress) {
+    move |p: Progress| {
+        if quiet {
+            return;
+        }
+        match p {
+            Progress::CreatingFirewall if style.interactive => {
+                eprintln!("{}", style.dim("Creating firewall..."))
+            }
+            Progress::Creating if style.interactive => {
+                eprintln!("{}", style.dim("Creating Linode..."))
+            }
+            Progress::CreatingFirewall | Progress::Creating => {}
+            Progress::CreatedFirewall { id } => {
+                eprintln!("{}", style.dim(&format!("Created firewall {id}")))
+            }
+            Progress::Created { linode_id } => {
+                eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
+            }
+            Progress::HookLog(l) => {
+                eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
+            }
+            Progress::Phase { status, detail } => {
+                let d = detail
+                    .map(|d| format!(" ({})", sanitize::line(&d)))
+                    .unwrap_or_default();
+                eprintln!("  {} {}{d}", style.dim("status:"), style.status(status));
+            }
+        }
+    }
+}
+
+/// Another deployment of this app and env exists and neither --replace nor
+/// --new was given: off a terminal (or with --yes) that is an error naming the
+/// ways forward; on one, ask. True: replace it; false: make another beside it.
+fn ask_replace(
+    ctx: &Ctx,
+    args: &DeployArgs,
+    plan: &DeployPlan,
+    existing: &[Deployment],
+) -> Result<bool> {
+    let list: Vec<String> = existing
+        .iter()
+        .map(|d| {
+            format!(
+                "  Linode {} ({}), created {}",
+                d.linode_id
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "pending".into()),
+                d.url.as_deref().unwrap_or("no URL yet"),
+                d.created_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .collect();
+    let what = format!(
+        "{} (env: {}) already exists:\n{}",
+        plan.settings.app_name,
+        plan.settings.env_name,
+        list.join("\n")
+    );
+    if args.yes || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("{what}\npass --replace to make a new one and then destroy the old, or --new to keep both (or --env NAME for another environment)");
+    }
+    ctx.note(&what);
+    if ctx.confirm("Replace it (the new one is made first, then the old one is destroyed)?")? {
+        return Ok(true);
+    }
+    if !ctx.confirm("Make another one beside it?")? {
+        bail!("aborted; nothing was created");
+    }
+    Ok(false)
+}
+
 pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     let config = ctx.config()?;
     let catalog = ctx.catalog();
@@ -115,45 +216,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     let reservation = deploy::reserve(&registry, &plan, args.new)?;
 
     // Another deployment of this app and env: ask, or need --replace / --new.
-    let (joined, _) = rt.block_on(crate::workflow::destroy::survey(
-        &client, &registry, &catalog,
+    let existing = rt.block_on(deploy::existing_same_app_env(
+        &client, &registry, &catalog, &plan,
     ))?;
-    let existing: Vec<Deployment> =
-        deploy::same_app_env(&joined, &plan.settings.app_name, &plan.settings.env_name)
-            .into_iter()
-            .cloned()
-            .collect();
-    let mut replace = args.replace;
-    if !existing.is_empty() && !args.replace && !args.new {
-        let list: Vec<String> = existing
-            .iter()
-            .map(|d| {
-                format!(
-                    "  Linode {} ({}), created {}",
-                    d.linode_id
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| "pending".into()),
-                    d.url.as_deref().unwrap_or("no URL yet"),
-                    d.created_at.format("%Y-%m-%d %H:%M UTC")
-                )
-            })
-            .collect();
-        let what = format!(
-            "{} (env: {}) already exists:\n{}",
-            plan.settings.app_name,
-            plan.settings.env_name,
-            list.join("\n")
-        );
-        if args.yes || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            bail!("{what}\npass --replace to make a new one and then destroy the old, or --new to keep both (or --env NAME for another environment)");
-        }
-        ctx.note(&what);
-        if ctx.confirm("Replace it (the new one is made first, then the old one is destroyed)?")? {
-            replace = true;
-        } else if !ctx.confirm("Make another one beside it?")? {
-            bail!("aborted; nothing was created");
-        }
-    }
+    let replace = args.replace
+        || (!existing.is_empty() && !args.new && ask_replace(ctx, args, &plan, &existing)?);
 
     let quiet = args.json;
     for n in &plan.notes {
@@ -189,36 +256,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             },
         ));
     }
-    let style = ctx.style.for_stderr();
-    let progress = move |p: Progress| {
-        if quiet {
-            return;
-        }
-        match p {
-            Progress::CreatingFirewall if style.interactive => {
-                eprintln!("{}", style.dim("Creating firewall..."))
-            }
-            Progress::Creating if style.interactive => {
-                eprintln!("{}", style.dim("Creating Linode..."))
-            }
-            Progress::CreatingFirewall | Progress::Creating => {}
-            Progress::CreatedFirewall { id } => {
-                eprintln!("{}", style.dim(&format!("Created firewall {id}")))
-            }
-            Progress::Created { linode_id } => {
-                eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
-            }
-            Progress::HookLog(l) => {
-                eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
-            }
-            Progress::Phase { status, detail } => {
-                let d = detail
-                    .map(|d| format!(" ({})", sanitize::line(&d)))
-                    .unwrap_or_default();
-                eprintln!("  {} {}{d}", style.dim("status:"), style.status(status));
-            }
-        }
-    };
+    let progress = progress_printer(ctx.style.for_stderr(), quiet);
     if !quiet {
         for l in &plan.hook_logs {
             eprintln!("hook log: {}", sanitize::line(l));
@@ -284,92 +322,105 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             }))
         )?;
     } else {
-        let s = &ctx.style;
-        writeln!(
-            out,
-            "{}",
-            s.bold(&format!(
-                "Deployed {} (env: {})",
-                record.app_name, record.env
-            ))
-        )?;
-        writeln!(out)?;
-        writeln!(out, "Status:    {}", s.status(record.last_status))?;
-        writeln!(
-            out,
-            "Linode ID: {}",
-            record.linode_id.map(|i| i.to_string()).unwrap_or_default()
-        )?;
-        writeln!(out, "Region:    {}", record.region)?;
-        writeln!(
-            out,
-            "URL:       {}",
-            if url.is_empty() {
-                "(no public IPv4 yet)"
-            } else {
-                &url
-            }
-        )?;
-        if let Some(chat) = page_url(&plan, &url) {
-            writeln!(
-                out,
-                "Chat:      {chat}  (open it in a browser; it asks for the key once)"
-            )?;
-        }
-        let fw = match (
-            &plan.firewall,
-            record.firewall.as_ref().and_then(|f| f.id()),
-        ) {
-            (FirewallPlan::Create(b), Some(id)) => {
-                format!(
-                    "{id} (open: {})",
-                    crate::targets::vm::firewall::describe(&b.rules)
-                )
-            }
-            (FirewallPlan::Existing(id), _) => format!("{id} (yours; kept on destroy)"),
-            (FirewallPlan::Disabled, _) => "none (--no-firewall)".into(),
-            _ => "-".into(),
-        };
-        writeln!(out, "Firewall:  {fw}")?;
-        writeln!(
-            out,
-            "Price:     {}",
-            offer
-                .price
-                .as_ref()
-                .map(deploy::format_price)
-                .unwrap_or_else(|| "unknown (the API gave no valid price)".into())
-        )?;
-        if let Some(ip) = &record.ipv4 {
-            if let Some(d) = &record.domain {
-                writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
-            }
-        }
-        if let (Some(k), Some(p)) = (&key, &example) {
-            writeln!(out)?;
-            writeln!(
-                out,
-                "Try it (the key is {k} in {}):",
-                plan.settings.env_file.display()
-            )?;
-            // Reads the one line, runs nothing of the file (no `. .env`: that
-            // would run `$(...)` and expand `$` in values).
-            writeln!(
-                out,
-                "  {k}=$(sed -n 's/^{k}=//p' {})",
-                crate::shell::shell_quote(&plan.settings.env_file.display().to_string())
-            )?;
-            writeln!(out, "  curl -H \"Authorization: Bearer ${k}\" {url}{p}")?;
-        }
-        writeln!(out)?;
-        if record.last_status != Status::Running {
-            writeln!(out, "The first boot takes a few minutes (the certificate, the images, the model). Run `linode-ai status` to check when it's ready.")?;
-        }
+        print_summary(ctx, &plan, &record, offer.price.as_ref(), &url, out)?;
     }
     match wait_error {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The text a deploy ends with: what was made, where, its price, how to try it.
+fn print_summary(
+    ctx: &Ctx,
+    plan: &DeployPlan,
+    record: &Deployment,
+    price: Option<&crate::linode::Price>,
+    url: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let key = &plan.stack.proxy.key_env;
+    let example = example_path(plan);
+    let s = &ctx.style;
+    writeln!(
+        out,
+        "{}",
+        s.bold(&format!(
+            "Deployed {} (env: {})",
+            record.app_name, record.env
+        ))
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Status:    {}", s.status(record.last_status))?;
+    writeln!(
+        out,
+        "Linode ID: {}",
+        record.linode_id.map(|i| i.to_string()).unwrap_or_default()
+    )?;
+    writeln!(out, "Region:    {}", record.region)?;
+    writeln!(
+        out,
+        "URL:       {}",
+        if url.is_empty() {
+            "(no public IPv4 yet)"
+        } else {
+            &url
+        }
+    )?;
+    if let Some(chat) = page_url(&plan, &url) {
+        writeln!(
+            out,
+            "Chat:      {chat}  (open it in a browser; it asks for the key once)"
+        )?;
+    }
+    let fw = match (
+        &plan.firewall,
+        record.firewall.as_ref().and_then(|f| f.id()),
+    ) {
+        (FirewallPlan::Create(b), Some(id)) => {
+            format!(
+                "{id} (open: {})",
+                crate::targets::vm::firewall::describe(&b.rules)
+            )
+        }
+        (FirewallPlan::Existing(id), _) => format!("{id} (yours; kept on destroy)"),
+        (FirewallPlan::Disabled, _) => "none (--no-firewall)".into(),
+        _ => "-".into(),
+    };
+    writeln!(out, "Firewall:  {fw}")?;
+    writeln!(
+        out,
+        "Price:     {}",
+        price
+            .map(deploy::format_price)
+            .unwrap_or_else(|| "unknown (the API gave no valid price)".into())
+    )?;
+    if let Some(ip) = &record.ipv4 {
+        if let Some(d) = &record.domain {
+            writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
+        }
+    }
+    if let (Some(k), Some(p)) = (&key, &example) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Try it (the key is {k} in {}):",
+            plan.settings.env_file.display()
+        )?;
+        // Reads the one line, runs nothing of the file (no `. .env`: that
+        // would run `$(...)` and expand `$` in values).
+        writeln!(
+            out,
+            "  {k}=$(sed -n 's/^{k}=//p' {})",
+            crate::shell::shell_quote(&plan.settings.env_file.display().to_string())
+        )?;
+        writeln!(out, "  curl -H \"Authorization: Bearer ${k}\" {url}{p}")?;
+    }
+    writeln!(out)?;
+    if record.last_status != Status::Running {
+        writeln!(out, "The first boot takes a few minutes (the certificate, the images, the model). Run `linode-ai status` to check when it's ready.")?;
+    }
+    Ok(())
 }
 
 fn print_dry_run(

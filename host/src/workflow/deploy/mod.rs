@@ -22,6 +22,23 @@ pub use wait::{record_running, wait_until_healthy, WaitError};
 use crate::registry::Deployment;
 use crate::workflow::account::{Entry, Joined};
 
+/// The deployments of the plan's app and env the account and the registry
+/// hold now (see [`same_app_env`]).
+pub async fn existing_same_app_env(
+    client: &crate::linode::LinodeClient,
+    registry: &crate::registry::Registry,
+    catalog: &crate::blueprint::catalog::Catalog,
+    plan: &DeployPlan,
+) -> anyhow::Result<Vec<Deployment>> {
+    let (joined, _) = crate::workflow::destroy::survey(client, registry, catalog).await?;
+    Ok(
+        same_app_env(&joined, &plan.settings.app_name, &plan.settings.env_name)
+            .into_iter()
+            .cloned()
+            .collect(),
+    )
+}
+
 /// Deployments of the same app and env that already exist (tracked or not),
 /// so a second `deploy` asks before making another.
 pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Deployment> {
