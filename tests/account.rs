@@ -767,3 +767,68 @@ fn replace_reports_an_old_deployment_destroyed_elsewhere_meanwhile() {
     assert_eq!(replaced[0]["outcome"]["result"], "not_found", "{j}");
     assert_eq!(linode_ids(&a).len(), 1, "only the new one is left");
 }
+
+/// Issue 17 (expiry): `deploy --ttl` writes the expiry into a tag (any
+/// machine sees it); `status` shows the time left, marks an expired
+/// deployment and exits 3; `destroy --expired` removes only expired ones,
+/// and with nothing expired says so and exits 0 (a cron line).
+#[test]
+fn an_expiry_is_tagged_shown_and_acted_on() {
+    let env = Env::new();
+    let dir = env.project("embeddings");
+    for bad in ["8", "5m", "1.5h", "366d"] {
+        let out = env
+            .run(&["deploy", "--dry-run", "--ttl", bad], Some(&dir))
+            .fails();
+        assert!(out.stderr.contains("--ttl"), "{bad}: {}", out.stderr);
+    }
+    let out = env.run(&["deploy", "--ttl", "8h"], Some(&dir)).ok();
+    assert!(out.stderr.contains("expires "), "{}", out.stderr);
+    let tags = env.sim.instances()[0]["tags"].clone();
+    let tag = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .find(|t| t.starts_with("build_ai_expires="))
+        .unwrap_or_else(|| panic!("no expiry tag in {tags}"))
+        .to_string();
+    assert!(tag.len() <= 50, "{tag}");
+    assert!(env.records()[0]["expires_at"].is_string());
+    // An expired one made elsewhere (only its tags say so).
+    let expired = env.sim.seed_tagged(
+        "build-ai-old",
+        &[
+            "build_ai".into(),
+            "build_ai_app=old".into(),
+            "build_ai_env=default".into(),
+            "build_ai_template=embeddings".into(),
+            "build_ai_template_version=0.2.0".into(),
+            "build_ai_id=0f0e0d0c-0000-4000-8000-000000000001".into(),
+            "build_ai_expires=20260101T0000Z".into(),
+        ],
+    );
+    let j = env.run(&["status", "--json"], None).code(3).json();
+    let rows = j["rows"].as_array().unwrap();
+    let old = rows.iter().find(|r| r["app_name"] == "old").unwrap();
+    let new = rows.iter().find(|r| r["app_name"] == "embeddings").unwrap();
+    assert_eq!(old["expired"], true, "{j}");
+    assert_eq!(new["expired"], false, "{j}");
+    let text = env.run(&["status"], None).code(3).stdout;
+    assert!(
+        text.contains("EXPIRED") && text.contains("expires in 7h "),
+        "{text}"
+    );
+    let out = env.run(&["destroy", "--expired", "--yes"], None).ok();
+    assert!(out.stdout.contains("old"), "{}", out.stdout);
+    let ids: Vec<u64> = env
+        .sim
+        .instances()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
+    assert!(!ids.contains(&expired) && ids.len() == 1, "{ids:?}");
+    let out = env.run(&["destroy", "--expired", "--yes"], None).ok();
+    assert!(out.stdout.contains("Nothing has expired"), "{}", out.stdout);
+    assert_eq!(env.sim.instances().len(), 1, "the unexpired one stays");
+}

@@ -249,6 +249,11 @@ pub struct DeployArgs {
     /// directory spares the 5-certificates-a-week limit when you redeploy often)
     #[arg(long, value_name = "URL")]
     pub acme_ca: Option<String>,
+    /// Expire after this long: 90m, 8h, 2d (`none`: never; default: the
+    /// template's, e.g. 8h on GPU plans). `status` marks it then and
+    /// `linode-ai destroy --expired` removes it (run it from cron)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
     /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,
@@ -371,6 +376,10 @@ pub struct DestroyArgs {
     /// Destroy every matching deployment (needed when several match)
     #[arg(long)]
     pub all: bool,
+    /// Destroy the deployments whose expiry (deploy --ttl) has passed, all of
+    /// them (or those of --app/--env); nothing expired is not an error
+    #[arg(long, conflicts_with = "id")]
+    pub expired: bool,
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,

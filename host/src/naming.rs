@@ -183,16 +183,102 @@ pub fn check_label_len(label: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The tags put on every resource linode-ai creates.
-pub fn instance_tags(app: &str, env: &str, template: &str, version: &str, id: Uuid) -> Vec<String> {
-    vec![
+/// The tags put on every resource linode-ai creates; with an expiry, its tag
+/// (`build_ai_expires=20261205T0900Z`: any machine's `status` sees it).
+pub fn instance_tags(
+    app: &str,
+    env: &str,
+    template: &str,
+    version: &str,
+    id: Uuid,
+    expires: Option<DateTime<Utc>>,
+) -> Vec<String> {
+    let mut tags = vec![
         COMMON_TAG.to_string(),
         format!("build_ai_app={app}"),
         format!("build_ai_env={env}"),
         format!("build_ai_template={template}"),
         format!("build_ai_template_version={version}"),
         format!("build_ai_id={id}"),
-    ]
+    ];
+    if let Some(t) = expires {
+        tags.push(format!("{EXPIRES_TAG}={}", t.format(EXPIRES_FORMAT)));
+    }
+    tags
+}
+
+/// The tag key of a deployment's expiry.
+pub const EXPIRES_TAG: &str = "build_ai_expires";
+/// Minutes, UTC, compact: a tag holds at most 50 characters.
+const EXPIRES_FORMAT: &str = "%Y%m%dT%H%MZ";
+/// The shortest and longest expiry `--ttl` accepts.
+pub const TTL_MIN_MINUTES: i64 = 10;
+pub const TTL_MAX_DAYS: i64 = 365;
+
+/// Reads an expiry tag's value back; `None` when it is not one.
+pub fn parse_expires(v: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(v, EXPIRES_FORMAT)
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// `--ttl`: `90m`, `8h`, `2d` (or `1h30m`); `none` (or `0`) for no expiry.
+/// Between 10 minutes and 365 days; rounded down to the minute.
+pub fn parse_ttl(s: &str) -> Result<Option<chrono::Duration>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") || t == "0" {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "{} is not a duration: use minutes, hours or days like 90m, 8h, 2d or 1h30m (or none)",
+            crate::sanitize::quote(s)
+        )
+    };
+    if t.is_empty() || t.len() > 24 {
+        return Err(bad());
+    }
+    let mut minutes: i64 = 0;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let per = match c {
+            'm' => 1,
+            'h' => 60,
+            'd' => 24 * 60,
+            _ => return Err(bad()),
+        };
+        minutes = n
+            .checked_mul(per)
+            .and_then(|m| minutes.checked_add(m))
+            .ok_or_else(bad)?;
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    if minutes < TTL_MIN_MINUTES || minutes > TTL_MAX_DAYS * 24 * 60 {
+        return Err(format!(
+            "{} is outside {TTL_MIN_MINUTES}m-{TTL_MAX_DAYS}d",
+            crate::sanitize::quote(s)
+        ));
+    }
+    Ok(Some(chrono::Duration::minutes(minutes)))
+}
+
+/// "3h 12m", "2d 4h", "45m": how long until (or since) an expiry.
+pub fn format_span(d: chrono::Duration) -> String {
+    let m = d.num_minutes().abs();
+    let (days, hours, mins) = (m / (24 * 60), (m / 60) % 24, m % 60);
+    match (days, hours) {
+        (0, 0) => format!("{mins}m"),
+        (0, h) => format!("{h}h {mins}m"),
+        (d, h) => format!("{d}d {h}h"),
+    }
 }
 
 /// What a resource's tags say about the deployment it belongs to.
@@ -203,6 +289,7 @@ pub struct DeploymentTags {
     pub template: Option<String>,
     pub template_version: Option<String>,
     pub id: Option<String>,
+    pub expires: Option<DateTime<Utc>>,
 }
 
 impl DeploymentTags {
@@ -219,6 +306,7 @@ impl DeploymentTags {
                 "build_ai_template" => t.template = v,
                 "build_ai_template_version" => t.template_version = v,
                 "build_ai_id" | "build_ai_deployment_id" => t.id = v,
+                EXPIRES_TAG => t.expires = parse_expires(v.as_deref().unwrap_or_default()),
                 _ => {}
             }
         }
@@ -293,6 +381,47 @@ mod tests {
             "an rDNS answer that is not a host name is not used"
         );
         assert_ne!(machine_name(), "");
+    }
+
+    #[test]
+    fn ttl_and_expiry_tags() {
+        let m = |n| Some(chrono::Duration::minutes(n));
+        assert_eq!(parse_ttl("90m").unwrap(), m(90));
+        assert_eq!(parse_ttl("8h").unwrap(), m(480));
+        assert_eq!(parse_ttl("1h30m").unwrap(), m(90));
+        assert_eq!(parse_ttl("2d").unwrap(), m(2880));
+        assert_eq!(parse_ttl("none").unwrap(), None);
+        assert_eq!(parse_ttl("0").unwrap(), None);
+        for bad in [
+            "",
+            "8",
+            "h",
+            "8x",
+            "-1h",
+            "1.5h",
+            "5m",
+            "366d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_ttl(bad).is_err(), "{bad:?}");
+        }
+        let now = DateTime::parse_from_rfc3339("2026-12-05T09:07:59Z")
+            .unwrap()
+            .to_utc();
+        let id = Uuid::new_v4();
+        let long = "a".repeat(NAME_MAX);
+        let tags = instance_tags(&long, &long, &long, "0.2.0", id, Some(now));
+        check_tags(&tags).unwrap();
+        assert_eq!(tags.last().unwrap(), "build_ai_expires=20261205T0907Z");
+        let back = DeploymentTags::parse(&tags).expires.unwrap();
+        assert_eq!(back.to_rfc3339(), "2026-12-05T09:07:00+00:00");
+        assert_eq!(
+            DeploymentTags::parse(&["build_ai_expires=soon".into()]).expires,
+            None
+        );
+        assert_eq!(format_span(chrono::Duration::minutes(192)), "3h 12m");
+        assert_eq!(format_span(chrono::Duration::minutes(-45)), "45m");
+        assert_eq!(format_span(chrono::Duration::minutes(3000)), "2d 2h");
     }
 
     #[test]
@@ -379,7 +508,7 @@ mod tests {
     fn tags_fit_the_api_limits_for_the_longest_names() {
         let name = "a".repeat(NAME_MAX);
         let id = Uuid::new_v4();
-        let tags = instance_tags(&name, &name, "chat-agent", "0.1.0", id);
+        let tags = instance_tags(&name, &name, "chat-agent", "0.1.0", id, None);
         check_tags(&tags).unwrap();
         let back = DeploymentTags::parse(&tags);
         assert_eq!(back.app.as_deref(), Some(name.as_str()));

@@ -173,6 +173,9 @@ pub struct Deployment {
     /// Set from before the create call until the record is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingInfo>,
+    /// `--ttl` (or the template's default): when it should be gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     /// Fields written by a newer linode-ai, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -79,6 +79,10 @@ pub struct LinodeSection {
     /// with the project's env vars exported (e.g. pulling a model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_start_script: Option<String>,
+    /// The expiry a deployment gets when `deploy --ttl` is not given (e.g.
+    /// `8h` for a template that needs a GPU plan): `90m`, `8h`, `2d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl: Option<String>,
 }
 
 fn default_base_image() -> String {
@@ -671,6 +675,10 @@ impl TemplateSpec {
             if !seen.insert(var.name()) {
                 bail!("env var {} is listed twice", var.name());
             }
+        }
+        if let Some(ttl) = &self.deploy.linode.default_ttl {
+            naming::parse_ttl(ttl)
+                .map_err(|e| anyhow::anyhow!("field `deploy.linode.default_ttl`: {e}"))?;
         }
         if let Some(hook) = &self.hook {
             let p = Path::new(hook);

@@ -32,6 +32,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         port,
         domain,
         acme_ca,
+        ttl,
         ssh_keys,
         ssh_from,
         firewall,
@@ -58,6 +59,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         ssh_from: ssh_from.clone(),
         domain: domain.clone(),
         acme_ca: acme_ca.clone(),
+        ttl: ttl.clone(),
         firewall: Some(match (firewall, no_firewall) {
             (Some(id), _) => FirewallChoice::Existing(*id),
             (None, true) => FirewallChoice::Disabled,

@@ -30,8 +30,18 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
             env: args.which.env_name.clone(),
             id: args.id.clone(),
             all: args.all,
+            expired: args.expired.then(chrono::Utc::now),
         },
     )?;
+    if targets.is_empty() {
+        // Only with --expired: nothing to do is the common case for a cron line.
+        if args.json {
+            write!(out, "{}", crate::output::json(&json!([])))?;
+        } else {
+            writeln!(out, "Nothing has expired.")?;
+        }
+        return Ok(());
+    }
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             bail!("refusing to destroy without confirmation: no terminal to ask on; pass --yes to confirm");

@@ -106,7 +106,16 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
                     r.checked_at.format("%Y-%m-%d %H:%M:%SZ").to_string(),
                 ]);
             }
-            row.push(r.detail.clone().unwrap_or_default());
+            let expiry = r.deployment.expires_at.map(|t| {
+                let span = crate::naming::format_span(t - r.checked_at);
+                if r.expired {
+                    format!("EXPIRED {span} ago: linode-ai destroy --expired")
+                } else {
+                    format!("expires in {span}")
+                }
+            });
+            let detail: Vec<String> = [expiry, r.detail.clone()].into_iter().flatten().collect();
+            row.push(detail.join("; "));
             row
         })
         .collect();

@@ -308,6 +308,7 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
         probes,
         domain: None,
         key_env: None,
+        expires_at: tags.expires,
         ssh_identity: None,
         pending: None,
         extra: Default::default(),

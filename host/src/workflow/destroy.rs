@@ -68,6 +68,8 @@ pub struct Selection {
     /// A deployment id (or its first 6+ characters), a Linode id, or a firewall label.
     pub id: Option<String>,
     pub all: bool,
+    /// Only deployments whose expiry passed before `now` (none is not an error).
+    pub expired: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn firewalls_of(id: &str, firewalls: &[Firewall]) -> Vec<u64> {
@@ -119,6 +121,9 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
         if sel.app.as_deref().is_some_and(|a| a != record.app_name)
             || sel.env.as_deref().is_some_and(|x| x != record.env)
             || sel
+                .expired
+                .is_some_and(|now| record.expires_at.is_none_or(|t| t > now))
+            || sel
                 .id
                 .as_deref()
                 .is_some_and(|id| !matches_id(record, id, instance))
@@ -151,7 +156,12 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 .env
                 .as_deref()
                 .is_none_or(|x| dep.env.as_deref() == Some(x));
-        if by_id || by_name || (sel.all && sel.id.is_none() && !filtered) {
+        let chosen = match sel.expired {
+            // Expired ones (of the named app/env, if any).
+            Some(now) => dep.expires.is_some_and(|t| t <= now) && (!filtered || by_name),
+            None => by_id || by_name || (sel.all && sel.id.is_none() && !filtered),
+        };
+        if chosen {
             targets.push(Target::OrphanFirewall(f.clone()));
         }
     }
@@ -161,6 +171,9 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
         if sel.id.as_deref().is_some_and(|id| names_firewall(f, id)) {
             targets.push(Target::OrphanFirewall(f.clone()));
         }
+    }
+    if targets.is_empty() && sel.expired.is_some() {
+        return Ok(targets);
     }
     if targets.is_empty() {
         let young = if joined.young_firewalls.is_empty() {
@@ -190,7 +203,8 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
         .iter()
         .filter(|t| matches!(t, Target::Deployment { .. }))
         .count();
-    if deployments > 1 && !sel.all {
+    // --expired means every expired one (what a cron line wants).
+    if deployments > 1 && !sel.all && sel.expired.is_none() {
         let list: Vec<String> = targets
             .iter()
             .map(|t| format!("  {}", t.describe()))

@@ -44,6 +44,8 @@ pub struct StatusRow {
     /// What the template's hook logged while judging (escaped when shown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hook_logs: Vec<String>,
+    /// Its expiry (`expires_at`) has passed: `destroy --expired` removes it.
+    pub expired: bool,
 }
 
 /// The whole picture.
@@ -168,7 +170,8 @@ pub struct Cost {
 pub enum Verdict {
     /// Checked, and every deployment is running (nothing orphaned or unmatched).
     AllRunning,
-    /// Checked, and some deployment is not running (or a firewall is left over).
+    /// Checked, and some deployment is not running or has expired (or a
+    /// firewall is left over).
     NotAllRunning,
     /// Could not check everything (API error, auth, network, unreadable instances).
     CouldNotCheck,
@@ -182,7 +185,10 @@ impl StatusReport {
         {
             Verdict::CouldNotCheck
         } else if self.unmatched.is_none()
-            && self.rows.iter().all(|r| r.status == Status::Running)
+            && self
+                .rows
+                .iter()
+                .all(|r| r.status == Status::Running && !r.expired)
             && self.orphan_firewalls.is_empty()
             && self.young_firewalls.is_empty()
         {
@@ -291,14 +297,16 @@ fn row(
     status: Status,
     detail: Option<String>,
 ) -> StatusRow {
+    let checked_at = Utc::now();
     StatusRow {
+        expired: d.expires_at.is_some_and(|t| t <= checked_at),
         deployment: d,
         tracked,
         api_status: api,
         status,
         detail,
         http_status: None,
-        checked_at: Utc::now(),
+        checked_at,
         price: None,
         hook_logs: Vec::new(),
     }

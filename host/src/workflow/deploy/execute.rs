@@ -86,6 +86,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         domain: s.domain.clone(),
         key_env: plan.stack.proxy.key_env.clone(),
         ssh_identity: plan.ssh_identity.clone(),
+        expires_at: plan.expires_at,
         pending: Some(PendingInfo::this_process()),
         extra: Default::default(),
     }

@@ -47,6 +47,9 @@ pub struct DeployOptions {
     pub firewall: Option<FirewallChoice>,
     /// `--acme-ca`: the ACME directory (Let's Encrypt when `None`).
     pub acme_ca: Option<String>,
+    /// `--ttl`: how long until the deployment expires (`none`: never); the
+    /// template's `default_ttl` when not given.
+    pub ttl: Option<String>,
 }
 
 /// What the plan needs from outside the project.
@@ -114,6 +117,8 @@ pub struct DeployPlan {
     pub probes: Vec<Probe>,
     /// The private key next to the first `--ssh-key` file, if there is one.
     pub ssh_identity: Option<PathBuf>,
+    /// When it expires (`--ttl` or the template's default), in its tags too.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl DeployPlan {
@@ -519,12 +524,36 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         deployment_id,
     );
     naming::check_label(&label).map_err(anyhow::Error::msg)?;
+    let ttl = match (&opts.ttl, &template.spec.deploy.linode.default_ttl) {
+        (Some(flag), _) => naming::parse_ttl(flag).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?,
+        (None, Some(d)) => naming::parse_ttl(d).map_err(|e| {
+            anyhow::anyhow!(
+                "template \"{}\" field `deploy.linode.default_ttl`: {e}",
+                template.name()
+            )
+        })?,
+        (None, None) => None,
+    };
+    let expires_at = ttl.map(|d| cx.now + d);
+    if let (Some(at), Some(d)) = (expires_at, ttl) {
+        notes.push(format!(
+            "expires {} (in {}{}): `status` marks it then, `linode-ai destroy --expired` removes it",
+            at.format("%Y-%m-%d %H:%M UTC"),
+            naming::format_span(d),
+            if opts.ttl.is_none() {
+                "; the template's default, --ttl none for no expiry"
+            } else {
+                ""
+            }
+        ));
+    }
     let tags = naming::instance_tags(
         &settings.app_name,
         &settings.env_name,
         &settings.template,
         &settings.template_version,
         deployment_id,
+        expires_at,
     );
     naming::check_tags(&tags).map_err(anyhow::Error::msg)?;
     let ssh_from = ssh_login.then_some(opts.ssh_from.as_slice());
@@ -587,6 +616,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         hook_diff,
         probes,
         ssh_identity,
+        expires_at,
     })
 }
 
