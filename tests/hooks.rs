@@ -901,3 +901,30 @@ fn python_and_javascript_hooks_work_like_the_rust_one() {
         assert_eq!(j["verdict"]["verdict"], "unhealthy", "{lang}: {j}");
     }
 }
+
+/// Issue 15 (review item 4): the compiler child gets the exact bytes the
+/// parent hashed, not the file as it is by then (a `--dev` rebuild in
+/// between would store one component's native code under another's hash).
+/// Here the file on disk is no component at all any more: the load still
+/// compiles and caches the bytes it was given.
+#[test]
+fn the_compiler_gets_the_bytes_that_were_hashed() {
+    use linode_ai::hooks::cache::{Cache, LoadKind};
+    let bytes = std::fs::read(guest("ansi")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hook.wasm");
+    std::fs::write(&path, b"rebuilt meanwhile: not a component").unwrap();
+    let cache = Cache::open(&dir.path().join("cache"))
+        .with_compiler(PathBuf::from(env!("CARGO_BIN_EXE_linode-ai")));
+    let engine = linode_ai::hooks::engine().unwrap();
+    let (_, kind) = cache
+        .load(engine, &path, &bytes, &|_| {})
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(kind, LoadKind::Compiled);
+    let (_, kind) = cache.load(engine, &path, &bytes, &|_| {}).unwrap();
+    assert_eq!(
+        kind,
+        LoadKind::Cached,
+        "stored under the hash of what was compiled"
+    );
+}

@@ -49,6 +49,8 @@ pub struct Cache {
     dir: Option<PathBuf>,
     /// Why the cache is not used (shown as a warning).
     pub note: Option<String>,
+    /// The executable run as `__compile-hook` (this one unless set).
+    compiler: Option<PathBuf>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -82,6 +84,7 @@ impl Cache {
     pub fn open(dir: &Path) -> Cache {
         let refuse = |why: String| Cache {
             dir: None,
+            compiler: None,
             note: Some(format!(
                 "the hook cache {} is not used: {why}; hooks are compiled on every run",
                 dir.display()
@@ -118,6 +121,7 @@ impl Cache {
         Cache {
             dir: Some(dir.to_path_buf()),
             note: None,
+            compiler: None,
         }
     }
 
@@ -126,7 +130,15 @@ impl Cache {
         Cache {
             dir: None,
             note: None,
+            compiler: None,
         }
+    }
+
+    /// Runs `exe __compile-hook` instead of this executable (tests that link
+    /// the library run the real binary).
+    pub fn with_compiler(mut self, exe: PathBuf) -> Cache {
+        self.compiler = Some(exe);
+        self
     }
 
     fn entry(&self, engine: &Engine, component_sha: &str) -> Option<(PathBuf, PathBuf)> {
@@ -142,7 +154,10 @@ impl Cache {
         ))
     }
 
-    /// The component at `path` (its `bytes`), from the cache or compiled.
+    /// The component `bytes` (read from `path`), from the cache or compiled.
+    /// The compiler child gets these very bytes, never `path` (which may have
+    /// changed since: a `--dev` rebuild), so an artifact is always stored
+    /// under the hash of what was compiled.
     pub fn load(
         &self,
         engine: &Engine,
@@ -150,6 +165,7 @@ impl Cache {
         bytes: &[u8],
         progress: &dyn Fn(Duration),
     ) -> Result<(Component, LoadKind)> {
+        let _ = path; // named in the caller's errors; never read again here
         let sha = hex(bytes);
         if let Some((art, meta)) = self.entry(engine, &sha) {
             if let Some(c) = Self::read_entry(engine, &art, &meta, &sha) {
@@ -168,7 +184,14 @@ impl Cache {
                 scratch.path().join("hook.cwasm")
             }
         };
-        compile_in_child(path, &out, progress)?;
+        let input = tempfile::Builder::new()
+            .prefix("linode-ai-hook-")
+            .suffix(".wasm")
+            .tempfile()
+            .context("cannot write the hook for its compiler")?;
+        std::fs::write(input.path(), bytes).context("cannot write the hook for its compiler")?;
+        compile_in_child(self.compiler.as_deref(), input.path(), &out, progress)?;
+        drop(input);
         let artifact_sha256 = hex_file(&out).context("cannot read the compiled hook")?;
         // SAFETY: the child wrote this artifact from this component moments ago with the same
         // engine settings, into a directory only this user can write (or a fresh temp directory).
@@ -245,9 +268,17 @@ impl Cache {
 }
 
 /// Runs `linode-ai __compile-hook` with bounds; reports progress while it works.
-fn compile_in_child(input: &Path, output: &Path, progress: &dyn Fn(Duration)) -> Result<()> {
-    let exe = std::env::current_exe()
-        .context("cannot find the linode-ai executable to compile the hook")?;
+fn compile_in_child(
+    exe: Option<&Path>,
+    input: &Path,
+    output: &Path,
+    progress: &dyn Fn(Duration),
+) -> Result<()> {
+    let exe = match exe {
+        Some(e) => e.to_path_buf(),
+        None => std::env::current_exe()
+            .context("cannot find the linode-ai executable to compile the hook")?,
+    };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("__compile-hook")
         .arg(input)
