@@ -815,10 +815,20 @@ fn an_expiry_is_tagged_shown_and_acted_on() {
     assert_eq!(old["expired"], true, "{j}");
     assert_eq!(new["expired"], false, "{j}");
     let text = env.run(&["status"], None).code(3).stdout;
+    let old_line = text.lines().find(|l| l.starts_with("old ")).unwrap();
     assert!(
-        text.contains("EXPIRED") && text.contains("expires in 7h "),
-        "{text}"
+        old_line.contains("expired")
+            && old_line.contains("EXPIRED")
+            && !old_line.contains("untracked"),
+        "the STATUS column says expired: {text}"
     );
+    assert!(text.contains("expires in 7h "), "{text}");
+    // A mistyped --app is an error, not a quiet "nothing has expired".
+    let out = env
+        .run(&["destroy", "--expired", "--app", "olld", "--yes"], None)
+        .fails();
+    assert!(out.stderr.contains("nothing matches"), "{}", out.stderr);
+    assert_eq!(env.sim.instances().len(), 2);
     let out = env.run(&["destroy", "--expired", "--yes"], None).ok();
     assert!(out.stdout.contains("old"), "{}", out.stdout);
     let ids: Vec<u64> = env

@@ -1,7 +1,8 @@
 //! The layering rule of `lib.rs`, checked on the source: a module names
 //! only modules of its own layer or below, and no two modules name each
-//! other (directly or round a longer circle). Test code and comments are
-//! not counted.
+//! other (directly or round a longer circle). The tests module and comments
+//! are not counted; grouped imports are expanded, and paths that would hide
+//! a module (`super::super`, `use crate as`) are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -64,6 +65,55 @@ fn node_of_path(path: &str) -> String {
     parts[..parts.len().min(depth)].join("::")
 }
 
+/// The paths a `crate::` occurrence names: `a::b::c`, or each item of a
+/// group, `{a::b, c::{d, e}}` (nested groups expanded).
+fn expand(after: &str) -> Vec<String> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let head_len = after.find(|c: char| !ident(c)).unwrap_or(after.len());
+    let head = &after[..head_len];
+    if !after[head_len..].starts_with('{') {
+        return vec![head.trim_end_matches(':').to_string()];
+    }
+    // The group's text up to its matching brace.
+    let body = &after[head_len + 1..];
+    let mut depth = 1;
+    let mut end = body.len();
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body = &body[..end];
+    // Split on commas outside nested groups.
+    let (mut items, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&body[start..]);
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|i| !i.is_empty() && *i != "self")
+        .flat_map(|i| expand(i).into_iter().map(|p| format!("{head}{p}")))
+        .collect()
+}
+
 /// Module -> the modules it names outside its test code.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -77,9 +127,9 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
-        // Code only: not the tests, not comments (a doc link is not an import).
+        // Code only: not the tests module, not comments (a doc link is not an import).
         let code: String = text
-            .split("#[cfg(test)]")
+            .split("#[cfg(test)]\nmod tests")
             .next()
             .unwrap_or("")
             .lines()
@@ -90,17 +140,50 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let mut rest = code.as_str();
         while let Some(i) = rest.find("crate::") {
             rest = &rest[i + "crate::".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            let path = rest[..end].trim_end_matches(':');
-            let target = node_of_path(path);
-            if !target.is_empty() && target != node {
-                names.insert(target);
+            for path in expand(rest) {
+                let target = node_of_path(&path);
+                if !target.is_empty() && target != node {
+                    names.insert(target);
+                }
             }
+        }
+        // Paths that would slip past the scan.
+        for trick in [
+            "super::super",
+            "use crate as",
+            "use crate::*",
+            "use crate::{self",
+        ] {
+            assert!(
+                !code.contains(trick),
+                "{}: `{trick}`: name modules by their crate:: path",
+                rel.display()
+            );
         }
     }
     g
+}
+
+#[test]
+fn grouped_paths_are_expanded() {
+    assert_eq!(
+        expand("blueprint::stack::Stack;"),
+        ["blueprint::stack::Stack"]
+    );
+    assert_eq!(
+        expand("{workflow::status, blueprint::{proxy, stack::Stack}};"),
+        [
+            "workflow::status",
+            "blueprint::proxy",
+            "blueprint::stack::Stack"
+        ]
+    );
+    assert_eq!(node_of_path("blueprint::stack::Stack"), "blueprint::stack");
+    assert_eq!(
+        node_of_path("targets::vm::boot::render"),
+        "targets::vm::boot"
+    );
+    assert_eq!(node_of_path("registry::Registry"), "registry");
 }
 
 #[test]

@@ -217,7 +217,8 @@ pub const TTL_MAX_DAYS: i64 = 365;
 
 /// Reads an expiry tag's value back; `None` when it is not one.
 pub fn parse_expires(v: &str) -> Option<DateTime<Utc>> {
-    chrono::NaiveDateTime::parse_from_str(v, EXPIRES_FORMAT)
+    // Linode treats tags case-insensitively: `...t0900z` is the same tag.
+    chrono::NaiveDateTime::parse_from_str(&v.to_ascii_uppercase(), EXPIRES_FORMAT)
         .ok()
         .map(|t| t.and_utc())
 }

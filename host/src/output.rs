@@ -122,13 +122,13 @@ impl Drop for Progress {
 /// other cells show [`sanitize::FIELD_MAX`].
 pub const LAST_CELL_MAX: usize = 600;
 
-/// A plain text table with left-aligned columns; cells are escaped and cut,
-/// the status column coloured.
+/// A plain text table with left-aligned columns; cells are escaped and cut.
+/// `toned`: a column painted with each row's tone (the status column).
 pub fn table(
     headers: &[&str],
     rows: &[Vec<String>],
     style: &Style,
-    status_col: Option<usize>,
+    toned: Option<(usize, &[Tone])>,
 ) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
@@ -166,16 +166,16 @@ pub fn table(
     let head: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
     let mut out = line(head.iter().map(|h| style.bold(h)).collect(), &head);
     out.push('\n');
-    for r in &rows {
+    for (n, r) in rows.iter().enumerate() {
         let cells = r
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                if Some(i) == status_col {
-                    style.status(Status::parse(c))
-                } else {
-                    c.clone()
-                }
+            .map(|(i, c)| match toned {
+                Some((col, tones)) if col == i => match tones.get(n) {
+                    Some(t) => style.tone(*t, c),
+                    None => c.clone(),
+                },
+                _ => c.clone(),
             })
             .collect();
         out.push_str(&line(cells, r));

@@ -14,6 +14,8 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs, out: &mut dyn Write) -> Result<()> {
         bail!("say which: --app A [--env E], or --all for every untracked deployment (see 'linode-ai status')");
     }
     let registry = ctx.registry();
+    // A corrupt registry stops everything before any API call.
+    registry.load()?;
     let client = ctx.authed_client()?;
     let catalog = ctx.catalog();
     let q = AdoptQuery {

@@ -296,12 +296,12 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
             &catalog,
             &ctx.paths.known_hosts,
             &existing,
+            &|r| {
+                if !quiet {
+                    ctx.note(&format!("replaced: {}: {}", r.what, r.outcome.describe()));
+                }
+            },
         ))?;
-        if !quiet {
-            for r in &replaced {
-                ctx.note(&format!("replaced: {}: {}", r.what, r.outcome.describe()));
-            }
-        }
     }
     let url = sanitize::line(record.url.as_deref().unwrap_or_default());
     let key = plan.stack.proxy.key_env.clone();

@@ -77,7 +77,11 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
                 r.deployment.app_name.clone(),
                 r.deployment.env.clone(),
                 r.deployment.region.clone(),
-                r.status.as_str().to_string(),
+                if r.expired {
+                    "expired".to_string()
+                } else {
+                    r.status.as_str().to_string()
+                },
                 url(r),
             ];
             if args.verbose {
@@ -126,7 +130,24 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
         ]);
     }
     headers.push("DETAIL");
-    write!(out, "{}", table(&headers, &rows, &ctx.style, Some(3)))?;
+    // An expired deployment is shown as such whatever its health (JSON keeps
+    // both: `status` and `expired`).
+    let tones: Vec<crate::state::Tone> = report
+        .rows
+        .iter()
+        .map(|r| {
+            if r.expired {
+                crate::state::Tone::Bad
+            } else {
+                r.status.tone()
+            }
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        table(&headers, &rows, &ctx.style, Some((3, &tones)))
+    )?;
     if args.verbose {
         for r in &report.rows {
             for l in &r.hook_logs {

@@ -344,8 +344,16 @@ pub fn join(
                 None => Found::NotCreated,
             },
         };
+        let mut record = r.clone();
+        if let Found::Instance(i) = &found {
+            // The tag is the account's word on the expiry (another machine may
+            // have set or changed it).
+            if let Some(t) = DeploymentTags::parse(&i.tags).expires {
+                record.expires_at = Some(t);
+            }
+        }
         entries.push(Entry::Tracked {
-            record: r.clone(),
+            record,
             instance: found,
         });
     }
@@ -537,6 +545,34 @@ mod tests {
         ] {
             assert_eq!(is_young(&at(age)), young, "{age}");
         }
+    }
+
+    #[test]
+    fn the_expiry_tag_is_the_accounts_word_for_tracked_records_too() {
+        let catalog = Catalog::stock();
+        let mut a = crate::registry::tests::record("dep-a", "a");
+        a.linode_id = Some(1);
+        assert_eq!(a.expires_at, None);
+        let view = AccountView {
+            instances: vec![instance(
+                1,
+                "lbl-a",
+                &[
+                    "build_ai",
+                    "build_ai_id=dep-a",
+                    "build_ai_expires=20260101T0000Z",
+                ],
+            )],
+            firewalls: vec![],
+            skipped: vec![],
+            types: None,
+        };
+        let records = vec![a];
+        let j = join(&records, &records, &view, &catalog, |_| true);
+        assert_eq!(
+            j.entries[0].record().expires_at.map(|t| t.to_rfc3339()),
+            Some("2026-01-01T00:00:00+00:00".to_string())
+        );
     }
 
     #[test]

@@ -102,6 +102,12 @@ pub async fn adopt(
         record.last_status = crate::state::Status::Provisioning;
         adopted.push(record);
     }
+    if adopted.is_empty() {
+        return Ok(Adopted {
+            records: adopted,
+            skipped_note,
+        });
+    }
     let list = adopted.clone();
     registry.update(|d| {
         for r in list {

@@ -173,6 +173,26 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
         }
     }
     if targets.is_empty() && sel.expired.is_some() {
+        // Nothing expired is fine (a cron line); an --app/--env that names
+        // nothing at all is a mistake worth saying.
+        let named = |app: Option<&str>, env: Option<&str>| {
+            sel.app.as_deref().is_none_or(|a| app == Some(a))
+                && sel.env.as_deref().is_none_or(|x| env == Some(x))
+        };
+        let exists = joined.entries.iter().any(|e| {
+            let r = e.record();
+            named(Some(&r.app_name), Some(&r.env))
+        }) || joined
+            .orphan_firewalls
+            .iter()
+            .chain(&joined.young_firewalls)
+            .any(|f| {
+                let d = DeploymentTags::parse(&f.tags);
+                named(d.app.as_deref(), d.env.as_deref())
+            });
+        if !exists {
+            bail!("nothing matches the given --app/--env; see 'linode-ai status'");
+        }
         return Ok(targets);
     }
     if targets.is_empty() {

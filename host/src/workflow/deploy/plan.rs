@@ -534,7 +534,12 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         })?,
         (None, None) => None,
     };
-    let expires_at = ttl.map(|d| cx.now + d);
+    // To the minute, as the tag keeps it: every machine agrees on the moment.
+    let expires_at = ttl.map(|d| {
+        let t = cx.now + d;
+        t - chrono::Duration::seconds(t.timestamp().rem_euclid(60))
+            - chrono::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
+    });
     if let (Some(at), Some(d)) = (expires_at, ttl) {
         notes.push(format!(
             "expires {} (in {}{}): `status` marks it then, `linode-ai destroy --expired` removes it",

@@ -20,12 +20,14 @@ pub struct Replaced {
 
 /// Destroys `old` (looked up afresh: the account may have changed while the
 /// new one was made). One that is no longer anywhere is reported, not skipped.
+/// `each` hears of every outcome as it happens.
 pub async fn replace_old(
     client: &LinodeClient,
     registry: &Registry,
     catalog: &Catalog,
     known_hosts: &std::path::Path,
     old: &[Deployment],
+    each: &dyn Fn(&Replaced),
 ) -> Result<Vec<Replaced>> {
     let (joined, view) = destroy::survey(client, registry, catalog).await?;
     let mut out = Vec::new();
@@ -38,25 +40,31 @@ pub async fn replace_old(
             Ok(targets) => {
                 for t in targets {
                     let outcome = destroy::destroy_one(client, registry, known_hosts, &t).await;
-                    out.push(Replaced {
+                    let r = Replaced {
                         deployment_id: d.deployment_id.clone(),
                         what: t.describe(),
                         outcome,
-                    });
+                    };
+                    each(&r);
+                    out.push(r);
                 }
             }
-            Err(_) => out.push(Replaced {
-                deployment_id: d.deployment_id.clone(),
-                what: format!(
-                    "{} (env: {}) Linode {}",
-                    d.app_name,
-                    d.env,
-                    d.linode_id
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| "pending".into())
-                ),
-                outcome: Outcome::NotFound,
-            }),
+            Err(_) => {
+                let r = Replaced {
+                    deployment_id: d.deployment_id.clone(),
+                    what: format!(
+                        "{} (env: {}) Linode {}",
+                        d.app_name,
+                        d.env,
+                        d.linode_id
+                            .map(|i| i.to_string())
+                            .unwrap_or_else(|| "pending".into())
+                    ),
+                    outcome: Outcome::NotFound,
+                };
+                each(&r);
+                out.push(r);
+            }
         }
     }
     Ok(out)
