@@ -8,7 +8,9 @@
 //! moves instances through provisioning -> booting -> running, serves
 //! `/ips` with loopback rDNS, and takes injected faults (status + Retry-After,
 //! delays, latency) through `/__sim/*` admin endpoints or the Rust API.
-//! Every address it hands out is loopback.
+//! Every address it hands out is loopback. DNS Manager: seeded master zones
+//! (`GET /domains`) and their records (list, get, create with the spec's
+//! rules, delete).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -170,6 +172,13 @@ impl SimFirewall {
     }
 }
 
+/// A DNS Manager zone and its records (by id, as the API shows them).
+#[derive(Debug, Clone)]
+struct SimDomain {
+    body: Value,
+    records: BTreeMap<u64, Value>,
+}
+
 #[derive(Default)]
 struct State {
     config: SimConfig,
@@ -177,6 +186,9 @@ struct State {
     next_fw: u64,
     instances: BTreeMap<u64, SimInstance>,
     firewalls: BTreeMap<u64, SimFirewall>,
+    next_domain: u64,
+    next_record: u64,
+    domains: BTreeMap<u64, SimDomain>,
     faults: Vec<Fault>,
     log: Vec<LoggedRequest>,
     in_flight: usize,
@@ -240,6 +252,10 @@ impl Sim {
             config,
             next_id: 1000,
             next_fw: 5000,
+            // Apart from each other (and real-looking): a domain id used as a
+            // record id, or the other way round, finds nothing.
+            next_domain: 1_827_000,
+            next_record: 21_258_000,
             ..Default::default()
         }));
         let st = state.clone();
@@ -405,6 +421,42 @@ impl Sim {
             f.devices.push((device, linode_id, None));
         }
         id
+    }
+
+    /// Adds a master zone owned by the account to the DNS Manager, shaped
+    /// as the API shows it (recorded: linodego TestDomainRecord_Create). A
+    /// domain is unique on the platform: seeding it again returns its id.
+    pub fn seed_domain(&self, domain: &str) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        if let Some((id, _)) = st.domains.iter().find(|(_, d)| d.body["domain"] == domain) {
+            return *id;
+        }
+        st.next_domain += 1;
+        let id = st.next_domain;
+        let now = now_naive_utc();
+        let body = json!({"id": id, "type": "master", "domain": domain, "tags": [], "group": "", "status": "active",
+            "errors": "", "description": "", "soa_email": format!("admin@{domain}"), "retry_sec": 0, "master_ips": [],
+            "axfr_ips": [], "expire_sec": 0, "refresh_sec": 0, "ttl_sec": 0, "created": now, "updated": now});
+        st.domains.insert(
+            id,
+            SimDomain {
+                body,
+                records: BTreeMap::new(),
+            },
+        );
+        id
+    }
+
+    /// A domain's records as `GET /domains/{id}/records` shows them, by id
+    /// (empty for an unknown domain).
+    pub fn domain_records(&self, domain_id: u64) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .domains
+            .get(&domain_id)
+            .map(|d| d.records.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Adds a running instance with these tags.
@@ -859,7 +911,254 @@ fn route(
                 None => (404, errors(&[("Not found", None)])),
             }
         }
+        (Method::Get, ["domains"]) => {
+            let st = state.lock().unwrap();
+            let items: Vec<Value> = st.domains.values().map(|d| d.body.clone()).collect();
+            filtered(items, filter, &["domain", "group", "tags"], query)
+        }
+        (Method::Get, ["domains", id]) => {
+            let st = state.lock().unwrap();
+            match id.parse::<u64>().ok().and_then(|id| st.domains.get(&id)) {
+                Some(d) => (200, d.body.clone()),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Get, ["domains", id, "records"]) => {
+            let st = state.lock().unwrap();
+            match id.parse::<u64>().ok().and_then(|id| st.domains.get(&id)) {
+                Some(d) => filtered(
+                    d.records.values().cloned().collect(),
+                    filter,
+                    &["name", "target", "type", "tag"],
+                    query,
+                ),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Post, ["domains", id, "records"]) => create_record(state, id, body),
+        (Method::Get, ["domains", id, "records", rid]) => {
+            let st = state.lock().unwrap();
+            let found = id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| st.domains.get(&id))
+                .zip(rid.parse::<u64>().ok())
+                .and_then(|(d, rid)| d.records.get(&rid));
+            match found {
+                Some(r) => (200, r.clone()),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
+        (Method::Delete, ["domains", id, "records", rid]) => {
+            let mut st = state.lock().unwrap();
+            let removed = id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| st.domains.get_mut(&id))
+                .zip(rid.parse::<u64>().ok())
+                .and_then(|(d, rid)| d.records.remove(&rid));
+            match removed {
+                Some(_) => (200, json!({})),
+                None => (404, errors(&[("Not found", None)])),
+            }
+        }
         _ => (404, errors(&[("Not found", None)])),
+    }
+}
+
+/// Domain record types (spec: the record `type` enum).
+const RECORD_TYPES: [&str; 9] = ["A", "AAAA", "NS", "MX", "CNAME", "TXT", "SRV", "PTR", "CAA"];
+
+/// A record's valid `ttl_sec` values (spec: "any other value will be rounded
+/// to the nearest valid value"); 0, what the API stores when none is given
+/// (recorded), means the domain's default.
+const RECORD_TTLS: [i64; 12] = [
+    300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200,
+];
+
+/// `ttl_sec` as the API stores it: 0 kept, anything else the nearest valid
+/// value (a tie goes to the longer one).
+fn record_ttl(v: i64) -> i64 {
+    if v == 0 {
+        return 0;
+    }
+    let mut best = RECORD_TTLS[0];
+    for t in RECORD_TTLS {
+        if t.abs_diff(v) <= best.abs_diff(v) {
+            best = t;
+        }
+    }
+    best
+}
+
+/// An A/AAAA record's `name`: empty (the zone apex) or dot-separated labels
+/// of letters, digits and hyphens, each 1-63 characters; the left-most may be
+/// `*` (a wildcard).
+pub fn record_hostname_ok(name: &str) -> bool {
+    name.is_empty()
+        || name.split('.').enumerate().all(|(i, label)| {
+            (i == 0 && label == "*")
+                || (!label.is_empty()
+                    && label.len() < 64
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        })
+}
+
+/// `POST /domains/{id}/records`: the spec's rules, the real error reasons
+/// where known (`Invalid IPv4 or IPv6 address`; `Name contains invalid
+/// characters` with `Invalid hostname`), fields it does not know ignored.
+fn create_record(state: &Arc<Mutex<State>>, domain: &str, body: Option<Value>) -> (u16, Value) {
+    let Some(domain_id) = domain
+        .parse::<u64>()
+        .ok()
+        .filter(|id| state.lock().unwrap().domains.contains_key(id))
+    else {
+        return (404, errors(&[("Not found", None)]));
+    };
+    let Some(Value::Object(b)) = body else {
+        return (400, errors(&[("Request body must be a JSON object", None)]));
+    };
+    let mut errs: Vec<(String, Option<String>)> = Vec::new();
+    let mut err = |r: &str, f: &str| errs.push((r.to_string(), Some(f.to_string())));
+    // A string field: None when absent or null, Err when another JSON type.
+    let string = |k: &str| match b.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{k} must be a string")),
+    };
+    let ty = match string("type") {
+        Ok(Some(t)) if RECORD_TYPES.contains(&t.as_str()) => Some(t),
+        Ok(None) => {
+            err("type is required", "type");
+            None
+        }
+        _ => {
+            err(
+                &format!("type must be one of {}", RECORD_TYPES.join(", ")),
+                "type",
+            );
+            None
+        }
+    };
+    let ty = ty.as_deref();
+    let name = match string("name") {
+        Ok(n) => n,
+        Err(e) => {
+            err(&e, "name");
+            None
+        }
+    };
+    if let Some(n) = &name {
+        if n.chars().count() > 100 {
+            err("name must be at most 100 characters", "name");
+        } else if matches!(ty, Some("A" | "AAAA")) {
+            if !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.*".contains(c))
+            {
+                err("Name contains invalid characters", "name");
+            }
+            if !record_hostname_ok(n) {
+                err("Invalid hostname", "name");
+            }
+        }
+    } else if ty == Some("CNAME") && b.get("name").is_none_or(Value::is_null) {
+        err("name is required", "name");
+    }
+    let mut target = match string("target") {
+        Ok(t) => t,
+        Err(e) => {
+            err(&e, "target");
+            None
+        }
+    };
+    match (ty, target.as_deref()) {
+        (Some("A"), Some("[remote_addr]")) => target = Some("127.0.0.1".into()),
+        (Some("A"), Some(t)) if t.parse::<std::net::Ipv4Addr>().is_err() => {
+            err("Invalid IPv4 or IPv6 address", "target")
+        }
+        (Some("AAAA"), Some(t)) if t.parse::<std::net::Ipv6Addr>().is_err() => {
+            err("Invalid IPv4 or IPv6 address", "target")
+        }
+        (Some(t), None) if t != "CAA" && b.get("target").is_none_or(Value::is_null) => {
+            err("target is required", "target")
+        }
+        _ => {}
+    }
+    let mut strings = BTreeMap::new();
+    for k in ["service", "protocol", "tag"] {
+        match string(k) {
+            Ok(v) => {
+                strings.insert(k, v);
+            }
+            Err(e) => err(&e, k),
+        }
+    }
+    if let Some(Some(tag)) = strings.get("tag") {
+        if !["issue", "issuewild", "iodef"].contains(&tag.as_str()) {
+            err("tag must be one of issue, issuewild, iodef", "tag");
+        }
+    } else if ty == Some("CAA") {
+        err("tag is required", "tag");
+    }
+    if ty == Some("SRV") && strings.get("service").is_none_or(Option::is_none) {
+        err("service is required", "service");
+    }
+    let mut ints = BTreeMap::new();
+    for (k, max) in [("priority", 255), ("weight", 65535), ("port", 65535)] {
+        match b.get(k) {
+            None | Some(Value::Null) => {
+                if ty == Some("SRV") {
+                    err(&format!("{k} is required"), k);
+                }
+            }
+            Some(v) => match v.as_i64() {
+                Some(n) if (0..=max).contains(&n) => {
+                    ints.insert(k, n);
+                }
+                Some(_) => err(&format!("Must be a value between 0 and {max}."), k),
+                None => err(&format!("{k} must be an integer"), k),
+            },
+        }
+    }
+    let ttl = match b.get("ttl_sec") {
+        None | Some(Value::Null) => 0,
+        Some(v) => match (v.as_i64(), v.as_u64()) {
+            (Some(n), _) => record_ttl(n),
+            (None, Some(_)) => record_ttl(i64::MAX),
+            _ => {
+                err("ttl_sec must be an integer", "ttl_sec");
+                0
+            }
+        },
+    };
+    if !errs.is_empty() {
+        let list: Vec<(&str, Option<&str>)> = errs
+            .iter()
+            .map(|(r, f)| (r.as_str(), f.as_deref()))
+            .collect();
+        return (400, errors(&list));
+    }
+    let mut st = state.lock().unwrap();
+    st.next_record += 1;
+    let id = st.next_record;
+    let now = now_naive_utc();
+    // Shaped as the API answers (recorded): numbers default to 0, strings to null.
+    let record = json!({
+        "id": id, "type": ty, "name": name.unwrap_or_default(), "target": target.unwrap_or_default(),
+        "priority": ints.get("priority").copied().unwrap_or(0),
+        "weight": ints.get("weight").copied().unwrap_or(0),
+        "port": ints.get("port").copied().unwrap_or(0),
+        "service": strings["service"], "protocol": strings["protocol"], "tag": strings["tag"],
+        "ttl_sec": ttl, "created": now, "updated": now,
+    });
+    match st.domains.get_mut(&domain_id) {
+        Some(d) => {
+            d.records.insert(id, record.clone());
+            (200, record)
+        }
+        // Removed while this request was being checked.
+        None => (404, errors(&[("Not found", None)])),
     }
 }
 
@@ -1294,4 +1593,349 @@ pub fn types() -> Vec<Value> {
         mk("g2-gpu-rtx4000a1-m", "gpu", 32768, 8, 1, 0.67, 446.0),
         mk("g1-gpu-rtx6000-1", "gpu", 32768, 8, 1, 1.5, 1000.0),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(sim: &Sim, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        route(&sim.state, &method, path, "", body, None)
+    }
+
+    fn not_found() -> Value {
+        json!({"errors": [{"reason": "Not found"}]})
+    }
+
+    #[test]
+    fn domain_records_create_list_get_delete() {
+        let sim = Sim::start(SimConfig::default());
+        let d = sim.seed_domain("example.org");
+        assert_eq!(sim.seed_domain("example.org"), d);
+        let other = sim.seed_domain("example.net");
+
+        let (s, list) = call(&sim, Method::Get, "/domains", None);
+        assert_eq!(s, 200);
+        assert_eq!(
+            (&list["page"], &list["pages"], &list["results"]),
+            (&json!(1), &json!(1), &json!(2))
+        );
+        let zone = &list["data"][0];
+        assert_eq!(
+            (&zone["id"], &zone["domain"], &zone["type"], &zone["status"]),
+            (
+                &json!(d),
+                &json!("example.org"),
+                &json!("master"),
+                &json!("active")
+            )
+        );
+        assert_eq!(zone["soa_email"], "admin@example.org");
+        let (s, one) = route(
+            &sim.state,
+            &Method::Get,
+            "/domains",
+            "",
+            None,
+            Some(r#"{"domain": "example.net"}"#),
+        );
+        assert_eq!(
+            (s, &one["results"], &one["data"][0]["id"]),
+            (200, &json!(1), &json!(other))
+        );
+        assert_eq!(
+            call(&sim, Method::Get, &format!("/domains/{d}"), None),
+            (200, zone.clone())
+        );
+
+        let path = format!("/domains/{d}/records");
+        let (s, www) = call(
+            &sim,
+            Method::Post,
+            &path,
+            Some(
+                json!({"type": "A", "name": "www", "target": "203.0.113.7", "ttl_sec": 250, "id": 1, "extra": true}),
+            ),
+        );
+        assert_eq!(s, 200, "{www}");
+        assert!(www["id"].as_u64().unwrap() > 21_000_000);
+        assert_eq!(
+            (&www["type"], &www["name"], &www["target"], &www["ttl_sec"]),
+            (
+                &json!("A"),
+                &json!("www"),
+                &json!("203.0.113.7"),
+                &json!(300)
+            )
+        );
+        assert_eq!(
+            (
+                &www["priority"],
+                &www["weight"],
+                &www["port"],
+                &www["service"],
+                &www["protocol"],
+                &www["tag"]
+            ),
+            (
+                &json!(0),
+                &json!(0),
+                &json!(0),
+                &Value::Null,
+                &Value::Null,
+                &Value::Null
+            )
+        );
+        assert!(www.get("extra").is_none());
+        for (name, target) in [("", "203.0.113.8"), ("*.dev", "203.0.113.9")] {
+            let (s, r) = call(
+                &sim,
+                Method::Post,
+                &path,
+                Some(json!({"type": "A", "name": name, "target": target})),
+            );
+            assert_eq!(
+                (s, &r["name"], &r["ttl_sec"]),
+                (200, &json!(name), &json!(0)),
+                "{r}"
+            );
+        }
+        let (s, v6) = call(
+            &sim,
+            Method::Post,
+            &path,
+            Some(json!({"type": "AAAA", "name": "www", "target": "2001:db8::7"})),
+        );
+        assert_eq!(s, 200, "{v6}");
+
+        let (s, page) = call(&sim, Method::Get, &path, None);
+        assert_eq!((s, &page["results"]), (200, &json!(4)));
+        assert_eq!(page["data"][0], www);
+        assert_eq!(
+            sim.domain_records(d),
+            page["data"].as_array().unwrap().clone()
+        );
+        assert!(sim.domain_records(other).is_empty());
+        assert!(sim.domain_records(1).is_empty());
+        let (s, by_name) = route(
+            &sim.state,
+            &Method::Get,
+            &path,
+            "",
+            None,
+            Some(r#"{"name": "www", "type": "AAAA"}"#),
+        );
+        assert_eq!(
+            (s, &by_name["results"], &by_name["data"][0]),
+            (200, &json!(1), &v6)
+        );
+
+        let rec = format!("{path}/{}", www["id"]);
+        assert_eq!(call(&sim, Method::Get, &rec, None), (200, www.clone()));
+        assert_eq!(call(&sim, Method::Delete, &rec, None), (200, json!({})));
+        assert_eq!(call(&sim, Method::Get, &rec, None), (404, not_found()));
+        assert_eq!(call(&sim, Method::Delete, &rec, None), (404, not_found()));
+        assert_eq!(sim.domain_records(d).len(), 3);
+    }
+
+    #[test]
+    fn record_lists_are_paged() {
+        let sim = Sim::start(SimConfig::default());
+        let d = sim.seed_domain("example.org");
+        let path = format!("/domains/{d}/records");
+        for i in 0..30 {
+            let body = json!({"type": "TXT", "name": format!("t{i}"), "target": "v"});
+            assert_eq!(call(&sim, Method::Post, &path, Some(body)).0, 200);
+        }
+        let (s, p2) = route(
+            &sim.state,
+            &Method::Get,
+            &path,
+            "page=2&page_size=25",
+            None,
+            None,
+        );
+        assert_eq!(
+            (s, &p2["page"], &p2["pages"], &p2["results"]),
+            (200, &json!(2), &json!(2), &json!(30))
+        );
+        assert_eq!(p2["data"].as_array().unwrap().len(), 5);
+        assert_eq!(p2["data"][0]["name"], "t25");
+    }
+
+    #[test]
+    fn record_validation_names_the_field() {
+        let sim = Sim::start(SimConfig::default());
+        let d = sim.seed_domain("example.org");
+        let path = format!("/domains/{d}/records");
+        let fields = |body: Value| {
+            let (s, out) = call(&sim, Method::Post, &path, Some(body));
+            assert_eq!(s, 400, "{out}");
+            out["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        let ipv4 = json!({"type": "A", "name": "www", "target": "203.0.113.300"});
+        assert_eq!(fields(ipv4.clone()), ["target"]);
+        let (_, out) = call(&sim, Method::Post, &path, Some(ipv4));
+        assert_eq!(
+            out,
+            json!({"errors": [{"reason": "Invalid IPv4 or IPv6 address", "field": "target"}]})
+        );
+        assert_eq!(
+            fields(json!({"type": "A", "name": "www", "target": "2001:db8::1"})),
+            ["target"]
+        );
+        assert_eq!(
+            fields(json!({"type": "AAAA", "name": "www", "target": "203.0.113.7"})),
+            ["target"]
+        );
+        assert_eq!(fields(json!({"type": "A", "name": "www"})), ["target"]);
+        assert_eq!(
+            fields(json!({"name": "www", "target": "203.0.113.7"})),
+            ["type"]
+        );
+        assert_eq!(fields(json!({"type": "SPF", "target": "v=spf1"})), ["type"]);
+        assert_eq!(
+            fields(json!({"type": "a", "target": "203.0.113.7"})),
+            ["type"]
+        );
+        assert_eq!(
+            fields(json!({"type": "A", "name": "@", "target": "203.0.113.7"})),
+            ["name", "name"]
+        );
+        let long_label = "a".repeat(64);
+        for bad in [
+            "a..b",
+            ".www",
+            "www.",
+            "w*w",
+            "a.*",
+            "under_score",
+            long_label.as_str(),
+        ] {
+            assert_eq!(
+                fields(json!({"type": "A", "name": bad, "target": "203.0.113.7"}))[0],
+                "name",
+                "{bad}"
+            );
+        }
+        let too_long = ["a".repeat(50), "b".repeat(50)].join(".");
+        assert_eq!(too_long.len(), 101);
+        assert_eq!(
+            fields(json!({"type": "AAAA", "name": too_long, "target": "::1"})),
+            ["name"]
+        );
+        assert_eq!(
+            fields(json!({"type": "A", "target": "203.0.113.7", "ttl_sec": "300"})),
+            ["ttl_sec"]
+        );
+        assert_eq!(
+            fields(json!({"type": "CAA", "target": "letsencrypt.org", "tag": "bogus"})),
+            ["tag"]
+        );
+        assert_eq!(
+            fields(json!({"type": "MX", "target": "mail.example.org", "priority": 256})),
+            ["priority"]
+        );
+        assert!(sim.domain_records(d).is_empty());
+
+        let ok = |name: &str, ttl: Value| {
+            let (s, r) = call(
+                &sim,
+                Method::Post,
+                &path,
+                Some(json!({"type": "A", "name": name, "target": "[remote_addr]", "ttl_sec": ttl})),
+            );
+            assert_eq!(s, 200, "{r}");
+            assert_eq!(r["target"], "127.0.0.1");
+            r["ttl_sec"].clone()
+        };
+        assert_eq!(ok(&"a".repeat(63), json!(0)), json!(0));
+        assert_eq!(ok("x-1.b-2.c", json!(100000)), json!(86400));
+        assert_eq!(ok("*", json!(1950)), json!(3600));
+        assert_eq!(ok("*.a", json!(5_000_000)), json!(2419200));
+        assert_eq!(ok("1st", json!(1)), json!(300));
+        assert_eq!(ok("n", Value::Null), json!(0));
+    }
+
+    #[test]
+    fn unknown_domains_and_records_are_404() {
+        let sim = Sim::start(SimConfig::default());
+        let d = sim.seed_domain("example.org");
+        let (_, r) = call(
+            &sim,
+            Method::Post,
+            &format!("/domains/{d}/records"),
+            Some(json!({"type": "A", "name": "www", "target": "203.0.113.7"})),
+        );
+        let rid = r["id"].as_u64().unwrap();
+        let other = sim.seed_domain("example.net");
+        let a = json!({"type": "A", "name": "www", "target": "203.0.113.7"});
+        for (method, path, body) in [
+            (Method::Get, "/domains/999".to_string(), None),
+            (Method::Get, "/domains/abc".to_string(), None),
+            (Method::Get, "/domains/999/records".to_string(), None),
+            (
+                Method::Post,
+                "/domains/999/records".to_string(),
+                Some(a.clone()),
+            ),
+            (
+                Method::Post,
+                "/domains/999/records".to_string(),
+                Some(json!({})),
+            ),
+            (Method::Get, format!("/domains/{d}/records/999"), None),
+            (Method::Delete, format!("/domains/{d}/records/999"), None),
+            (Method::Delete, format!("/domains/999/records/{rid}"), None),
+            (Method::Get, format!("/domains/{other}/records/{rid}"), None),
+            (
+                Method::Delete,
+                format!("/domains/{other}/records/{rid}"),
+                None,
+            ),
+            (Method::Get, format!("/domains/{rid}"), None),
+        ] {
+            assert_eq!(
+                call(&sim, method, &path, body),
+                (404, not_found()),
+                "{path}"
+            );
+        }
+        assert_eq!(sim.domain_records(d).len(), 1);
+    }
+
+    /// The one test over HTTP: the DNS endpoints need the token like the others.
+    #[test]
+    fn domains_need_a_token() {
+        use std::io::{Read, Write};
+        let sim = Sim::start(SimConfig::default());
+        sim.seed_domain("example.org");
+        let status = |auth: &str| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", sim.port)).unwrap();
+            write!(
+                c,
+                "GET /v4/domains HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).unwrap();
+            let code = out.split(' ').nth(1).unwrap_or("").to_string();
+            let body = out
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default();
+            (code, body)
+        };
+        let (code, body) = status("");
+        assert_eq!(code, "401");
+        assert!(body.contains("Invalid Token"), "{body}");
+        let (code, body) = status("Authorization: Bearer test-token\r\n");
+        assert_eq!(code, "200");
+        assert!(body.contains("example.org"), "{body}");
+    }
 }
