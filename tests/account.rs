@@ -842,3 +842,120 @@ fn an_expiry_is_tagged_shown_and_acted_on() {
     assert!(out.stdout.contains("Nothing has expired"), "{}", out.stdout);
     assert_eq!(env.sim.instances().len(), 1, "the unexpired one stays");
 }
+
+/// Issue 19 (your own domain): `--domain` in the account's DNS Manager gets
+/// its A record from deploy and loses it on destroy; a record someone else
+/// made for the name, and every other record, is left alone; a name outside
+/// the account's zones is left to the user with a note saying what to do.
+#[test]
+fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
+    let env = Env::new();
+    let zone = env.sim.seed_domain("example.com");
+    let add = |name: &str, target: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/domains/{zone}/records", env.sim.base_url()))
+            .bearer_auth("test-token")
+            .json(&serde_json::json!({"type": "A", "name": name, "target": target}))
+            .send()
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    };
+    add("www", "10.0.0.10");
+    add("taken", "10.0.0.11");
+    let names = || -> Vec<(String, String)> {
+        env.sim
+            .domain_records(zone)
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap_or_default().to_string(),
+                    r["target"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+
+    let dir = env.project("embeddings");
+    let out = env
+        .run(&["deploy", "--domain", "Chat.Example.com"], Some(&dir))
+        .ok();
+    let ip = env.records()[0]["ipv4"].as_str().unwrap().to_string();
+    assert!(
+        out.stderr
+            .contains(&format!("created the A record Chat.Example.com -> {ip}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("made in your DNS Manager"),
+        "{}",
+        out.stdout
+    );
+    let chat: Vec<serde_json::Value> = env
+        .sim
+        .domain_records(zone)
+        .into_iter()
+        .filter(|r| r["name"] == "chat")
+        .collect();
+    assert_eq!(chat.len(), 1, "{:?}", names());
+    assert_eq!(chat[0]["target"], ip.as_str());
+    assert_eq!(chat[0]["ttl_sec"], 300);
+    assert_eq!(
+        env.records()[0]["dns_records"][0]["record_id"],
+        chat[0]["id"]
+    );
+
+    // Someone else's record for the name: not touched, and said.
+    let out = env
+        .run(
+            &["deploy", "--domain", "taken.example.com"],
+            Some(&env.project("chat-agent")),
+        )
+        .ok();
+    assert!(
+        out.stderr.contains("already points at 10.0.0.11"),
+        "{}",
+        out.stderr
+    );
+    assert!(out
+        .stdout
+        .contains("point an A record for taken.example.com"));
+    // A name in no zone of the account: what to do.
+    let out = env
+        .run(
+            &["deploy", "--domain", "chat.elsewhere.net"],
+            Some(&env.project("chat-webui")),
+        )
+        .ok();
+    assert!(
+        out.stderr
+            .contains("is not in a zone of your Linode DNS Manager"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(names().len(), 3, "{:?}", names());
+
+    // --replace onto the same address (the stand-in gives every Linode one):
+    // the new deployment takes the record over, the old one's destroy keeps it.
+    env.run(
+        &["deploy", "--replace", "--domain", "chat.example.com"],
+        Some(&dir),
+    )
+    .ok();
+    let chat = names().into_iter().filter(|(n, _)| n == "chat").count();
+    assert_eq!(chat, 1, "{:?}", names());
+    // Destroy removes the record it made, and only that one.
+    env.run(&["destroy", "--app", "embeddings", "--yes"], None)
+        .ok();
+    let left = names();
+    assert!(!left.iter().any(|(n, _)| n == "chat"), "{left:?}");
+    assert!(
+        left.contains(&("www".into(), "10.0.0.10".into())),
+        "{left:?}"
+    );
+    assert!(
+        left.contains(&("taken".into(), "10.0.0.11".into())),
+        "{left:?}"
+    );
+}

@@ -117,6 +117,18 @@ pub fn boot_id() -> Option<String> {
 }
 
 /// One deployment as recorded locally. No secrets are ever stored here.
+/// A record in the account's DNS Manager that linode-ai made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    pub domain_id: u64,
+    pub record_id: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The full name (`chat.example.com`).
+    pub name: String,
+    pub target: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Deployment {
     pub deployment_id: String,
@@ -176,6 +188,9 @@ pub struct Deployment {
     /// `--ttl` (or the template's default): when it should be gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// DNS records linode-ai made for `--domain` (removed on destroy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<DnsRecord>,
     /// Fields written by a newer linode-ai, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

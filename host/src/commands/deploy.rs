@@ -127,6 +127,7 @@ fn progress_printer(style: crate::output::Style, quiet: bool) -> impl Fn(Progres
             Progress::Created { linode_id } => {
                 eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
             }
+            Progress::Dns(n) => eprintln!("  {} {}", style.dim("DNS:"), sanitize::line(&n)),
             Progress::HookLog(l) => {
                 eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
             }
@@ -399,7 +400,15 @@ fn print_summary(
     )?;
     if let Some(ip) = &record.ipv4 {
         if let Some(d) = &record.domain {
-            writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
+            match record.dns_records.first() {
+                Some(r) => writeln!(
+                    out,
+                    "DNS:       A record {} -> {} made in your DNS Manager (removed on destroy)",
+                    sanitize::line(&r.name),
+                    r.target
+                )?,
+                None => writeln!(out, "DNS:       point an A record for {d} at {ip}")?,
+            }
         }
     }
     if let (Some(k), Some(p)) = (&key, &example) {

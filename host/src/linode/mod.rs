@@ -716,6 +716,50 @@ impl LinodeClient {
             .await
     }
 
+    /// The account's DNS zones (`GET /domains`, all pages).
+    pub async fn list_domains(&self) -> Result<Vec<Domain>, ApiError> {
+        self.list_all("/domains", None, true).await
+    }
+
+    pub async fn domain_records(&self, domain_id: u64) -> Result<Vec<DomainRecord>, ApiError> {
+        self.list_all(&format!("/domains/{domain_id}/records"), None, true)
+            .await
+    }
+
+    /// Creates a record. A POST is not retried (see `request`): a caller that
+    /// got an uncertain error looks the record up before trying again.
+    pub async fn create_domain_record(
+        &self,
+        domain_id: u64,
+        body: &CreateRecord,
+    ) -> Result<DomainRecord, ApiError> {
+        self.request(
+            Method::POST,
+            &format!("/domains/{domain_id}/records"),
+            Some(body),
+            None,
+            true,
+        )
+        .await
+    }
+
+    pub async fn delete_domain_record(
+        &self,
+        domain_id: u64,
+        record_id: u64,
+    ) -> Result<(), ApiError> {
+        let _: serde_json::Value = self
+            .request::<_, ()>(
+                Method::DELETE,
+                &format!("/domains/{domain_id}/records/{record_id}"),
+                None,
+                None,
+                true,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn get_firewall(&self, id: u64) -> Result<Firewall, ApiError> {
         self.request::<_, ()>(
             Method::GET,

@@ -393,3 +393,37 @@ mod tests {
         assert!(json.contains("SUPERSECRET") && json.contains("\"firewall_id\":7"));
     }
 }
+
+/// A zone in the account's DNS Manager (`GET /domains`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Domain {
+    pub id: u64,
+    pub domain: String,
+    /// `master` (Linode answers for it) or `slave`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// One record of a zone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DomainRecord {
+    pub id: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub target: String,
+}
+
+/// `POST /domains/{id}/records` for an A or AAAA record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CreateRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Relative to the zone; empty for the zone's own name.
+    pub name: String,
+    pub target: String,
+    /// 300: the shortest the API takes, so a redeploy's new address spreads fast.
+    pub ttl_sec: u32,
+}

@@ -309,6 +309,7 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
         domain: None,
         key_env: None,
         expires_at: tags.expires,
+        dns_records: Vec::new(),
         ssh_identity: None,
         pending: None,
         extra: Default::default(),

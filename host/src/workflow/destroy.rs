@@ -310,6 +310,29 @@ pub async fn destroy_one(
                     Err(e) => return Outcome::Failed(format!("{e} (kept in the registry)")),
                 }
             }
+            // The DNS records it made point at an address that is gone (or soon reused);
+            // one a newer deployment took over (a --replace onto the same address) stays.
+            let claimed: Vec<(u64, u64)> = registry
+                .load()
+                .map(|d| d.deployments)
+                .unwrap_or_default()
+                .iter()
+                .filter(|d| d.deployment_id != record.deployment_id)
+                .flat_map(|d| d.dns_records.iter().map(|r| (r.domain_id, r.record_id)))
+                .collect();
+            let mine: Vec<_> = record
+                .dns_records
+                .iter()
+                .filter(|r| !claimed.contains(&(r.domain_id, r.record_id)))
+                .cloned()
+                .collect();
+            let dns = crate::workflow::dns::remove(client, &mine).await;
+            if !dns.is_empty() {
+                return Outcome::Failed(format!(
+                    "the Linode is deleted, but not {}; run destroy again to retry",
+                    dns.join(", ")
+                ));
+            }
             for fw in firewalls {
                 if let Err(e) = client
                     .delete_firewall_after(*fw, *instance, DETACH_WAIT)

@@ -7,6 +7,7 @@ pub mod account;
 pub mod adopt;
 pub mod deploy;
 pub mod destroy;
+pub mod dns;
 pub mod scaffold;
 pub mod status;
 pub mod template_store;

@@ -31,6 +31,8 @@ pub enum Progress {
     },
     /// A line the template's hook logged while judging health.
     HookLog(String),
+    /// What `--domain` did in the account's DNS Manager, or what to do.
+    Dns(String),
 }
 
 /// The record a plan starts as (pending).
@@ -86,6 +88,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         domain: s.domain.clone(),
         key_env: plan.stack.proxy.key_env.clone(),
         ssh_identity: plan.ssh_identity.clone(),
+        dns_records: Vec::new(),
         expires_at: plan.expires_at,
         pending: Some(PendingInfo::this_process()),
         extra: Default::default(),
@@ -273,6 +276,25 @@ pub async fn execute(
     record.ipv4 = ipv4;
     // Re-added if a `destroy` removed the pending record meanwhile: the Linode exists.
     registry.upsert(record.clone())?;
+    if let (Some(name), Some(ip)) = (plan.settings.domain.as_deref(), record.ipv4.clone()) {
+        // Records made for this app and env before (a --replace takes their name over).
+        let ours: Vec<_> = registry
+            .load()
+            .map(|d| d.deployments)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d.app_name == record.app_name && d.env == record.env)
+            .flat_map(|d| d.dns_records)
+            .collect();
+        let pointed = crate::workflow::dns::point(client, name, &ip, &ours).await;
+        if let Some(n) = pointed.note {
+            progress(Progress::Dns(n));
+        }
+        if !pointed.made.is_empty() {
+            record.dns_records = pointed.made;
+            registry.upsert(record.clone())?;
+        }
+    }
     Ok(record)
 }
 
