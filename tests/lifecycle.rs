@@ -1511,3 +1511,94 @@ fn templates_new_into_a_file_names_the_path() {
         );
     }
 }
+
+/// Issue 19 (your own model): `--model` sets the template's model variable
+/// for this deployment (the boot pulls or serves that name), is checked for
+/// form before any API call, and is refused by templates that name none.
+#[test]
+fn model_flag_sets_the_served_model_and_is_checked_first() {
+    let env = Env::new();
+    for (template, model, var) in [
+        ("chat-agent", "qwen2.5:0.5b", "OLLAMA_MODEL"),
+        ("llm-api", "meta-llama/Llama-3.2-1B-Instruct", "LLM_MODEL"),
+        ("embeddings", "intfloat/e5-small-v2", "EMBEDDING_MODEL"),
+    ] {
+        let dir = env.project(template);
+        let j = env
+            .run(
+                &["deploy", "--dry-run", "--json", "--model", model],
+                Some(&dir),
+            )
+            .ok()
+            .json();
+        let user_data = j["user_data"].as_str().unwrap();
+        assert!(
+            user_data.contains(&format!("{var}=$'{model}'")),
+            "{template}: {user_data}"
+        );
+        assert!(
+            j["notes"].to_string().contains(&format!("model {model}")),
+            "{template}: {}",
+            j["notes"]
+        );
+        let before = env.sim.requests().len();
+        let out = env
+            .run(
+                &["deploy", "--dry-run", "--model", "Bad Name;rm"],
+                Some(&dir),
+            )
+            .fails();
+        assert!(out.stderr.contains("--model"), "{}", out.stderr);
+        assert_eq!(env.sim.requests().len(), before, "no API call");
+    }
+    // vLLM gets the name as its argument, expanded from the env file.
+    let j = env.dry_run_json(&env.project("llm-api"));
+    let boot = decoded(
+        j["user_data"].as_str().unwrap(),
+        "/usr/local/bin/linode-ai-boot",
+    );
+    assert!(boot.contains("--model \"${LLM_MODEL}\""), "{boot}");
+    // A template that names no model variable refuses --model.
+    let tpl = env.home().join("plain");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("template.yml"),
+        "name: plain\nversion: 0.1.0\ndescription: A web server.\ndeploy:\n  target: linode\n  linode:\n    container:\n      image: nginx:1.27\n      internal_port: 80\n      health: {path: /}\n",
+    )
+    .unwrap();
+    env.run(&["templates", "add", tpl.to_str().unwrap()], None)
+        .ok();
+    let dir = env.project("plain");
+    let out = env
+        .run(
+            &["deploy", "--dry-run", "--model", "llama3.2:1b"],
+            Some(&dir),
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("does not take --model"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A gz+b64 file of a rendered user-data, decoded.
+fn decoded(user_data: &str, path: &str) -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let doc: serde_yaml::Value = serde_yaml::from_str(user_data).unwrap();
+    let f = doc["write_files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("no {path}"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(f["content"].as_str().unwrap())
+        .unwrap();
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}

@@ -255,6 +255,11 @@ pub struct DeployArgs {
     /// `linode-ai destroy --expired` removes it (run it from cron)
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
+    /// The model to serve instead of the template's: an Ollama name (chat-agent,
+    /// chat-webui: llama3.2:1b) or a Hugging Face repo id (llm-api, embeddings:
+    /// Qwen/Qwen2.5-1.5B-Instruct); checked for form before any API call
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
     /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,

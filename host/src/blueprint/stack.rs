@@ -259,6 +259,13 @@ impl Stack {
         check_sizes(spec)?;
         let l = &spec.deploy.linode;
         let declared: BTreeSet<&str> = spec.env.all().map(EnvVarSpec::name).collect();
+        // Values that may show in a process's arguments (`docker run ... --model X`).
+        let public: BTreeSet<&str> = spec
+            .env
+            .all()
+            .filter(|v| v.is_public())
+            .map(EnvVarSpec::name)
+            .collect();
         let (raw, legacy_health, legacy_post): (Vec<ServiceSpec>, Option<String>, Option<String>) =
             match (&l.container, l.services.is_empty()) {
                 (Some(_), false) => bail!(
@@ -341,6 +348,15 @@ impl Stack {
                         bail!(
                             "{who} environment {k} references ${{{r}}}, which the template does not declare (declare it under env, or use {})",
                             BOOT_VARS.join(" or ")
+                        );
+                    }
+                }
+            }
+            for a in &s.args {
+                for r in references(a).map_err(|e| anyhow::anyhow!("{who} args: {e}"))? {
+                    if !public.contains(r.as_str()) {
+                        bail!(
+                            "{who} args reference ${{{r}}}: arguments show in the instance's process list, so only variables declared with `public: true` may be used there"
                         );
                     }
                 }
@@ -705,6 +721,18 @@ mod tests {
         assert_eq!(s.fronted, "ui");
         let probes: Vec<_> = s.probes().iter().map(|p| p.path.clone()).collect();
         assert_eq!(probes, ["/healthz/ui", "/healthz/db"], "fronted first");
+    }
+
+    #[test]
+    fn args_may_name_only_public_variables() {
+        // KEY is a generated secret: in an argument it would show in `ps` and `docker inspect`.
+        let e = spec(
+            "      - {name: a, image: a:1, port: 1, args: [--token, '${KEY}']}",
+            "    proxy: {key_env: KEY}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("${KEY}") && e.contains("public: true"), "{e}");
     }
 
     #[test]

@@ -79,10 +79,76 @@ pub struct LinodeSection {
     /// with the project's env vars exported (e.g. pulling a model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_start_script: Option<String>,
+    /// The model the app serves, for `deploy --model NAME`: the env var that
+    /// names it and how names look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSpec>,
     /// The expiry a deployment gets when `deploy --ttl` is not given (e.g.
     /// `8h` for a template that needs a GPU plan): `90m`, `8h`, `2d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_ttl: Option<String>,
+}
+
+/// `deploy.linode.model`: which variable `--model` sets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A declared env var (e.g. `OLLAMA_MODEL`).
+    pub env: String,
+    pub kind: ModelKind,
+}
+
+/// How a model is named.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Ollama's library names: `llama3.2:1b`, `qwen2.5:0.5b`, `hf.co/org/repo:Q4_K_M`.
+    Ollama,
+    /// A Hugging Face repository id: `Qwen/Qwen2.5-1.5B-Instruct`.
+    Huggingface,
+}
+
+impl ModelKind {
+    /// Checks a model name's form (nothing is looked up).
+    pub fn check(self, name: &str) -> Result<()> {
+        let part = |p: &str, max: usize| {
+            !p.is_empty()
+                && p.len() <= max
+                && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        let ok = match self {
+            ModelKind::Ollama => {
+                let (path, tag) = match name.rsplit_once(':') {
+                    Some((p, t)) => (p, Some(t)),
+                    None => (name, None),
+                };
+                let segments: Vec<&str> = path.split('/').collect();
+                name.len() <= 200
+                    && segments.len() <= 3
+                    && segments.iter().all(|p| part(p, 80))
+                    && tag.is_none_or(|t| part(t, 128))
+            }
+            ModelKind::Huggingface => match name.split_once('/') {
+                Some((org, repo)) => part(org, 96) && part(repo, 96) && !repo.contains('/'),
+                None => false,
+            },
+        };
+        if !ok {
+            bail!(
+                "--model {} is not {}",
+                quote(name),
+                match self {
+                    ModelKind::Ollama =>
+                        "an Ollama model name (`name[:tag]`, e.g. llama3.2:1b or qwen2.5:0.5b)",
+                    ModelKind::Huggingface =>
+                        "a Hugging Face repository id (`org/name`, e.g. Qwen/Qwen2.5-1.5B-Instruct)",
+                }
+            );
+        }
+        Ok(())
+    }
 }
 
 fn default_base_image() -> String {
@@ -676,6 +742,14 @@ impl TemplateSpec {
                 bail!("env var {} is listed twice", var.name());
             }
         }
+        if let Some(m) = &self.deploy.linode.model {
+            if !self.env.all().any(|v| v.name() == m.env) {
+                bail!(
+                    "field `deploy.linode.model.env` names {}, which the template does not declare under env",
+                    quote(&m.env)
+                );
+            }
+        }
         if let Some(ttl) = &self.deploy.linode.default_ttl {
             naming::parse_ttl(ttl)
                 .map_err(|e| anyhow::anyhow!("field `deploy.linode.default_ttl`: {e}"))?;
@@ -702,6 +776,60 @@ pub type EnvVars = BTreeMap<String, String>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_names_are_checked_for_form() {
+        for ok in [
+            "llama3.2:1b",
+            "qwen2.5:0.5b",
+            "library/llama3.2",
+            "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M",
+            "phi3",
+        ] {
+            ModelKind::Ollama
+                .check(ok)
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "../x",
+            "a b",
+            "a:b:c",
+            "-x",
+            "a/b/c/d",
+            "x:",
+            "x;rm -rf /",
+            "$(id)",
+        ] {
+            assert!(ModelKind::Ollama.check(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "Qwen/Qwen2.5-1.5B-Instruct",
+            "BAAI/bge-small-en-v1.5",
+            "meta-llama/Llama-3.2-1B-Instruct",
+        ] {
+            ModelKind::Huggingface
+                .check(ok)
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "gpt2",
+            "a/b/c",
+            "/x",
+            "x/",
+            "org/.hidden",
+            "org/na me",
+            "org/${HF_TOKEN}",
+        ] {
+            assert!(ModelKind::Huggingface.check(bad).is_err(), "{bad:?}");
+        }
+        let e = ModelKind::Huggingface
+            .check("gpt2")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("org/name"), "{e}");
+    }
 
     #[test]
     fn reserved_names_name_their_rule() {

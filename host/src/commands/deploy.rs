@@ -33,6 +33,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         domain,
         acme_ca,
         ttl,
+        model,
         ssh_keys,
         ssh_from,
         firewall,
@@ -60,6 +61,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         domain: domain.clone(),
         acme_ca: acme_ca.clone(),
         ttl: ttl.clone(),
+        model: model.clone(),
         firewall: Some(match (firewall, no_firewall) {
             (Some(id), _) => FirewallChoice::Existing(*id),
             (None, true) => FirewallChoice::Disabled,

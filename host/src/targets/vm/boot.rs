@@ -73,6 +73,13 @@ pub fn env_file_content(env: &EnvVars) -> String {
 /// `export NAME=...` for a fixed value: literal parts single-quoted,
 /// `${VAR}` references expanded (the value never appears in a process's arguments).
 fn export_fixed(name: &str, value: &str) -> String {
+    let word = expanding_word(value);
+    format!("    export {name}={word}\n    args+=(-e {name})\n")
+}
+
+/// One shell word for `value`: literal parts single-quoted, `${VAR}`
+/// references double-quoted (expanded, never split).
+fn expanding_word(value: &str) -> String {
     let mut word = String::new();
     let mut rest = value;
     while let Some(at) = rest.find("${") {
@@ -90,7 +97,7 @@ fn export_fixed(name: &str, value: &str) -> String {
     if !rest.is_empty() || word.is_empty() {
         word.push_str(&format!("'{}'", rest.replace('\'', r"'\''")));
     }
-    format!("    export {name}={word}\n    args+=(-e {name})\n")
+    word
 }
 
 fn fn_name(service: &str) -> String {
@@ -134,7 +141,12 @@ fn start_function(s: &Service) -> String {
     );
     for a in &s.args {
         run.push(' ');
-        run.push_str(&shell_quote(a));
+        // `${VAR}` of a public variable (checked by the stack), e.g. `--model ${LLM_MODEL}`.
+        if a.contains("${") {
+            run.push_str(&expanding_word(a));
+        } else {
+            run.push_str(&shell_quote(a));
+        }
     }
     f.push_str(&run);
     f.push_str("\n  )\n}\n");

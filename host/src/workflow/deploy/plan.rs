@@ -50,6 +50,8 @@ pub struct DeployOptions {
     /// `--ttl`: how long until the deployment expires (`none`: never); the
     /// template's `default_ttl` when not given.
     pub ttl: Option<String>,
+    /// `--model`: the model the app serves, instead of the template's or `.env`'s.
+    pub model: Option<String>,
 }
 
 /// What the plan needs from outside the project.
@@ -320,6 +322,18 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         }
     }
     let linode = template.linode();
+    // --model: checked for form before anything else looks at the network.
+    let model = match (&opts.model, &linode.model) {
+        (None, _) => None,
+        (Some(_), None) => bail!(
+            "template \"{}\" does not take --model (its template.yml names no model variable under deploy.linode.model)",
+            template.name()
+        ),
+        (Some(name), Some(spec)) => {
+            spec.kind.check(name)?;
+            Some((spec.env.clone(), name.clone()))
+        }
+    };
     let m = &manifest.deploy;
     let region = pick(&opts.region, &m.region)
         .or_else(|| linode.region_default.clone())
@@ -366,7 +380,14 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         .env_file
         .clone()
         .unwrap_or_else(|| project_dir.join(&manifest.env.file));
-    let (env, generated) = load_env(&template, &stack, &env_file, explicit_env)?;
+    let (mut env, generated) = load_env(&template, &stack, &env_file, explicit_env)?;
+    if let Some((var, name)) = &model {
+        env.insert(var.clone(), name.clone());
+        notes.push(format!(
+            "model {name} (--model sets {var} for this deployment; {} is not changed)",
+            env_file.display()
+        ));
+    }
     #[cfg(unix)]
     if let Some(mode) = crate::files::mode(&env_file).filter(|m| m & 0o077 != 0) {
         notes.push(format!(
