@@ -1551,6 +1551,38 @@ fn model_flag_sets_the_served_model_and_is_checked_first() {
         assert!(out.stderr.contains("--model"), "{}", out.stderr);
         assert_eq!(env.sim.requests().len(), before, "no API call");
     }
+    // A model the template knows: its size is stated, and a plan too small for it refused.
+    let dir = env.project("chat-agent");
+    let out = env
+        .run(
+            &["deploy", "--dry-run", "--model", "qwen2.5:7b"],
+            Some(&dir),
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("with model qwen2.5:7b needs 8192 MB")
+            && out.stderr.contains("cheapest that fits"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(
+            &[
+                "deploy",
+                "--dry-run",
+                "--model",
+                "qwen2.5:7b",
+                "--linode-type",
+                "g6-standard-4",
+            ],
+            Some(&dir),
+        )
+        .ok();
+    assert!(
+        out.stdout.contains("about 4.7 GB to download"),
+        "{}",
+        out.stdout
+    );
     // vLLM gets the name as its argument, expanded from the env file.
     let j = env.dry_run_json(&env.project("llm-api"));
     let boot = decoded(

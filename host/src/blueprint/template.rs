@@ -96,6 +96,22 @@ pub struct ModelSpec {
     /// A declared env var (e.g. `OLLAMA_MODEL`).
     pub env: String,
     pub kind: ModelKind,
+    /// Models whose size the template knows (the plan states it, and refuses
+    /// a Linode plan whose memory cannot hold it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<KnownModel>,
+}
+
+/// A model's size, from its library page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownModel {
+    pub name: String,
+    /// Download size, MB.
+    pub download_mb: u64,
+    /// Memory the whole app needs with this model, MB (the template's
+    /// `min_memory_mb` for it).
+    pub memory_mb: u64,
 }
 
 /// How a model is named.
@@ -743,6 +759,11 @@ impl TemplateSpec {
             }
         }
         if let Some(m) = &self.deploy.linode.model {
+            for k in &m.known {
+                m.kind
+                    .check(&k.name)
+                    .with_context(|| "field `deploy.linode.model.known`")?;
+            }
             if !self.env.all().any(|v| v.name() == m.env) {
                 bail!(
                     "field `deploy.linode.model.env` names {}, which the template does not declare under env",

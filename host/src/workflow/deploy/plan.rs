@@ -121,6 +121,10 @@ pub struct DeployPlan {
     pub ssh_identity: Option<PathBuf>,
     /// When it expires (`--ttl` or the template's default), in its tags too.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Memory the Linode plan needs (the template's, or the `--model`'s when larger).
+    pub min_memory_mb: Option<u64>,
+    /// `--model`, when given.
+    pub model: Option<String>,
 }
 
 impl DeployPlan {
@@ -381,10 +385,29 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         .clone()
         .unwrap_or_else(|| project_dir.join(&manifest.env.file));
     let (mut env, generated) = load_env(&template, &stack, &env_file, explicit_env)?;
+    let mut min_memory_mb = linode.min_memory_mb;
     if let Some((var, name)) = &model {
         env.insert(var.clone(), name.clone());
+        let size = match linode
+            .model
+            .iter()
+            .flat_map(|m| &m.known)
+            .find(|k| k.name == *name)
+        {
+            Some(k) => {
+                min_memory_mb = Some(min_memory_mb.unwrap_or(0).max(k.memory_mb));
+                format!(
+                    "about {:.1} GB to download, {} MB of memory needed",
+                    k.download_mb as f64 / 1000.0,
+                    k.memory_mb
+                )
+            }
+            None => {
+                "its size is not known to the template: make sure the plan's memory holds it".into()
+            }
+        };
         notes.push(format!(
-            "model {name} (--model sets {var} for this deployment; {} is not changed)",
+            "model {name}: {size} (--model sets {var} for this deployment; {} is not changed)",
             env_file.display()
         ));
     }
@@ -643,6 +666,8 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         probes,
         ssh_identity,
         expires_at,
+        min_memory_mb,
+        model: model.map(|(_, name)| name),
     })
 }
 

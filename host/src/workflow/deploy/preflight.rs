@@ -76,7 +76,7 @@ pub fn check_against_catalog(
         );
     };
     let hourly = |t: &LinodeType| t.price_in(&s.region).and_then(|p| p.hourly);
-    if let Some(min) = linode.min_memory_mb {
+    if let Some(min) = plan.min_memory_mb {
         if ty.memory < min {
             let better = types
                 .iter()
@@ -89,8 +89,12 @@ pub fn check_against_catalog(
                 .map(|t| format!("; the cheapest that fits is {} ({} MB)", t.id, t.memory))
                 .unwrap_or_default();
             bail!(
-                "template \"{}\" needs {min} MB of memory, but {} has {} MB{better}",
+                "template \"{}\"{} needs {min} MB of memory, but {} has {} MB{better}",
                 plan.template.name(),
+                plan.model
+                    .as_deref()
+                    .map(|m| format!(" with model {m}"))
+                    .unwrap_or_default(),
                 ty.id,
                 ty.memory
             );
