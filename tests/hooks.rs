@@ -704,7 +704,7 @@ fn hook_test_runs_health_on_a_given_probe() {
         "200",
         "--probe-body",
         body.to_str().unwrap(),
-        "--env",
+        "--var",
         "OLLAMA_MODEL=qwen2.5:0.5b",
         "--json",
     ]))

@@ -201,8 +201,9 @@ pub enum HookCmd {
         /// The probe got no answer, with this message
         #[arg(long, value_name = "MESSAGE", conflicts_with_all = ["probe_body"])]
         probe_error: Option<String>,
-        /// Env values the hook sees (in status only public ones are known), KEY=VALUE
-        #[arg(long = "env", value_name = "KEY=VALUE")]
+        /// A variable's value the hook sees (in status only public ones are known), KEY=VALUE.
+        /// (`--env` names an environment in deploy/status/destroy; here it is kept as an alias)
+        #[arg(long = "var", visible_alias = "env", value_name = "KEY=VALUE")]
         env: Vec<String>,
         /// Print machine-readable JSON on stdout instead of text
         #[arg(long)]
