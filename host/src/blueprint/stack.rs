@@ -134,9 +134,33 @@ fn check_env_pattern(p: &str, field: &str) -> Result<()> {
 
 /// The `${NAME}` references in a fixed value.
 pub fn references(value: &str) -> Result<Vec<String>> {
+    Ok(pieces(value)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Var(v) => Some(v.to_string()),
+            Piece::Text(_) => None,
+        })
+        .collect())
+}
+
+/// A part of a value that may reference variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// `${NAME}`: the name.
+    Var(&'a str),
+}
+
+/// The one reader of `${NAME}` in template values: text and references, in
+/// order (empty text is left out). An unclosed `${` or a reference that is
+/// not a variable name is an error naming the value.
+pub fn pieces(value: &str) -> Result<Vec<Piece<'_>>> {
     let mut out = Vec::new();
     let mut rest = value;
     while let Some(at) = rest.find("${") {
+        if at > 0 {
+            out.push(Piece::Text(&rest[..at]));
+        }
         let after = &rest[at + 2..];
         let Some(end) = after.find('}') else {
             bail!("{} has an unclosed ${{", quote(value));
@@ -149,8 +173,11 @@ pub fn references(value: &str) -> Result<Vec<String>> {
                 quote(name)
             );
         }
-        out.push(name.to_string());
+        out.push(Piece::Var(name));
         rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
     }
     Ok(out)
 }

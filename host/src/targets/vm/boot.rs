@@ -15,7 +15,7 @@
 //! (0600); each container receives just the variables its service lists.
 
 use crate::blueprint::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
-use crate::blueprint::stack::{references, Service, Stack, Target, NETWORK, PROXY};
+use crate::blueprint::stack::{pieces, references, Piece, Service, Stack, Target, NETWORK, PROXY};
 use crate::blueprint::template::{Condition, EnvVars};
 use crate::shell::{env_line, env_value_unquote, shell_quote};
 use crate::targets::vm::cloud_init::{CloudConfig, WriteFile};
@@ -80,24 +80,20 @@ fn export_fixed(name: &str, value: &str) -> String {
 /// One shell word for `value`: literal parts single-quoted, `${VAR}`
 /// references double-quoted (expanded, never split).
 fn expanding_word(value: &str) -> String {
-    let mut word = String::new();
-    let mut rest = value;
-    while let Some(at) = rest.find("${") {
-        let lit = &rest[..at];
-        if !lit.is_empty() {
-            word.push_str(&format!("'{}'", lit.replace('\'', r"'\''")));
-        }
-        let end = rest[at..]
-            .find('}')
-            .map(|e| at + e)
-            .unwrap_or(rest.len() - 1);
-        word.push_str(&format!("\"{}\"", &rest[at..=end]));
-        rest = &rest[end + 1..];
+    let single = |t: &str| format!("'{}'", t.replace('\'', r"'\''"));
+    // Values were checked when the stack was built; one that still does not
+    // read is all text.
+    let parts = pieces(value).unwrap_or_else(|_| vec![Piece::Text(value)]);
+    if parts.is_empty() {
+        return single("");
     }
-    if !rest.is_empty() || word.is_empty() {
-        word.push_str(&format!("'{}'", rest.replace('\'', r"'\''")));
-    }
-    word
+    parts
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => single(t),
+            Piece::Var(v) => format!("\"${{{v}}}\""),
+        })
+        .collect()
 }
 
 fn fn_name(service: &str) -> String {
