@@ -327,17 +327,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     }
     let linode = template.linode();
     // --model: checked for form before anything else looks at the network.
-    let model = match (&opts.model, &linode.model) {
-        (None, _) => None,
-        (Some(_), None) => bail!(
-            "template \"{}\" does not take --model (its template.yml names no model variable under deploy.linode.model)",
-            template.name()
-        ),
-        (Some(name), Some(spec)) => {
-            spec.kind.check(name)?;
-            Some((spec.env.clone(), name.clone()))
-        }
-    };
+    let model = model_choice(opts, &template)?;
     let m = &manifest.deploy;
     let region = pick(&opts.region, &m.region)
         .or_else(|| linode.region_default.clone())
@@ -388,28 +378,11 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     let mut min_memory_mb = linode.min_memory_mb;
     if let Some((var, name)) = &model {
         env.insert(var.clone(), name.clone());
-        let size = match linode
-            .model
-            .iter()
-            .flat_map(|m| &m.known)
-            .find(|k| k.name == *name)
-        {
-            Some(k) => {
-                min_memory_mb = Some(min_memory_mb.unwrap_or(0).max(k.memory_mb));
-                format!(
-                    "about {:.1} GB to download, {} MB of memory needed",
-                    k.download_mb as f64 / 1000.0,
-                    k.memory_mb
-                )
-            }
-            None => {
-                "its size is not known to the template: make sure the plan's memory holds it".into()
-            }
-        };
-        notes.push(format!(
-            "model {name}: {size} (--model sets {var} for this deployment; {} is not changed)",
-            env_file.display()
-        ));
+        let (note, need) = model_note(&template, var, name, &env_file);
+        min_memory_mb = need
+            .map(|n| min_memory_mb.unwrap_or(0).max(n))
+            .or(min_memory_mb);
+        notes.push(note);
     }
     #[cfg(unix)]
     if let Some(mode) = crate::files::mode(&env_file).filter(|m| m & 0o077 != 0) {
@@ -568,34 +541,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         deployment_id,
     );
     naming::check_label(&label).map_err(anyhow::Error::msg)?;
-    let ttl = match (&opts.ttl, &template.spec.deploy.linode.default_ttl) {
-        (Some(flag), _) => naming::parse_ttl(flag).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?,
-        (None, Some(d)) => naming::parse_ttl(d).map_err(|e| {
-            anyhow::anyhow!(
-                "template \"{}\" field `deploy.linode.default_ttl`: {e}",
-                template.name()
-            )
-        })?,
-        (None, None) => None,
-    };
-    // To the minute, as the tag keeps it: every machine agrees on the moment.
-    let expires_at = ttl.map(|d| {
-        let t = cx.now + d;
-        t - chrono::Duration::seconds(t.timestamp().rem_euclid(60))
-            - chrono::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
-    });
-    if let (Some(at), Some(d)) = (expires_at, ttl) {
-        notes.push(format!(
-            "expires {} (in {}{}): `status` marks it then, `linode-ai destroy --expired` removes it",
-            at.format("%Y-%m-%d %H:%M UTC"),
-            naming::format_span(d),
-            if opts.ttl.is_none() {
-                "; the template's default, --ttl none for no expiry"
-            } else {
-                ""
-            }
-        ));
-    }
+    let expires_at = expiry(opts, &template, cx.now, &mut notes)?;
     let tags = naming::instance_tags(
         &settings.app_name,
         &settings.env_name,
@@ -669,6 +615,92 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         min_memory_mb,
         model: model.map(|(_, name)| name),
     })
+}
+
+/// `--model` for this template: the variable it sets and the name, checked for form.
+fn model_choice(opts: &DeployOptions, template: &Template) -> Result<Option<(String, String)>> {
+    match (&opts.model, &template.linode().model) {
+        (None, _) => Ok(None),
+        (Some(_), None) => bail!(
+            "template \"{}\" does not take --model (its template.yml names no model variable under deploy.linode.model)",
+            template.name()
+        ),
+        (Some(name), Some(spec)) => {
+            spec.kind.check(name)?;
+            Ok(Some((spec.env.clone(), name.clone())))
+        }
+    }
+}
+
+/// The plan's note on a `--model`, and the memory it needs when the template knows it.
+fn model_note(
+    template: &Template,
+    var: &str,
+    name: &str,
+    env_file: &Path,
+) -> (String, Option<u64>) {
+    let known = template
+        .linode()
+        .model
+        .iter()
+        .flat_map(|m| &m.known)
+        .find(|k| k.name == name);
+    let size = match known {
+        Some(k) => format!(
+            "about {:.1} GB to download, {} MB of memory needed",
+            k.download_mb as f64 / 1000.0,
+            k.memory_mb
+        ),
+        None => {
+            "its size is not known to the template: make sure the plan's memory holds it".into()
+        }
+    };
+    (
+        format!(
+            "model {name}: {size} (--model sets {var} for this deployment; {} is not changed)",
+            env_file.display()
+        ),
+        known.map(|k| k.memory_mb),
+    )
+}
+
+/// When the deployment expires (`--ttl`, else the template's `default_ttl`),
+/// to the minute as the tag keeps it, with a note saying so.
+fn expiry(
+    opts: &DeployOptions,
+    template: &Template,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Result<Option<DateTime<Utc>>> {
+    let ttl = match (&opts.ttl, &template.linode().default_ttl) {
+        (Some(flag), _) => naming::parse_ttl(flag).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?,
+        (None, Some(d)) => naming::parse_ttl(d).map_err(|e| {
+            anyhow::anyhow!(
+                "template \"{}\" field `deploy.linode.default_ttl`: {e}",
+                template.name()
+            )
+        })?,
+        (None, None) => None,
+    };
+    let Some(d) = ttl else {
+        return Ok(None);
+    };
+    // To the minute, as the tag keeps it: every machine agrees on the moment.
+    let t = now + d;
+    let at = t
+        - chrono::Duration::seconds(t.timestamp().rem_euclid(60))
+        - chrono::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()));
+    notes.push(format!(
+        "expires {} (in {}{}): `status` marks it then, `linode-ai destroy --expired` removes it",
+        at.format("%Y-%m-%d %H:%M UTC"),
+        naming::format_span(d),
+        if opts.ttl.is_none() {
+            "; the template's default, --ttl none for no expiry"
+        } else {
+            ""
+        }
+    ));
+    Ok(Some(at))
 }
 
 #[cfg(test)]
