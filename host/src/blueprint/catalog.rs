@@ -157,6 +157,52 @@ fn load_installed(dir: &Path) -> Result<Option<Template>> {
 mod tests {
     use super::*;
 
+    /// The README's table of stock templates follows the catalog: every
+    /// template has a row naming its default plan and the version of each
+    /// service's image (a bumped image or plan cannot leave the table behind).
+    #[test]
+    fn the_readme_table_matches_the_stock_templates() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("## Stock templates")
+            .nth(1)
+            .and_then(|t| t.split("\n\n").nth(1))
+            .expect("README has a Stock templates table");
+        let catalog = Catalog::stock();
+        for t in catalog.all() {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| {} |", t.name())))
+                .unwrap_or_else(|| panic!("README: no row for {}", t.name()));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let plan = t.linode().type_default.as_deref().unwrap_or_default();
+            assert!(
+                cells[3].starts_with(plan),
+                "README: {} runs on {plan} by default, the table says {:?}",
+                t.name(),
+                cells[3]
+            );
+            let stack = crate::blueprint::stack::Stack::from_spec(&t.spec).unwrap();
+            for s in &stack.services {
+                let tag = s.image.rsplit(':').next().unwrap_or_default();
+                assert!(
+                    cells[2].contains(tag),
+                    "README: {} runs {} (tag {tag}); the table says {:?}",
+                    t.name(),
+                    s.image,
+                    cells[2]
+                );
+            }
+        }
+        let rows = table
+            .lines()
+            .filter(|l| {
+                l.starts_with("| ") && !l.starts_with("| template") && !l.starts_with("| ---")
+            })
+            .count();
+        assert_eq!(rows, catalog.all().len(), "one row per stock template");
+    }
+
     #[test]
     fn every_stock_template_loads_and_is_pinned() {
         let c = Catalog::stock();
