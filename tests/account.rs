@@ -935,6 +935,27 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
         out.stderr
     );
     assert_eq!(names().len(), 3, "{:?}", names());
+    // A record someone made that already points at the new address: kept on destroy.
+    add("same", &ip);
+    let out = env
+        .run(
+            &["deploy", "--domain", "same.example.com"],
+            Some(&env.project("llm-api")),
+        )
+        .ok();
+    assert!(
+        out.stderr
+            .contains("already exists in your DNS zone example.com; linode-ai did not make it"),
+        "{}",
+        out.stderr
+    );
+    env.run(&["destroy", "--app", "llm-api", "--yes"], None)
+        .ok();
+    assert!(
+        names().contains(&("same".into(), ip.clone())),
+        "{:?}",
+        names()
+    );
 
     // --replace onto the same address (the stand-in gives every Linode one):
     // the new deployment takes the record over, the old one's destroy keeps it.

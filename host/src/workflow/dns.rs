@@ -71,12 +71,18 @@ pub async fn point(client: &LinodeClient, name: &str, ipv4: &str, ours: &[DnsRec
     if let Some(r) = records.iter().filter(same_name).find(|r| r.target == ipv4) {
         // Already right (made by hand, or a create whose answer was lost): not ours to delete
         // unless we made it.
-        let made = ours
+        let made: Vec<DnsRecord> = ours
             .iter()
             .filter(|o| o.domain_id == zone.id && o.record_id == r.id)
             .cloned()
             .collect();
-        return Pointed { made, note: None };
+        let note = made.is_empty().then(|| {
+            format!(
+                "the A record {name} -> {ipv4} already exists in your DNS zone {}; linode-ai did not make it and leaves it on destroy",
+                zone.domain
+            )
+        });
+        return Pointed { made, note };
     }
     let others: Vec<&DomainRecord> = records
         .iter()
