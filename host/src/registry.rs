@@ -219,6 +219,12 @@ fn default_timeout() -> u64 {
 }
 
 impl Deployment {
+    /// Its expiry (`--ttl`) has passed at `now`; the one rule `status` and
+    /// `destroy --expired` share.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
     /// A record whose create may not have happened yet.
     pub fn is_pending(&self) -> bool {
         self.linode_id.is_none()

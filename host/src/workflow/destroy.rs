@@ -120,9 +120,7 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
         };
         if sel.app.as_deref().is_some_and(|a| a != record.app_name)
             || sel.env.as_deref().is_some_and(|x| x != record.env)
-            || sel
-                .expired
-                .is_some_and(|now| record.expires_at.is_none_or(|t| t > now))
+            || sel.expired.is_some_and(|now| !record.is_expired(now))
             || sel
                 .id
                 .as_deref()

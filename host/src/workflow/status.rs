@@ -299,7 +299,7 @@ fn row(
 ) -> StatusRow {
     let checked_at = Utc::now();
     StatusRow {
-        expired: d.expires_at.is_some_and(|t| t <= checked_at),
+        expired: d.is_expired(checked_at),
         deployment: d,
         tracked,
         api_status: api,
