@@ -898,13 +898,65 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
         .into_iter()
         .filter(|r| r["name"] == "chat")
         .collect();
-    assert_eq!(chat.len(), 1, "{:?}", names());
-    assert_eq!(chat[0]["target"], ip.as_str());
-    assert_eq!(chat[0]["ttl_sec"], 300);
+    // The A record and, for the instance's IPv6 (the stand-in gives ::1), the AAAA record.
+    assert_eq!(chat.len(), 2, "{:?}", names());
+    let (a, aaaa) = (&chat[0], &chat[1]);
     assert_eq!(
-        env.records()[0]["dns_records"][0]["record_id"],
-        chat[0]["id"]
+        (&a["type"], &a["target"]),
+        (&"A".into(), &ip.as_str().into())
     );
+    assert_eq!(
+        (&aaaa["type"], &aaaa["target"]),
+        (&"AAAA".into(), &"::1".into())
+    );
+    assert_eq!(a["ttl_sec"], 300);
+    assert!(
+        out.stderr
+            .contains("created the AAAA record Chat.Example.com -> ::1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.records()[0]["dns_records"][0]["record_id"], a["id"]);
+    assert_eq!(env.records()[0]["dns_records"][1]["record_id"], aaaa["id"]);
+    // Their ids are in a tag on the instance and the firewall (what another machine reads),
+    // set with bodies the official spec accepts.
+    let tag = |r: &serde_json::Value| format!("build_ai_dns={zone}.{}", r["id"]);
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
+    let puts: Vec<_> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    for p in &puts {
+        let name = if p.path.contains("/linode/instances/") {
+            "PUT /linode/instances/{linodeId}"
+        } else {
+            "PUT /networking/firewalls/{firewallId}"
+        };
+        let body = p.body.clone().unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&spec["requests"][name])
+            .unwrap()
+            .iter_errors(&body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        let tags: Vec<String> = serde_json::from_value(body["tags"].clone()).unwrap();
+        assert!(
+            tags.contains(&tag(a)) && tags.contains(&tag(aaaa)),
+            "{tags:?}"
+        );
+        assert!(
+            tags.contains(&"build_ai_app=embeddings".to_string()),
+            "the old tags stay: {tags:?}"
+        );
+    }
+    assert!(env.sim.instances()[0]["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&tag(a).into()));
 
     // Someone else's record for the name: not touched, and said.
     let out = env
@@ -934,7 +986,7 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
         "{}",
         out.stderr
     );
-    assert_eq!(names().len(), 3, "{:?}", names());
+    assert_eq!(names().len(), 4, "{:?}", names());
     // A record someone made that already points at the new address: kept on destroy.
     add("same", &ip);
     let out = env
@@ -965,9 +1017,11 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
     )
     .ok();
     let chat = names().into_iter().filter(|(n, _)| n == "chat").count();
-    assert_eq!(chat, 1, "{:?}", names());
-    // Destroy removes the record it made, and only that one.
-    env.run(&["destroy", "--app", "embeddings", "--yes"], None)
+    assert_eq!(chat, 2, "{:?}", names());
+    // Destroy removes the records it made, and only those, from another
+    // machine too (which knows them from the tags alone).
+    env.other_machine()
+        .run(&["destroy", "--app", "embeddings", "--yes"], None)
         .ok();
     let left = names();
     assert!(!left.iter().any(|(n, _)| n == "chat"), "{left:?}");
@@ -979,4 +1033,55 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
         left.contains(&("taken".into(), "10.0.0.11".into())),
         "{left:?}"
     );
+
+    // The Linode deleted by hand (in Cloud Manager): its firewall is left,
+    // and its tag still names the records, which another machine's destroy
+    // of that firewall removes (they point at a freed address).
+    env.run(
+        &["deploy", "--env", "lab", "--domain", "lab.example.com"],
+        Some(&env.project("chat-webui")),
+    )
+    .ok();
+    assert_eq!(
+        names().iter().filter(|(n, _)| n == "lab").count(),
+        2,
+        "{:?}",
+        names()
+    );
+    let id = env.records().last().unwrap()["linode_id"].as_u64().unwrap();
+    let fw = env.records().last().unwrap()["firewall"]["id"].to_string();
+    reqwest::blocking::Client::new()
+        .delete(format!("{}/linode/instances/{id}", env.sim.base_url()))
+        .bearer_auth("test-token")
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    // The API lets go of the firewall a moment after the Linode is deleted.
+    let attached = || {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/networking/firewalls/{fw}", env.sim.base_url()))
+            .bearer_auth("test-token")
+            .send()
+            .unwrap()
+            .json::<serde_json::Value>()
+            .unwrap()["entities"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    };
+    let t0 = std::time::Instant::now();
+    while attached() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "firewall {fw} stays attached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = env
+        .other_machine()
+        // (A firewall this young may be a deploy in progress: only deleted when named.)
+        .run(&["destroy", "--id", &fw, "--yes"], None)
+        .ok();
+    assert!(out.stdout.contains("firewall"), "{}", out.stdout);
+    assert!(!names().iter().any(|(n, _)| n == "lab"), "{:?}", names());
 }

@@ -209,6 +209,15 @@ pub fn instance_tags(
 
 /// The tag key of a deployment's expiry.
 pub const EXPIRES_TAG: &str = "build_ai_expires";
+/// The tag key of a DNS record linode-ai made for the deployment
+/// (`build_ai_dns=<zone id>.<record id>`, one per record): a `destroy` on
+/// another machine removes that record and no other.
+pub const DNS_TAG: &str = "build_ai_dns";
+
+/// The tag naming one DNS record linode-ai made.
+pub fn dns_tag(domain_id: u64, record_id: u64) -> String {
+    format!("{DNS_TAG}={domain_id}.{record_id}")
+}
 /// Minutes, UTC, compact: a tag holds at most 50 characters.
 const EXPIRES_FORMAT: &str = "%Y%m%dT%H%MZ";
 /// The shortest and longest expiry `--ttl` accepts.
@@ -291,6 +300,8 @@ pub struct DeploymentTags {
     pub template_version: Option<String>,
     pub id: Option<String>,
     pub expires: Option<DateTime<Utc>>,
+    /// DNS records made for it: (zone id, record id).
+    pub dns: Vec<(u64, u64)>,
 }
 
 impl DeploymentTags {
@@ -308,6 +319,15 @@ impl DeploymentTags {
                 "build_ai_template_version" => t.template_version = v,
                 "build_ai_id" | "build_ai_deployment_id" => t.id = v,
                 EXPIRES_TAG => t.expires = parse_expires(v.as_deref().unwrap_or_default()),
+                DNS_TAG => {
+                    let ids = v
+                        .as_deref()
+                        .and_then(|v| v.split_once('.'))
+                        .and_then(|(d, r)| Some((d.parse::<u64>().ok()?, r.parse::<u64>().ok()?)));
+                    if let Some(ids) = ids.filter(|i| !t.dns.contains(i)) {
+                        t.dns.push(ids);
+                    }
+                }
                 _ => {}
             }
         }

@@ -129,6 +129,34 @@ pub struct DnsRecord {
     pub target: String,
 }
 
+impl DnsRecord {
+    /// A record known only from a deployment's tags (made on another
+    /// machine): its ids, no name.
+    pub fn from_tag(domain_id: u64, record_id: u64) -> DnsRecord {
+        DnsRecord {
+            domain_id,
+            record_id,
+            kind: String::new(),
+            name: String::new(),
+            target: String::new(),
+        }
+    }
+
+    /// "the A record chat.example.com -> 192.0.2.1", or by its ids.
+    pub fn describe(&self) -> String {
+        if self.name.is_empty() {
+            format!("DNS record {} of zone {}", self.record_id, self.domain_id)
+        } else {
+            format!(
+                "the {} record {} -> {}",
+                self.kind,
+                crate::sanitize::line(&self.name),
+                crate::sanitize::line(&self.target)
+            )
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Deployment {
     pub deployment_id: String,

@@ -11,7 +11,14 @@ import sys
 
 import yaml
 
-WANTED = [("/{apiVersion}/networking/firewalls", "post"), ("/{apiVersion}/linode/instances", "post")]
+WANTED = [
+    ("/{apiVersion}/networking/firewalls", "post"),
+    ("/{apiVersion}/linode/instances", "post"),
+    # The tags naming the DNS records made for a deployment.
+    ("/{apiVersion}/linode/instances/{linodeId}", "put"),
+    ("/{apiVersion}/networking/firewalls/{firewallId}", "put"),
+    ("/{apiVersion}/domains/{domainId}/records", "post"),
+]
 
 def merge(a, b):
     """Deep merge of two schemas of the same thing: properties merged, required united."""

@@ -402,14 +402,17 @@ fn print_summary(
     )?;
     if let Some(ip) = &record.ipv4 {
         if let Some(d) = &record.domain {
-            match record.dns_records.first() {
-                Some(r) => writeln!(
+            if record.dns_records.is_empty() {
+                writeln!(out, "DNS:       point an A record for {d} at {ip}")?;
+            }
+            for r in &record.dns_records {
+                writeln!(
                     out,
-                    "DNS:       A record {} -> {} made in your DNS Manager (removed on destroy)",
+                    "DNS:       {} record {} -> {} made in your DNS Manager (removed on destroy)",
+                    r.kind,
                     sanitize::line(&r.name),
-                    r.target
-                )?,
-                None => writeln!(out, "DNS:       point an A record for {d} at {ip}")?,
+                    sanitize::line(&r.target)
+                )?;
             }
         }
     }

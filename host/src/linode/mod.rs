@@ -760,6 +760,31 @@ impl LinodeClient {
         Ok(())
     }
 
+    /// Replaces an instance's tags (`PUT /linode/instances/{id}`; a PUT is
+    /// idempotent, so it is retried like a GET).
+    pub async fn set_instance_tags(&self, id: u64, tags: &[String]) -> Result<Instance, ApiError> {
+        self.request(
+            Method::PUT,
+            &format!("/linode/instances/{id}"),
+            Some(&TagsUpdate { tags }),
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Replaces a firewall's tags (`PUT /networking/firewalls/{id}`).
+    pub async fn set_firewall_tags(&self, id: u64, tags: &[String]) -> Result<Firewall, ApiError> {
+        self.request(
+            Method::PUT,
+            &format!("/networking/firewalls/{id}"),
+            Some(&TagsUpdate { tags }),
+            None,
+            true,
+        )
+        .await
+    }
+
     pub async fn get_firewall(&self, id: u64) -> Result<Firewall, ApiError> {
         self.request::<_, ()>(
             Method::GET,

@@ -69,6 +69,9 @@ pub struct Instance {
     pub status: Option<InstanceState>,
     #[serde(default)]
     pub ipv4: Vec<String>,
+    /// The SLAAC address with its prefix (`2600:3c03::f03c:91ff:fe24:3a2f/128`), or null.
+    #[serde(default)]
+    pub ipv6: Option<String>,
     #[serde(default)]
     pub region: Option<String>,
     #[serde(default, rename = "type")]
@@ -92,6 +95,14 @@ impl Instance {
     /// The first public IPv4 (the list can also hold a private 192.168.x
     /// address), else the first private one; only real IPv4 addresses (the
     /// answer is shown, stored and probed).
+    /// The instance's IPv6 address without its prefix length, when it has one.
+    pub fn public_ipv6(&self) -> Option<&str> {
+        let a = self.ipv6.as_deref()?;
+        let addr = a.split_once('/').map_or(a, |(a, _)| a);
+        let ip: std::net::Ipv6Addr = addr.parse().ok()?;
+        (!ip.is_unspecified()).then_some(addr)
+    }
+
     pub fn public_ipv4(&self) -> Option<&str> {
         let ips = || {
             self.ipv4
@@ -426,4 +437,10 @@ pub struct CreateRecord {
     pub target: String,
     /// 300: the shortest the API takes, so a redeploy's new address spreads fast.
     pub ttl_sec: u32,
+}
+
+/// `PUT` of a resource's tags (the list replaces the old one).
+#[derive(Debug, Serialize)]
+pub struct TagsUpdate<'a> {
+    pub tags: &'a [String],
 }

@@ -16,7 +16,7 @@ use crate::linode::{
     parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType, Skipped,
 };
 use crate::naming::{DeploymentTags, COMMON_TAG};
-use crate::registry::{Deployment, FirewallRecord, HealthRecord};
+use crate::registry::{Deployment, DnsRecord, FirewallRecord, HealthRecord};
 use crate::state::Status;
 
 /// What the account holds that linode-ai made.
@@ -309,7 +309,11 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
         domain: None,
         key_env: None,
         expires_at: tags.expires,
-        dns_records: Vec::new(),
+        dns_records: tags
+            .dns
+            .iter()
+            .map(|(d, r)| DnsRecord::from_tag(*d, *r))
+            .collect(),
         ssh_identity: None,
         pending: None,
         extra: Default::default(),
@@ -349,8 +353,19 @@ pub fn join(
         if let Found::Instance(i) = &found {
             // The tag is the account's word on the expiry (another machine may
             // have set or changed it).
-            if let Some(t) = DeploymentTags::parse(&i.tags).expires {
+            let tags = DeploymentTags::parse(&i.tags);
+            if let Some(t) = tags.expires {
                 record.expires_at = Some(t);
+            }
+            // Records another machine made for it (a --replace there).
+            for (d, r) in tags.dns {
+                if !record
+                    .dns_records
+                    .iter()
+                    .any(|x| (x.domain_id, x.record_id) == (d, r))
+                {
+                    record.dns_records.push(DnsRecord::from_tag(d, r));
+                }
             }
         }
         entries.push(Entry::Tracked {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::linode::{ApiError, Firewall, LinodeClient};
 use crate::naming::DeploymentTags;
-use crate::registry::{Deployment, FirewallRecord, Registry};
+use crate::registry::{Deployment, DnsRecord, FirewallRecord, Registry};
 use crate::sanitize::quote;
 use crate::workflow::account::{self, AccountView, Entry, Found, Joined};
 
@@ -134,8 +134,19 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 firewalls.push(*id);
             }
         }
+        // A record another live Linode's tags name was taken over by a
+        // --replace (made on any machine): it stays.
+        let mut record = record.clone();
+        record.dns_records.retain(|r| {
+            !view.instances.iter().any(|i| {
+                Some(i.id) != instance
+                    && DeploymentTags::parse(&i.tags)
+                        .dns
+                        .contains(&(r.domain_id, r.record_id))
+            })
+        });
         targets.push(Target::Deployment {
-            record: Box::new(record.clone()),
+            record: Box::new(record),
             tracked,
             instance,
             firewalls,
@@ -281,11 +292,26 @@ pub async fn destroy_one(
     target: &Target,
 ) -> Outcome {
     match target {
-        Target::OrphanFirewall(f) => match client.delete_firewall(f.id).await {
-            Ok(()) => Outcome::Destroyed,
-            Err(e) if e.is_not_found() => Outcome::AlreadyGone,
-            Err(e) => Outcome::Failed(e.to_string()),
-        },
+        Target::OrphanFirewall(f) => {
+            // DNS records made for its (gone) instance point at a freed address.
+            let made: Vec<DnsRecord> = DeploymentTags::parse(&f.tags)
+                .dns
+                .iter()
+                .map(|(d, r)| DnsRecord::from_tag(*d, *r))
+                .collect();
+            let dns = crate::workflow::dns::remove(client, &made).await;
+            if !dns.is_empty() {
+                return Outcome::Failed(format!(
+                    "not removed: {}; run destroy again to retry",
+                    dns.join(", ")
+                ));
+            }
+            match client.delete_firewall(f.id).await {
+                Ok(()) => Outcome::Destroyed,
+                Err(e) if e.is_not_found() => Outcome::AlreadyGone,
+                Err(e) => Outcome::Failed(e.to_string()),
+            }
+        }
         Target::Deployment {
             record,
             tracked,

@@ -1,13 +1,13 @@
 //! `deploy --domain NAME` when NAME is in the account's own DNS Manager: the
-//! A record linode-ai makes for the new instance (recorded, so `destroy`
-//! removes that record and no other). A name that is elsewhere, or an A
-//! record someone else made, is left to the user with a note saying what to do.
+//! A record (and the AAAA record, when the instance has a public IPv6)
+//! linode-ai makes for the new instance, recorded in the registry and in a
+//! tag on the instance and its firewall, so `destroy` from any machine
+//! removes those records and no other. A name that is elsewhere, or a record
+//! someone else made, is left to the user with a note saying what to do.
 
 use crate::linode::{ApiError, CreateRecord, Domain, DomainRecord, LinodeClient};
 use crate::registry::DnsRecord;
 
-/// The record type linode-ai makes (the instance's public IPv4).
-const A: &str = "A";
 /// The shortest TTL the API takes: a redeploy's new address spreads fast.
 const TTL: u32 = 300;
 
@@ -16,8 +16,17 @@ const TTL: u32 = 300;
 pub struct Pointed {
     /// Records linode-ai made (removed on destroy).
     pub made: Vec<DnsRecord>,
-    /// What the user should know or do (shown as a note).
-    pub note: Option<String>,
+    /// What the user should know or do (shown as notes).
+    pub notes: Vec<String>,
+}
+
+/// The record to make for one address: `A` for IPv4, `AAAA` for IPv6.
+fn kind_of(address: &str) -> &'static str {
+    if address.contains(':') {
+        "AAAA"
+    } else {
+        "A"
+    }
 }
 
 /// The zone `name` belongs to among `domains` (the longest match; only
@@ -40,13 +49,28 @@ pub fn zone_for<'a>(name: &str, domains: &'a [Domain]) -> Option<(&'a Domain, St
         .max_by_key(|(d, _)| d.domain.len())
 }
 
-/// Makes the A record of `name` point at `ipv4` when its zone is in the
-/// account. `ours`: records linode-ai made for deployments of this app and
-/// env (a `--replace` may take over their name).
-pub async fn point(client: &LinodeClient, name: &str, ipv4: &str, ours: &[DnsRecord]) -> Pointed {
+/// What the user points by hand: one record per address.
+pub fn what_to_point(name: &str, addresses: &[&str]) -> String {
+    let each: Vec<String> = addresses
+        .iter()
+        .map(|a| format!("an {} record for {name} at {a}", kind_of(a)))
+        .collect();
+    format!("point {}", each.join(" and "))
+}
+
+/// Makes the A record of `name` point at the instance's IPv4 (and its AAAA
+/// record at its IPv6) when the name's zone is in the account. `ours`:
+/// records linode-ai made for deployments of this app and env (a
+/// `--replace` may take over their name).
+pub async fn point(
+    client: &LinodeClient,
+    name: &str,
+    addresses: &[&str],
+    ours: &[DnsRecord],
+) -> Pointed {
     let yourself = |why: String| Pointed {
         made: vec![],
-        note: Some(format!("{why}: point an A record for {name} at {ipv4}")),
+        notes: vec![format!("{why}: {}", what_to_point(name, addresses))],
     };
     let domains = match client.list_domains().await {
         Ok(d) => d,
@@ -67,46 +91,88 @@ pub async fn point(client: &LinodeClient, name: &str, ipv4: &str, ours: &[DnsRec
             ))
         }
     };
-    let same_name = |r: &&DomainRecord| r.kind == A && r.name.eq_ignore_ascii_case(&rel);
-    if let Some(r) = records.iter().filter(same_name).find(|r| r.target == ipv4) {
-        // Already right (made by hand, or a create whose answer was lost): not ours to delete
-        // unless we made it.
-        let made: Vec<DnsRecord> = ours
-            .iter()
-            .filter(|o| o.domain_id == zone.id && o.record_id == r.id)
-            .cloned()
-            .collect();
-        let note = made.is_empty().then(|| {
-            format!(
-                "the A record {name} -> {ipv4} already exists in your DNS zone {}; linode-ai did not make it and leaves it on destroy",
-                zone.domain
-            )
-        });
-        return Pointed { made, note };
-    }
-    let others: Vec<&DomainRecord> = records
+    // A name someone else points elsewhere is theirs: an AAAA record next to
+    // their A record would split it between two machines.
+    let theirs: Vec<String> = addresses
         .iter()
-        .filter(same_name)
-        .filter(|r| {
-            !ours
+        .filter_map(|address| {
+            let kind = kind_of(address);
+            records
                 .iter()
-                .any(|o| o.domain_id == zone.id && o.record_id == r.id)
+                .filter(|r| r.kind == kind && r.name.eq_ignore_ascii_case(&rel))
+                .filter(|r| {
+                    !ours
+                        .iter()
+                        .any(|o| o.domain_id == zone.id && o.record_id == r.id)
+                })
+                .find(|r| !same_ip(&r.target, address))
+                .map(|r| {
+                    format!(
+                        "an {kind} record for {name} in {} already points at {}",
+                        zone.domain,
+                        crate::sanitize::line(&r.target)
+                    )
+                })
         })
         .collect();
-    if let Some(r) = others.first() {
+    if !theirs.is_empty() {
         return Pointed {
             made: vec![],
-            note: Some(format!(
-                "an A record for {name} in {} already points at {}; linode-ai leaves records it did not make alone: point it at {ipv4} yourself",
-                zone.domain,
-                crate::sanitize::line(&r.target)
-            )),
+            notes: vec![format!(
+                "{}; linode-ai leaves records it did not make alone: {} yourself",
+                theirs.join("; "),
+                what_to_point(name, addresses)
+            )],
         };
     }
+    let mut pointed = Pointed::default();
+    for address in addresses {
+        let one = point_one(client, zone, &rel, name, address, &records, ours).await;
+        pointed.made.extend(one.made);
+        pointed.notes.extend(one.notes);
+    }
+    pointed
+}
+
+/// One record (`A` or `AAAA`, by the address) of `name` in `zone`.
+async fn point_one(
+    client: &LinodeClient,
+    zone: &Domain,
+    rel: &str,
+    name: &str,
+    address: &str,
+    records: &[DomainRecord],
+    ours: &[DnsRecord],
+) -> Pointed {
+    let kind = kind_of(address);
+    let ours_in_zone = |r: &DomainRecord| {
+        ours.iter()
+            .any(|o| o.domain_id == zone.id && o.record_id == r.id)
+    };
+    let same_name = |r: &&DomainRecord| r.kind == kind && r.name.eq_ignore_ascii_case(rel);
+    let same_address = |r: &DomainRecord| same_ip(&r.target, address);
+    let note = |n: String| Pointed {
+        made: vec![],
+        notes: vec![n],
+    };
+    if let Some(r) = records.iter().filter(same_name).find(|r| same_address(r)) {
+        // Already right (made by hand, or a create whose answer was lost): not ours to delete
+        // unless we made it.
+        if ours_in_zone(r) {
+            return Pointed {
+                made: vec![record(zone, r, name)],
+                notes: vec![],
+            };
+        }
+        return note(format!(
+            "the {kind} record {name} -> {address} already exists in your DNS zone {}; linode-ai did not make it and leaves it on destroy",
+            zone.domain
+        ));
+    }
     let body = CreateRecord {
-        kind: A.into(),
-        name: rel.clone(),
-        target: ipv4.to_string(),
+        kind: kind.into(),
+        name: rel.to_string(),
+        target: address.to_string(),
         ttl_sec: TTL,
     };
     let created = match client.create_domain_record(zone.id, &body).await {
@@ -115,30 +181,43 @@ pub async fn point(client: &LinodeClient, name: &str, ipv4: &str, ours: &[DnsRec
         Err(e) => match client.domain_records(zone.id).await {
             Ok(now) => now
                 .into_iter()
-                .find(|r| r.kind == A && r.name.eq_ignore_ascii_case(&rel) && r.target == ipv4)
+                .find(|r| r.kind == kind && r.name.eq_ignore_ascii_case(rel) && same_address(r))
                 .ok_or(e),
             Err(_) => Err(e),
         },
     };
     match created {
         Ok(r) => Pointed {
-            made: vec![DnsRecord {
-                domain_id: zone.id,
-                record_id: r.id,
-                kind: A.into(),
-                name: name.to_string(),
-                target: ipv4.to_string(),
-            }],
-            note: Some(format!(
-                "created the A record {name} -> {ipv4} in your DNS zone {} (TTL {TTL} s); destroy removes it",
+            made: vec![record(zone, &r, name)],
+            notes: vec![format!(
+                "created the {kind} record {name} -> {address} in your DNS zone {} (TTL {TTL} s); destroy removes it",
                 zone.domain
-            )),
+            )],
         },
-        Err(e) => yourself(format!(
-            "creating the A record in {} failed ({})",
+        Err(e) => note(format!(
+            "creating the {kind} record in {} failed ({}): point an {kind} record for {name} at {address}",
             zone.domain,
             short(&e)
         )),
+    }
+}
+
+fn record(zone: &Domain, r: &DomainRecord, name: &str) -> DnsRecord {
+    DnsRecord {
+        domain_id: zone.id,
+        record_id: r.id,
+        kind: r.kind.clone(),
+        name: name.to_string(),
+        target: r.target.clone(),
+    }
+}
+
+/// The same address, however it is written (`2600:3c00::1` and
+/// `2600:3c00:0:0::1`; the API may give either form back).
+fn same_ip(a: &str, b: &str) -> bool {
+    match (a.parse::<std::net::IpAddr>(), b.parse::<std::net::IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
     }
 }
 
@@ -150,10 +229,10 @@ pub async fn remove(client: &LinodeClient, made: &[DnsRecord]) -> Vec<String> {
         match client.delete_domain_record(r.domain_id, r.record_id).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
+            Err(e) if r.name.is_empty() => failed.push(format!("{}: {}", r.describe(), short(&e))),
             Err(e) => failed.push(format!(
-                "the A record {} -> {} (record {} of zone {}): {}",
-                r.name,
-                r.target,
+                "{} (record {} of zone {}): {}",
+                r.describe(),
                 r.record_id,
                 r.domain_id,
                 short(&e)

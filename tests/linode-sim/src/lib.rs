@@ -860,6 +860,12 @@ fn route(
             st.firewalls.remove(&fid);
             (200, json!({}))
         }
+        (Method::Other(m), ["linode", "instances", id]) if m == "PUT" => {
+            put_tags(state, body, id, true)
+        }
+        (Method::Other(m), ["networking", "firewalls", id]) if m == "PUT" => {
+            put_tags(state, body, id, false)
+        }
         (Method::Post, ["linode", "instances"]) => create(state, body),
         (Method::Get, ["linode", "instances", id]) => {
             let st = state.lock().unwrap();
@@ -1007,6 +1013,70 @@ pub fn record_hostname_ok(name: &str) -> bool {
 /// `POST /domains/{id}/records`: the spec's rules, the real error reasons
 /// where known (`Invalid IPv4 or IPv6 address`; `Name contains invalid
 /// characters` with `Invalid hostname`), fields it does not know ignored.
+/// `PUT /linode/instances/{id}` and `PUT /networking/firewalls/{id}`: the
+/// stand-in takes the tags (3-50 characters each, as on create) and the
+/// label; the spec's other updatable fields are refused as not implemented.
+fn put_tags(
+    state: &Arc<Mutex<State>>,
+    body: Option<Value>,
+    id: &str,
+    instance: bool,
+) -> (u16, Value) {
+    let Some(b) = body.as_ref().and_then(Value::as_object) else {
+        return (400, errors(&[("Request body must be a JSON object", None)]));
+    };
+    for k in b.keys() {
+        if !matches!(k.as_str(), "tags" | "label") {
+            return (
+                400,
+                errors(&[(
+                    "linode-sim implements only tags and label on PUT",
+                    Some(k.as_str()),
+                )]),
+            );
+        }
+    }
+    if let Some(tags) = b.get("tags") {
+        let Some(list) = tags.as_array() else {
+            return (400, errors(&[("tags must be a list", Some("tags"))]));
+        };
+        for (i, t) in list.iter().enumerate() {
+            let n = t.as_str().map(|s| s.chars().count()).unwrap_or(0);
+            if !(3..=50).contains(&n) {
+                return (
+                    400,
+                    errors(&[(
+                        &format!("Tag {i} length must be 3-50 characters"),
+                        Some(&format!("tags[{i}]")),
+                    )]),
+                );
+            }
+        }
+    }
+    let mut st = state.lock().unwrap();
+    let Ok(id) = id.parse::<u64>() else {
+        return (404, errors(&[("Not found", None)]));
+    };
+    if instance {
+        let config = st.config.clone();
+        let Some(i) = st.instances.get_mut(&id) else {
+            return (404, errors(&[("Not found", None)]));
+        };
+        for (k, v) in b {
+            i.body[k] = v.clone();
+        }
+        (200, instance_json(&config, i))
+    } else {
+        let Some(f) = st.firewalls.get_mut(&id) else {
+            return (404, errors(&[("Not found", None)]));
+        };
+        for (k, v) in b {
+            f.body[k] = v.clone();
+        }
+        (200, firewall_json(f))
+    }
+}
+
 fn create_record(state: &Arc<Mutex<State>>, domain: &str, body: Option<Value>) -> (u16, Value) {
     let Some(domain_id) = domain
         .parse::<u64>()

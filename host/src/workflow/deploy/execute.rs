@@ -276,26 +276,77 @@ pub async fn execute(
     record.ipv4 = ipv4;
     // Re-added if a `destroy` removed the pending record meanwhile: the Linode exists.
     registry.upsert(record.clone())?;
-    if let (Some(name), Some(ip)) = (plan.settings.domain.as_deref(), record.ipv4.clone()) {
-        // Records made for this app and env before (a --replace takes their name over).
-        let ours: Vec<_> = registry
-            .load()
-            .map(|d| d.deployments)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|d| d.app_name == record.app_name && d.env == record.env)
-            .flat_map(|d| d.dns_records)
-            .collect();
-        let pointed = crate::workflow::dns::point(client, name, &ip, &ours).await;
-        if let Some(n) = pointed.note {
-            progress(Progress::Dns(n));
-        }
-        if !pointed.made.is_empty() {
-            record.dns_records = pointed.made;
-            registry.upsert(record.clone())?;
-        }
+    if let (Some(name), Some(ipv4)) = (plan.settings.domain.as_deref(), record.ipv4.clone()) {
+        let mut addresses = vec![ipv4.as_str()];
+        addresses.extend(instance.public_ipv6());
+        point_domain(
+            client,
+            registry,
+            &mut record,
+            name,
+            &addresses,
+            (&request.tags, created_firewall),
+            progress,
+        )
+        .await?;
     }
     Ok(record)
+}
+
+/// `--domain` in the account's DNS Manager: the A (and AAAA) records, kept
+/// in the record and in a tag on the instance and its firewall (so a
+/// `destroy` on another machine removes them too).
+async fn point_domain(
+    client: &LinodeClient,
+    registry: &Registry,
+    record: &mut Deployment,
+    name: &str,
+    addresses: &[&str],
+    (tags, firewall): (&[String], Option<u64>),
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<()> {
+    // Records made for this app and env before (a --replace takes their name over).
+    let ours: Vec<_> = registry
+        .load()
+        .map(|d| d.deployments)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.app_name == record.app_name && d.env == record.env)
+        .flat_map(|d| d.dns_records)
+        .collect();
+    let pointed = crate::workflow::dns::point(client, name, addresses, &ours).await;
+    for n in pointed.notes {
+        progress(Progress::Dns(n));
+    }
+    if pointed.made.is_empty() {
+        return Ok(());
+    }
+    record.dns_records = pointed.made;
+    registry.upsert(record.clone())?;
+    let mut tags = tags.to_vec();
+    tags.extend(
+        record
+            .dns_records
+            .iter()
+            .map(|r| crate::naming::dns_tag(r.domain_id, r.record_id)),
+    );
+    let failed = |what: &str, e: ApiError| {
+        progress(Progress::Dns(format!(
+            "could not tag the {what} with its DNS records ({}): a destroy from another machine will not remove them",
+            crate::sanitize::line(&e.to_string())
+        )))
+    };
+    if let Some(id) = record.linode_id {
+        if let Err(e) = client.set_instance_tags(id, &tags).await {
+            failed("Linode", e);
+        }
+    }
+    if let Some(id) = firewall {
+        if let Err(e) = client.set_firewall_tags(id, &tags).await {
+            failed("firewall", e);
+        }
+    }
+    Ok(())
 }
 
 /// After a failed instance create: when nothing was created (the API refused

@@ -366,7 +366,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     if let Some(d) = &domain {
         check_domain(d)?;
         notes.push(format!(
-            "--domain {d}: when {d} is in a zone of your Linode DNS Manager, deploy creates its A record for the new instance (destroy removes it); otherwise point an A record at the instance's IPv4 (shown after deploy). Until it resolves, the certificate cannot be issued"
+            "--domain {d}: when {d} is in a zone of your Linode DNS Manager, deploy creates its A and AAAA records for the new instance (destroy removes them, from any machine); otherwise point an A record at the instance's IPv4 (shown after deploy). Until it resolves, the certificate cannot be issued"
         ));
     }
     let explicit_env = opts.env_file.is_some();
