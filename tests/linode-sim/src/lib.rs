@@ -10,7 +10,10 @@
 //! delays, latency) through `/__sim/*` admin endpoints or the Rust API.
 //! Every address it hands out is loopback. DNS Manager: seeded master zones
 //! (`GET /domains`) and their records (list, get, create with the spec's
-//! rules, delete).
+//! rules, delete). Block Storage volumes (`volume.rs`): create (free or
+//! attached to a Linode), list with X-Filter, get, update, attach, detach
+//! (a moment later), delete (refused while attached), types with prices;
+//! a deleted Linode's volumes let go `detach_ms` later.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,7 @@ pub mod filter;
 pub mod firewall;
 pub mod http;
 pub mod upstream;
+pub mod volume;
 
 /// A fault applied to matching requests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,9 +117,19 @@ pub struct SimConfig {
     /// Refuse to delete a firewall that still has devices (stricter than the spec says).
     #[serde(default = "yes")]
     pub firewall_delete_requires_detached: bool,
+    /// How long a new volume stays `creating` before it is `active`.
+    #[serde(default = "default_volume_ready")]
+    pub volume_ready_ms: u64,
+    /// Refuse to delete a volume that is still attached (the spec does not
+    /// say; see `volume::DELETE_ATTACHED_REASON`).
+    #[serde(default = "yes")]
+    pub volume_delete_requires_detached: bool,
 }
 
 fn default_detach() -> u64 {
+    200
+}
+fn default_volume_ready() -> u64 {
     200
 }
 fn yes() -> bool {
@@ -133,6 +147,8 @@ impl Default for SimConfig {
             rdns: Some("localhost".into()),
             detach_ms: default_detach(),
             firewall_delete_requires_detached: true,
+            volume_ready_ms: default_volume_ready(),
+            volume_delete_requires_detached: true,
         }
     }
 }
@@ -189,6 +205,8 @@ struct State {
     next_domain: u64,
     next_record: u64,
     domains: BTreeMap<u64, SimDomain>,
+    next_volume: u64,
+    volumes: BTreeMap<u64, volume::SimVolume>,
     faults: Vec<Fault>,
     log: Vec<LoggedRequest>,
     in_flight: usize,
@@ -256,6 +274,7 @@ impl Sim {
             // record id, or the other way round, finds nothing.
             next_domain: 1_827_000,
             next_record: 21_258_000,
+            next_volume: 154_000,
             ..Default::default()
         }));
         let st = state.clone();
@@ -383,12 +402,14 @@ impl Sim {
         }
     }
 
-    /// Deletes an instance behind linode-ai's back (its firewall lets go at once).
+    /// Deletes an instance behind linode-ai's back (its firewall and its
+    /// volumes let go at once).
     pub fn delete_instance(&self, id: u64) -> bool {
         let mut st = self.state.lock().unwrap();
         for f in st.firewalls.values_mut() {
             f.devices.retain(|(_, l, _)| *l != id);
         }
+        volume::linode_deleted(&mut st, id, Instant::now());
         st.instances.remove(&id).is_some()
     }
 
@@ -457,6 +478,21 @@ impl Sim {
             .get(&domain_id)
             .map(|d| d.records.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Current volumes as `GET /volumes/{id}` shows them, by id.
+    pub fn volumes(&self) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        st.volumes
+            .values()
+            .map(|v| volume::volume_json(&st, v))
+            .collect()
+    }
+
+    /// Adds a volume made outside linode-ai: `active` at once, attached
+    /// nowhere, encryption disabled.
+    pub fn seed_volume(&self, label: &str, size: u64, region: &str, tags: &[String]) -> u64 {
+        volume::seed(&mut self.state.lock().unwrap(), label, size, region, tags)
     }
 
     /// Adds a running instance with these tags.
@@ -604,8 +640,12 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
     let Some(rest) = path.strip_prefix("/v4") else {
         return reply(req, 404, errors(&[("Not found", None)]), &[]);
     };
+    // The spec gives these no `security`.
     let public = method == Method::Get
-        && (rest == "/regions" || rest == "/linode/types" || rest.starts_with("/linode/types/"));
+        && (rest == "/regions"
+            || rest == "/linode/types"
+            || rest.starts_with("/linode/types/")
+            || rest == "/volumes/types");
     if !public {
         let token = state.lock().unwrap().config.token.clone();
         if auth.as_deref() != Some(&format!("Bearer {token}")) {
@@ -678,6 +718,15 @@ fn admin_request(state: &Arc<Mutex<State>>, req: Request, method: &Method, path:
                 .instances
                 .values()
                 .map(|i| instance_json(&st.config, i))
+                .collect();
+            drop(st);
+            reply(req, 200, json!(v), &[])
+        }
+        (Method::Get, "volumes") => {
+            let v: Vec<Value> = st
+                .volumes
+                .values()
+                .map(|v| volume::volume_json(&st, v))
                 .collect();
             drop(st);
             reply(req, 200, json!(v), &[])
@@ -912,11 +961,16 @@ fn route(
                             d.2 = Some(detach);
                         }
                     }
+                    volume::linode_deleted(&mut st, id, detach);
                     (200, json!({}))
                 }
                 None => (404, errors(&[("Not found", None)])),
             }
         }
+        (Method::Get, ["linode", "instances", id, "volumes"]) => {
+            volume::linode_volumes(state, id, query)
+        }
+        (_, ["volumes", rest @ ..]) => volume::route(state, method, rest, query, body, filter),
         (Method::Get, ["domains"]) => {
             let st = state.lock().unwrap();
             let items: Vec<Value> = st.domains.values().map(|d| d.body.clone()).collect();

@@ -1,6 +1,7 @@
 //! `linode-sim [--port P] [--latency-ms N] [--token T] [--provisioning-ms N]
-//! [--booting-ms N] [--seed N] [--app CA_FILE] [--ipv4 ADDR]`: runs the Linode
-//! API stand-in on 127.0.0.1 until killed and prints its base URL.
+//! [--booting-ms N] [--volume-ready-ms N] [--seed N] [--app CA_FILE] [--ipv4
+//! ADDR]`: runs the Linode API stand-in on 127.0.0.1 until killed and prints
+//! its base URL.
 //!
 //! `--ipv4 ADDR`: the public IPv4 every new instance gets (default
 //! 127.0.0.1); a test that boots the user-data on a host of its own (a network
@@ -38,6 +39,7 @@ fn main() {
             "--latency-ms" => config.latency_ms = num(),
             "--provisioning-ms" => config.provisioning_ms = num(),
             "--booting-ms" => config.booting_ms = num(),
+            "--volume-ready-ms" => config.volume_ready_ms = num(),
             "--token" => config.token = val.clone(),
             "--seed" => seed = num(),
             "--app" if val.is_empty() || val.starts_with("--") => {
