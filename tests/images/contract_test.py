@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Checks each test stand-in image against its contract (tests/images/CONTRACTS.md).
 
-Usage (root): tests/images/contract_test.py CACHE_DIR
+Usage (root): tests/images/contract_test.py CACHE_DIR [-k WORD]...
+
+With -k, only the checks whose name contains one of the WORDs run (a check may
+need state an earlier one left: e.g. "rag" needs "qdrant"; so -k qdrant -k rag).
 
 Builds the images first (tests/images/build.py CACHE_DIR: nothing to do when
 they are up to date), then, in a network namespace of its own: a read-only
@@ -579,10 +582,20 @@ CHECKS = [
 
 
 def main(argv):
-    if len(argv) != 1:
+    words = []
+    args = list(argv)
+    while "-k" in args:
+        i = args.index("-k")
+        if i + 1 >= len(args):
+            sys.stderr.write(__doc__)
+            return 2
+        words.append(args[i + 1])
+        del args[i:i + 2]
+    if len(args) != 1 or args[0].startswith("-"):
         sys.stderr.write(__doc__)
         return 2
-    cache = os.path.abspath(argv[0])
+    cache = os.path.abspath(args[0])
+    checks = [(n, fn) for n, fn in CHECKS if not words or any(w in n for w in words)]
     built = subprocess.run([sys.executable, os.path.join(HERE, "build.py"), cache], stdout=subprocess.PIPE, text=True)
     if built.returncode != 0:
         print("build.py failed\n0 passed, 1 failed")
@@ -604,7 +617,7 @@ def main(argv):
         env.docker("network", "create", NET)
         print("set-up: %d images pulled in %.1fs" % (len(result["images"]), time.time() - t), flush=True)
         st = {"ca": result["ca"], "ca_key": result["ca_key"]}
-        for name, fn in CHECKS:
+        for name, fn in checks:
             t = time.time()
             try:
                 fn(env, st)
