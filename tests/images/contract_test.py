@@ -17,6 +17,7 @@ started (containers, daemon, registry, mounts, namespace, temporary
 directories) is removed at the end, also on failure or Ctrl-C.
 Last line: "N passed, 0 failed" (exit 0), or "N passed, M failed" (exit 1).
 """
+import base64
 import json
 import os
 import re
@@ -442,6 +443,25 @@ def check_tei(env, st):
     code, _, body = env.http(base + "/v1/embeddings", "POST", headers=auth, body={"input": "hello", "model": "x"})
     expect(code == 200 and json.loads(body)["data"][0]["object"] == "embedding", "/v1/embeddings with the key")
     expect(env.http(base + "/v1/embeddings", "POST", body={"input": "x"})[0] == 401, "/v1/embeddings without the key")
+    # As Open WebUI's RAG_EMBEDDING_ENGINE=openai sends it: {"input": [...], "model": ...}
+    code, _, body = env.http(base + "/v1/embeddings", "POST", headers=auth,
+                             body={"input": ["a b", "c"], "model": "BAAI/bge-small-en-v1.5"})
+    res = json.loads(body)
+    expect(code == 200 and [d["index"] for d in res["data"]] == [0, 1] and len(res["data"][1]["embedding"]) == 384
+           and res["model"] == "BAAI/bge-small-en-v1.5" and res["usage"]["prompt_tokens"] > 0, "batch: %s" % body[:200])
+    code, _, body = env.http(base + "/v1/embeddings", "POST", headers=auth, body={"input": ["x"] * 33})
+    expect(code == 422 and json.loads(body) == {"message": "batch size 33 > maximum allowed batch size 32", "code": 422,
+                                                 "type": "Validation"}, "over max_client_batch_size: %s %r" % (code, body))
+    code, _, body = env.http(base + "/v1/embeddings", "POST", headers=auth, body={"input": []})
+    expect(code == 400 and json.loads(body)["type"] == "Empty", "empty batch: %s %r" % (code, body))
+    code, _, body = env.http(base + "/embed", "POST", headers=auth, body={"inputs": ["x"] * 33})
+    expect(code == 422 and json.loads(body)["error_type"] == "Validation", "/embed over the batch size: %s" % code)
+    code, _, body = env.http(base + "/v1/embeddings", "POST", headers=auth, body={"input": "x", "encoding_format": "base64"})
+    expect(code == 200 and len(base64.b64decode(json.loads(body)["data"][0]["embedding"])) == 384 * 4, "base64 floats")
+    env.http(base + "/v1/embeddings", "POST", headers=auth, body={"input": "x", "model": "other/model"})
+    logs = env.logs("tei")
+    expect("The provided `model=other/model` has not been found" in logs, "another model name: only a warning")
+    expect(re.search(r'INFO openai_embed\{total_time="[^"]+" .*server\.rs:1318: Success', logs), "Success logged")
     expect(env.http(base + "/info")[0] == 401, "/info needs the key")
     code, _, body = env.http(base + "/info", headers=auth)
     expect(code == 200 and json.loads(body)["model_id"] == "BAAI/bge-small-en-v1.5" and json.loads(body)["tokenization_workers"] == 2,

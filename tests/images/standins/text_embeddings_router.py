@@ -15,7 +15,10 @@ NOT: the API key appears in clear in the container's log, as in the real 1.9.
 
 Routes as router/src/http/server.rs at v1.9.x: with an API key, /embed,
 /v1/embeddings, /info, ... need "Authorization: Bearer <key>" (401, empty
-body); /health, GET /, /ping, /metrics (and /docs) never do.
+body); /health, GET /, /ping, /metrics (and /docs) never do. /embed and the
+OpenAI-compatible /v1/embeddings return deterministic vectors (384 dimensions,
+or the size of a few known models), log "Success" in their span as the real
+handlers do, and answer errors in each route's own format.
 """
 import json
 import os
@@ -29,6 +32,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import standin_common as sc  # noqa: E402
 
 VERSION = "1.9.3"
+# The vector size of the model served: the real one reads it from the model's config; the
+# stand-in knows a few well-known models (384 for any other), so a test can change the model
+# and see what a different size does downstream (e.g. Qdrant's dimension check).
+KNOWN_DIMS = {
+    "BAAI/bge-small-en-v1.5": 384, "BAAI/bge-base-en-v1.5": 768, "BAAI/bge-large-en-v1.5": 1024,
+    "sentence-transformers/all-MiniLM-L6-v2": 384, "sentence-transformers/all-mpnet-base-v2": 768,
+    "intfloat/e5-small-v2": 384, "intfloat/e5-base-v2": 768, "intfloat/e5-large-v2": 1024,
+    "nomic-ai/nomic-embed-text-v1.5": 768, "Qwen/Qwen3-Embedding-0.6B": 1024,
+}
 DIMS = 384
 
 USAGE = "Usage: text-embeddings-router [OPTIONS] --model-id <MODEL_ID>\n\nFor more information, try '--help'.\n"
@@ -312,48 +324,94 @@ class TEIHandler(sc.Handler):
         v = req.get(field) if isinstance(req, dict) else None
         if isinstance(v, str):
             return [v]
-        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
             return v
         return None
 
-    def bad_json(self):
-        self.send(422, "Failed to deserialize the JSON body into the target type: missing field `inputs`",
-                  "text/plain; charset=utf-8")
+    def bad_json(self, field="inputs"):
+        # axum's Json rejection: 422, plain text
+        self.send(422, "Failed to deserialize the JSON body into the target type: missing field `%s` at line 1 column 2"
+                  % field, "text/plain; charset=utf-8")
 
-    def too_many(self, n):
-        if n > State.info["max_client_batch_size"]:
-            self.send_json(413, {"error": "batch size %d > maximum allowed batch size %d"
-                                 % (n, State.info["max_client_batch_size"]), "error_type": "validation"})
-            return True
-        return False
+    def fail(self, code, error_type, message, openai):
+        """ErrorResponse {error, error_type} or, on the OpenAI route, OpenAICompatErrorResponse
+        {message, code, type}; ErrorType serializes as its variant name (no serde rename)."""
+        tracing = "openai_embed" if openai else "embed"
+        Log.emit("ERROR", tracing + ": text_embeddings_router::http::server", "router/src/http/server.rs",
+                 1228 if openai else 205, message)
+        if openai:
+            return self.send_json(code, {"message": message, "code": code, "type": error_type})
+        self.send_json(code, {"error": message, "error_type": error_type})
+
+    def check_batch(self, texts, openai):
+        """server.rs: an empty batch is ErrorType::Empty (400); more than max_client_batch_size is
+        ErrorType::Validation, which `impl From<&ErrorType> for StatusCode` maps to 422 (the OpenAPI
+        annotations say 413; the code answers 422)."""
+        if not texts:
+            self.fail(400, "Empty", "`inputs` cannot be empty", openai)
+            return False
+        if len(texts) > State.info["max_client_batch_size"]:
+            self.fail(422, "Validation", "batch size %d > maximum allowed batch size %d"
+                      % (len(texts), State.info["max_client_batch_size"]), openai)
+            return False
+        return True
+
+    def success(self, span, line, started, texts):
+        total = (time.time() - started) * 1000
+        Log.emit("INFO", '%s{total_time="%.6fms" tokenization_time="%.6fms" queue_time="%.6fms" '
+                 'inference_time="%.6fms"}: text_embeddings_router::http::server' % (
+                     span, total, total * 0.1, total * 0.1, total * 0.7),
+                 "router/src/http/server.rs", line, "Success")
 
     def embed(self):
+        started = time.time()
         req = self.json_body()
         texts = self.inputs(req, "inputs")
         if texts is None:
             return self.bad_json()
-        if self.too_many(len(texts)):
+        if not self.check_batch(texts, False):
             return
         State.requests += 1
         normalize = req.get("normalize", True)
+        self.success("embed", 277, started, texts)
         self.send_json(200, [sc.fake_vector(t, DIMS, normalize) for t in texts],
                        headers=[("x-compute-type", "cpu"), ("x-total-time", "3"), ("x-compute-characters",
                                                                                     str(sum(map(len, texts))))])
 
     def openai_embed(self):
+        """POST /v1/embeddings (and /embeddings): OpenAICompatRequest {input: string | [string],
+        model (only warned about), user, encoding_format: float | base64, dimensions}."""
+        started = time.time()
         req = self.json_body()
         texts = self.inputs(req, "input")
         if texts is None:
-            return self.send(422, "Failed to deserialize the JSON body into the target type: missing field `input`",
+            return self.bad_json("input")
+        fmt = req.get("encoding_format") or "float"
+        if fmt not in ("float", "base64"):
+            return self.send(422, "Failed to deserialize the JSON body into the target type: encoding_format: "
+                             "unknown variant `%s`, expected `float` or `base64` at line 1 column 2" % fmt,
                              "text/plain; charset=utf-8")
-        if self.too_many(len(texts)):
+        model = req.get("model")
+        if isinstance(model, str) and model != State.served:
+            Log.emit("WARN", "openai_embed: text_embeddings_router::http::server", "router/src/http/server.rs", 1161,
+                     "The provided `model=%s` has not been found, the `model` parameter should be provided either "
+                     "empty or with `model=%s` instead." % (model, State.served))
+        if not self.check_batch(texts, True):
             return
         State.requests += 1
         tokens = sum(len(t.split()) + 2 for t in texts)
-        self.send_json(200, {"object": "list",
-                             "data": [{"object": "embedding", "embedding": sc.fake_vector(t, DIMS), "index": i}
-                                      for i, t in enumerate(texts)],
-                             "model": State.served, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        data = []
+        for i, t in enumerate(texts):
+            vec = sc.fake_vector(t, DIMS)
+            if fmt == "base64":
+                import base64
+                import struct
+
+                vec = base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()
+            data.append({"object": "embedding", "embedding": vec, "index": i})
+        self.success("openai_embed", 1318, started, texts)
+        self.send_json(200, {"object": "list", "data": data, "model": State.served,
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     def tokenize(self):
         req = self.json_body()
@@ -380,6 +438,8 @@ def main(argv):
              "The `--hf-api-token` argument (and the `HF_API_TOKEN` env var) is deprecated and will be removed in a "
              "future version. Please use `--hf-token` (or the `HF_TOKEN` env var) instead.")
     model_id = args["model_id"]
+    global DIMS
+    DIMS = KNOWN_DIMS.get(model_id, 384)
     started = time.time()
     info("text_embeddings_core::download", "core/src/download.rs", 20, "Starting download")
     root = os.path.join(cache, "models--" + model_id.replace("/", "--"))
