@@ -3,13 +3,16 @@
 
 Usage (root): tests/images/build.py CACHE_DIR
 
-Every image the stock templates name (templates/*/template.yml) plus the
-proxy's caddy image (host/src/blueprint/proxy.rs CADDY_IMAGE) is built from Debian
-packages and PyPI only -- no base image is downloaded -- and pushed into
+Every stand-in in IMAGES -- each image the stock templates name
+(templates/*/template.yml), the proxy's caddy image (host/src/blueprint/proxy.rs
+CADDY_IMAGE), and any a template is about to pin (contract_test.py checks them
+all) -- is built from Debian packages and PyPI only -- no base image is
+downloaded -- and pushed into
 CACHE_DIR/registry, the storage of a `docker-registry` (Debian's
 distribution/registry 2.8): Docker Hub images under their mirror names
 (library/caddy, ollama/ollama, vllm/vllm-openai), ghcr.io images without the
-host (open-webui/open-webui, huggingface/text-embeddings-inference).
+host (open-webui/open-webui, huggingface/text-embeddings-inference). A template
+naming an image that has no stand-in here is an error.
 
   CACHE_DIR/bookworm-minbase.tar  debootstrap --variant=minbase bookworm (python3, curl, ca-certificates)
   CACHE_DIR/ca.pem, ca.key        a test CA (kept across runs), trusted by the caddy image
@@ -64,6 +67,8 @@ IMAGES = {
         "vllm-openai.Dockerfile", ["standins/standin_common.py", "standins/vllm_api_server.py", "standins/vllm_cli.py"]),
     "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9": (
         "text-embeddings-inference.Dockerfile", ["standins/standin_common.py", "standins/text_embeddings_router.py"]),
+    "qdrant/qdrant:v1.19.0": (
+        "qdrant.Dockerfile", ["standins/standin_common.py", "standins/qdrant.py", "standins/qdrant_entrypoint.sh"]),
 }
 
 
@@ -133,7 +138,8 @@ def wanted_images():
         fail("no stand-in image for %s (named in %s). tests/images has stand-ins for: %s. Add one to "
              "tests/images (and its contract to CONTRACTS.md), or pin a reference that has one."
              % (", ".join(missing), "; ".join(", ".join(refs[r]) for r in missing), ", ".join(sorted(IMAGES))))
-    return sorted(refs)
+    # Stand-ins no template names yet are built too: contract_test.py checks every one.
+    return sorted(set(refs) | set(IMAGES))
 
 
 # -- inputs --

@@ -39,6 +39,7 @@ OLLAMA = "ollama/ollama:0.13.4"
 WEBUI = "ghcr.io/open-webui/open-webui:v0.11.3"
 VLLM = "vllm/vllm-openai:v0.10.2"
 TEI = "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9"
+QDRANT = "qdrant/qdrant:v1.19.0"
 
 
 class CheckFailed(Exception):
@@ -234,6 +235,11 @@ def check_image_configs(env, st):
     c = cfg(TEI)
     expect(c["Entrypoint"] == ["text-embeddings-router"] and c["Cmd"] == ["--json-output"], "tei entrypoint/cmd")
     expect({"PORT=80", "HUGGINGFACE_HUB_CACHE=/data"} <= set(c["Env"]), "tei env")
+    c = cfg(QDRANT)
+    expect(c["Cmd"] == ["./entrypoint.sh"] and not c.get("Entrypoint"), "qdrant cmd %s" % c["Cmd"])
+    expect(c["WorkingDir"] == "/qdrant" and c["User"] == "0:0", "qdrant workdir/user")
+    expect({"TZ=Etc/UTC", "RUN_MODE=production"} <= set(c["Env"]), "qdrant env")
+    expect(set(c["ExposedPorts"]) == {"6333/tcp", "6334/tcp"} and not c.get("Volumes"), "qdrant EXPOSE, no VOLUME")
 
 
 def start_ollama(env):
@@ -486,6 +492,99 @@ def check_tei_logs(env, st):
     env.docker("rm", "-f", "tei2")
 
 
+# ------------------------------------------------------------------ Qdrant and the rag trio
+QKEY = "qdrant-key-789"
+QAUTH = ["api-key: " + QKEY]
+
+
+def qdrant_base(env):
+    return "http://%s:6333" % env.ip("qdrant")
+
+
+def qjson(env, path, method="GET", body=None, headers=QAUTH):
+    """(status, parsed body or raw bytes) of a Qdrant REST call with the key."""
+    code, _, raw = env.http(qdrant_base(env) + path, method, headers=headers, body=body)
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw
+
+
+def start_qdrant(env):
+    env.run("qdrant", QDRANT, env=["QDRANT__SERVICE__API_KEY=" + QKEY, "QDRANT__TELEMETRY_DISABLED=true"],
+            volumes=["qdrant:/qdrant/storage"])
+    env.wait_http(qdrant_base(env) + "/readyz")
+
+
+def check_qdrant(env, st):
+    start_qdrant(env)
+    base = qdrant_base(env)
+    code, _, body = env.http(base + "/")
+    info = json.loads(body)
+    expect(code == 200 and info["title"] == "qdrant - vector search engine" and info["version"] == "1.19.0",
+           "GET / without the key: %s %r" % (code, body[:120]))
+    for path, text in (("/healthz", b"healthz check passed"), ("/livez", b"healthz check passed"),
+                       ("/readyz", b"all shards are ready")):
+        code, _, body = env.http(base + path)
+        expect(code == 200 and body == text, "%s open without the key: %s %r" % (path, code, body))
+    code, hs, body = env.http(base + "/collections")
+    expect(code == 401 and body == b"Must provide an API key or an Authorization bearer token",
+           "/collections without the key: %s %r" % (code, body))
+    code, _, body = env.http(base + "/collections", headers=["api-key: wrong"])
+    expect(code == 401 and body == b"Invalid API key or JWT", "wrong key: %s %r" % (code, body))
+    expect(env.http(base + "/readyz/x")[0] == 401, "an unrouted path under /readyz is not whitelisted")
+    expect(env.http(base + "/collections", headers=["Authorization: Bearer " + QKEY])[0] == 200, "Bearer key")
+    code, res = qjson(env, "/collections/contract")
+    expect(code == 404 and res["status"]["error"] == "Not found: Collection `contract` doesn't exist!", "missing: %s" % res)
+    create = {"vectors": {"size": 4, "distance": "Cosine", "on_disk": False}, "hnsw_config": {"m": 0, "payload_m": 16}}
+    code, res = qjson(env, "/collections/contract", "PUT", create)
+    expect(code == 200 and res["result"] is True and res["status"] == "ok", "create: %s %s" % (code, res))
+    code, res = qjson(env, "/collections/contract", "PUT", create)
+    expect(code == 409 and res["status"]["error"] == "Wrong input: Collection `contract` already exists!",
+           "create twice: %s %s" % (code, res))
+    code, res = qjson(env, "/collections/contract/index?wait=true", "PUT",
+                      {"field_name": "tenant_id", "field_schema": {"type": "keyword", "is_tenant": True, "on_disk": False}})
+    expect(code == 200 and res["result"]["status"] == "completed", "payload index: %s %s" % (code, res))
+    pts = {"points": [{"id": "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", "vector": [1, 0, 0, 0],
+                       "payload": {"text": "one", "tenant_id": "a"}},
+                      {"id": 7, "vector": [0, 2, 0, 0], "payload": {"text": "two", "tenant_id": "b"}}]}
+    code, res = qjson(env, "/collections/contract/points?wait=true", "PUT", pts)
+    expect(code == 200 and res["result"]["status"] == "completed", "upsert wait=true: %s %s" % (code, res))
+    for wait in ("true", "false"):
+        code, res = qjson(env, "/collections/contract/points?wait=" + wait, "PUT",
+                          {"points": [{"id": 9, "vector": [1, 2, 3], "payload": {}}]})
+        expect(code == 400 and res["status"]["error"] == "Wrong input: Vector dimension error: expected dim: 4, got 3",
+               "dimension mismatch (wait=%s): %s %s" % (wait, code, res))
+    code, res = qjson(env, "/collections/contract/points?wait=false", "PUT",
+                      {"points": [{"id": 8, "vector": [0, 0, 1, 0], "payload": {"text": "three", "tenant_id": "a"}}]})
+    expect(code == 200 and res["result"]["status"] == "acknowledged", "upsert wait=false: %s" % res)
+    flt = {"must": [{"key": "tenant_id", "match": {"value": "a"}}]}
+    code, res = qjson(env, "/collections/contract/points/scroll", "POST",
+                      {"filter": flt, "limit": 999999999, "with_payload": True, "with_vector": False})
+    got = [(p["id"], p["payload"]["text"]) for p in res["result"]["points"]]
+    expect(got == [(8, "three"), ("5c56c793-69f3-4fbf-87e6-c4bf54c28c26", "one")], "scroll by tenant: %s" % got)
+    code, res = qjson(env, "/collections/contract/points/count", "POST", {"filter": flt, "exact": True})
+    expect(res["result"] == {"count": 2}, "count: %s" % res)
+    code, res = qjson(env, "/collections/contract/points/query", "POST",
+                      {"query": {"nearest": [0, 1, 0, 0]}, "limit": 1, "with_payload": True, "with_vector": False})
+    top = res["result"]["points"][0]
+    expect(top["id"] == 7 and abs(top["score"] - 1.0) < 1e-4, "query: nearest is 7 with cosine 1: %s" % top)
+    code, res = qjson(env, "/collections/contract")
+    expect(res["result"]["points_count"] == 3 and res["result"]["config"]["params"]["vectors"]["size"] == 4
+           and res["result"]["payload_schema"]["tenant_id"]["params"]["is_tenant"] is True, "collection info: %s" % res)
+    expect(qjson(env, "/collections/contract/exists")[1]["result"] == {"exists": True}, "exists")
+    logs = env.logs("qdrant")
+    expect("Telemetry reporting disabled" in logs, "QDRANT__TELEMETRY_DISABLED=true read")
+    expect('"PUT /collections/contract/points?wait=true HTTP/1.1" 200' in logs
+           and '"GET /collections HTTP/1.1" 401' in logs, "requests logged (actix Logger)")
+    expect('"GET /healthz' not in logs and '"GET /readyz HTTP' not in logs, "health paths not logged")
+    expect(QKEY not in logs, "the key is not logged")
+    r = env.exec("qdrant", "sh", "-c", "command -v curl || command -v wget")
+    expect(r.returncode != 0, "no curl or wget in the qdrant image: %r" % r.stdout)
+    r = env.exec("qdrant", "test", "-s", "/qdrant/storage/collections/contract/standin.json")
+    expect(r.returncode == 0, "collection stored on the /qdrant/storage volume")
+
+
 def make_cert(env, cn, ca=None):
     d = os.path.join(env.tmp, "tls-" + cn)
     os.makedirs(d, exist_ok=True)
@@ -545,6 +644,7 @@ FAILS = [
     ("webui", WEBUI, [], WEBUI_ENV, "/app/backend/data", 8080, "/health", "/api/config"),
     ("vllm", VLLM, ["Qwen/Qwen2.5-1.5B-Instruct"], ["VLLM_API_KEY=k"], "/root/.cache/huggingface", 8000, "/health", "/version"),
     ("tei", TEI, ["--model-id", "BAAI/bge-small-en-v1.5"], ["API_KEY=k"], "/data", 80, "/health", "/metrics"),
+    ("qdrant", QDRANT, [], ["QDRANT__SERVICE__API_KEY=k"], "/qdrant/storage", 6333, "/readyz", "/"),
 ]
 
 
@@ -596,6 +696,7 @@ CHECKS = [
     ("vllm: --api-key precedence, --model, `serve MODEL` error", check_vllm_args),
     ("tei: API_KEY on /embed, /v1/embeddings, /info; /health open", check_tei),
     ("tei: start-up log (Args with the API key), default CMD", check_tei_logs),
+    ("qdrant: health open, key elsewhere, collections, points, sizes", check_qdrant),
     ("caddy: real Caddy trusts the test CA", check_caddy_trusts_ca),
     ("fail switches: exit (env and volume file), hang", check_fail_modes),
 ]
