@@ -62,7 +62,8 @@ IMAGES = {
     "caddy:2.11.2": ("caddy.Dockerfile", ["caddy/Caddyfile", "caddy/index.html"]),
     "ollama/ollama:0.13.4": ("ollama.Dockerfile", ["standins/standin_common.py", "standins/ollama.py"]),
     "ghcr.io/open-webui/open-webui:v0.11.3": (
-        "open-webui.Dockerfile", ["standins/standin_common.py", "standins/start.sh", "standins/open_webui.py"]),
+        "open-webui.Dockerfile", ["standins/standin_common.py", "standins/start.sh", "standins/open_webui.py",
+                                  "standins/open_webui_rag.py"]),
     "vllm/vllm-openai:v0.10.2": (
         "vllm-openai.Dockerfile", ["standins/standin_common.py", "standins/vllm_api_server.py", "standins/vllm_cli.py"]),
     "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9": (

@@ -18,6 +18,7 @@ directories) is removed at the end, also on failure or Ctrl-C.
 Last line: "N passed, 0 failed" (exit 0), or "N passed, M failed" (exit 1).
 """
 import base64
+import hashlib
 import json
 import os
 import re
@@ -585,6 +586,202 @@ def check_qdrant(env, st):
     expect(r.returncode == 0, "collection stored on the /qdrant/storage volume")
 
 
+TEI_KEY = "tei-key-rag"
+RAG_WEBUI_ENV = ["OLLAMA_BASE_URL=http://ollama:11434", "WEBUI_URL=https://1-2-3-4.ip.linodeusercontent.com",
+                 "CORS_ALLOW_ORIGIN=https://1-2-3-4.ip.linodeusercontent.com", "ANONYMIZED_TELEMETRY=false",
+                 "AUDIO_STT_ENGINE=webapi", "ENABLE_OPENAI_API=false", "WEBUI_SECRET_KEY=0123456789abcdef",
+                 "VECTOR_DB=qdrant", "QDRANT_URI=http://qdrant:6333", "QDRANT_API_KEY=" + QKEY,
+                 "RAG_EMBEDDING_ENGINE=openai", "RAG_OPENAI_API_BASE_URL=http://rag-tei:80/v1",
+                 "RAG_OPENAI_API_KEY=" + TEI_KEY, "RAG_EMBEDDING_MODEL=BAAI/bge-small-en-v1.5"]
+NOTES = "# Guide\n\nThe secret word is pelican.\n\n## Install\n\nRun the installer.\nThen reboot.\n"
+
+
+def rag_env(**changes):
+    out = [e for e in RAG_WEBUI_ENV if e.split("=", 1)[0] not in changes]
+    return out + ["%s=%s" % kv for kv in changes.items()]
+
+
+def start_webui(env, name, e, volume):
+    env.run(name, WEBUI, env=e, volumes=["%s:/app/backend/data" % volume])
+    base = "http://%s:8080" % env.ip(name)
+    env.wait_http(base + "/health")
+    return base
+
+
+def admin_token(env, base):
+    code, _, body = env.http(base + "/api/v1/auths/signup", "POST", body=ADMIN)
+    if code != 200:
+        code, _, body = env.http(base + "/api/v1/auths/signin", "POST",
+                                 body={"email": ADMIN["email"], "password": ADMIN["password"]})
+    expect(code == 200, "admin session: %s %r" % (code, body[:200]))
+    return json.loads(body)["token"]
+
+
+def upload(env, base, token, name, content, query=""):
+    """POST /api/v1/files/ as the browser does: multipart/form-data, field `file`."""
+    boundary = "----linode-ai-%s" % os.urandom(6).hex()
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\nContent-Type: text/markdown\r\n\r\n"
+            "%s\r\n--%s--\r\n" % (boundary, name, content, boundary))
+    code, _, raw = env.http(base + "/api/v1/files/" + query, "POST", body=body,
+                            headers=["Authorization: Bearer " + token,
+                                     "Content-Type: multipart/form-data; boundary=" + boundary])
+    expect(code == 200, "upload %s: %s %r" % (name, code, raw[:300]))
+    return json.loads(raw)
+
+
+def file_when_done(env, base, token, fid, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        code, _, raw = env.http(base + "/api/v1/files/" + fid, headers=["Authorization: Bearer " + token])
+        f = json.loads(raw)
+        if (f.get("data") or {}).get("status") in ("completed", "failed") or time.time() > deadline:
+            return f
+        time.sleep(0.3)
+
+
+def tenant_points(env, fid):
+    code, res = qjson(env, "/collections/open-webui_files/points/scroll", "POST",
+                      {"filter": {"must": [{"key": "tenant_id", "match": {"value": "file-" + fid}}]},
+                       "limit": 100, "with_payload": True, "with_vector": False})
+    return res["result"]["points"] if code == 200 else None
+
+
+def successes(env, name):
+    return sum(1 for l in env.logs(name).splitlines() if "openai_embed{" in l and l.endswith("Success"))
+
+
+def check_rag_upload(env, st):
+    env.run("rag-tei", TEI, args=["--model-id", "BAAI/bge-small-en-v1.5"],
+            env=["API_KEY=" + TEI_KEY, "TOKENIZATION_WORKERS=2"], volumes=["rag-tei-data:/data"])
+    env.wait_http("http://%s:80/health" % env.ip("rag-tei"))
+    base = st["rag-webui"] = start_webui(env, "rag-webui", RAG_WEBUI_ENV, "rag-open-webui")
+    token = st["rag-token"] = admin_token(env, base)
+    expect(env.http(base + "/api/v1/files/", "POST", body="x")[0] == 401, "upload needs a session")
+    f = upload(env, base, token, "notes.md", NOTES)
+    expect(f["status"] is True and f["data"] == {"status": "pending"} and f["meta"]["content_type"] == "text/markdown"
+           and f["filename"] == "notes.md", "upload answer: %s" % f)
+    fid = st["rag-file"] = f["id"]
+    done = file_when_done(env, base, token, fid)
+    expect(done["data"]["status"] == "completed" and done["data"]["error"] is None, "processed: %s" % done["data"])
+    expect(done["meta"]["collection_name"] == "file-" + fid, "collection_name file-<id>: %s" % done["meta"])
+    digest = hashlib.sha256(NOTES.encode()).hexdigest()
+    expect(done["hash"] == digest, "file hash = sha256 of the text")
+    code, _, raw = env.http(base + "/api/v1/files/%s/process/status" % fid, headers=["Authorization: Bearer " + token])
+    expect(json.loads(raw) == {"status": "completed"}, "process/status: %r" % raw)
+    r = env.exec("rag-webui", "sh", "-c", "ls /app/backend/data/uploads/")
+    expect(r.stdout.strip() == "%s_notes.md" % fid, "stored as DATA_DIR/uploads/<id>_<name>: %r" % r.stdout)
+    # What Qdrant holds (checked over its REST API with the key, as a VM check would).
+    points = tenant_points(env, fid)
+    texts = sorted(p["payload"]["text"] for p in points)
+    expect(texts == ["# Guide  \nThe secret word is pelican.", "## Install  \nRun the installer.\nThen reboot."],
+           "two chunks (markdown header split): %s" % texts)
+    meta = points[0]["payload"]["metadata"]
+    expect(meta["file_id"] == fid and meta["name"] == "notes.md" and meta["source"] == "notes.md"
+           and meta["hash"] == digest and meta["start_index"] == 0
+           and meta["embedding_config"] == {"engine": "openai", "model": "BAAI/bge-small-en-v1.5"},
+           "payload metadata: %s" % meta)
+    code, res = qjson(env, "/collections/open-webui_files")
+    info = res["result"]
+    expect(info["config"]["params"]["vectors"] == {"size": 384, "distance": "Cosine", "on_disk": False}
+           and info["config"]["hnsw_config"]["m"] == 0 and info["config"]["hnsw_config"]["payload_m"] == 16,
+           "multi-tenant collection: 384 dims, cosine, m=0: %s" % info["config"])
+    expect(info["payload_schema"]["tenant_id"]["params"]["is_tenant"] is True
+           and {"metadata.hash", "metadata.file_id"} <= set(info["payload_schema"]), "payload indexes: %s"
+           % info["payload_schema"])
+    # The requests, as the services logged them.
+    expect(successes(env, "rag-tei") == 2, "TEI: one /v1/embeddings per chunk (RAG_EMBEDDING_BATCH_SIZE=1)")
+    expect("has not been found" not in env.logs("rag-tei"), "model name matches TEI's served model")
+    qlogs = env.logs("qdrant")
+    for line in ('"PUT /collections/open-webui_files HTTP/1.1" 200', '"PUT /collections/open-webui_files/index?wait=true '
+                 'HTTP/1.1" 200', '"PUT /collections/open-webui_files/points?wait=false HTTP/1.1" 200',
+                 '"GET /collections/open-webui_files/exists HTTP/1.1" 200', '"python-client/1.18.0 python/'):
+        expect(line in qlogs, "Qdrant log has %s" % line)
+    wlogs = env.logs("rag-webui")
+    expect("Api key is used with an insecure connection." in wlogs, "qdrant-client's warning (http with a key)")
+    expect("Failed to obtain server version" not in wlogs, "the client's version check (GET /) reached Qdrant")
+    # Retrieval: the query is embedded by TEI and searched in Qdrant within the file's tenant.
+    code, _, raw = env.http(base + "/api/v1/retrieval/query/collection", "POST",
+                            headers=["Authorization: Bearer " + token],
+                            body={"collection_names": ["file-" + fid], "query": "# Guide   The secret word is pelican."})
+    res = json.loads(raw)
+    expect(code == 200 and res["documents"][0][0] == "# Guide  \nThe secret word is pelican."
+           and abs(res["distances"][0][0] - 1.0) < 1e-4, "query/collection: %s %s" % (code, raw[:300]))
+    expect(successes(env, "rag-tei") == 3, "the query was embedded by TEI")
+
+
+def check_rag_failures(env, st):
+    before = successes(env, "rag-tei")
+    # Wrong Qdrant key: the upload is accepted, processing fails, the file says why.
+    base = start_webui(env, "rag-webui-bad", rag_env(QDRANT_API_KEY="wrong"), "rag-open-webui-bad")
+    token = admin_token(env, base)
+    f = upload(env, base, token, "notes.md", NOTES, "?process_in_background=false")
+    expect(f["status"] is True and f["data"] == {"status": "pending"}, "synchronous upload still answers 200: %s" % f)
+    done = file_when_done(env, base, token, f["id"])
+    expect(done["data"]["status"] == "failed" and done["data"]["error"] == (
+        "Unexpected Response: 401 (Unauthorized)\nRaw response content:\nb'Invalid API key or JWT'"),
+        "wrong Qdrant key: %s" % done["data"])
+    expect(done["hash"] is None, "hash cleared on failure")
+    code, _, raw = env.http(base + "/api/v1/files/%s/process/status" % f["id"], headers=["Authorization: Bearer " + token])
+    expect(json.loads(raw) == {"status": "failed"}, "process/status failed: %r" % raw)
+    code, _, raw = env.http(base + "/api/v1/files/%s/process/status?stream=true" % f["id"],
+                            headers=["Authorization: Bearer " + token])
+    expect(raw.startswith(b'data: {"status": "failed", "error": "Unexpected Response: 401'), "SSE status: %r" % raw[:120])
+    expect(successes(env, "rag-tei") == before, "Qdrant is asked first (duplicate check): TEI never called")
+    expect(tenant_points(env, f["id"]) == [], "nothing stored for the failed file")
+    # Wrong TEI key: Qdrant is reached, the embeddings are refused.
+    bad_tei = rag_env(RAG_OPENAI_API_KEY="wrong")
+    base = start_webui(env, "rag-webui-bad", bad_tei, "rag-open-webui-bad2")
+    token = admin_token(env, base)
+    done = file_when_done(env, base, token, upload(env, base, token, "notes.md", NOTES)["id"])
+    expect(done["data"]["status"] == "failed" and done["data"]["error"] == (
+        "401, message='Unauthorized', url='http://rag-tei:80/v1/embeddings'"), "wrong TEI key: %s" % done["data"])
+    # Persistent config: RAG_* are stored at the first start; a fixed key in the environment is ignored.
+    base = start_webui(env, "rag-webui-bad", RAG_WEBUI_ENV, "rag-open-webui-bad2")
+    token = admin_token(env, base)
+    done = file_when_done(env, base, token, upload(env, base, token, "notes.md", NOTES)["id"])
+    expect(done["data"]["status"] == "failed" and "401, message='Unauthorized'" in done["data"]["error"],
+           "RAG_OPENAI_API_KEY from the first start wins (persistent config): %s" % done["data"])
+    # ENABLE_PERSISTENT_CONFIG=false: the environment wins, but sign-up reopens at each start ...
+    base = start_webui(env, "rag-webui-bad", rag_env(ENABLE_PERSISTENT_CONFIG="false"), "rag-open-webui-bad2")
+    token = admin_token(env, base)
+    done = file_when_done(env, base, token, upload(env, base, token, "notes.md", NOTES)["id"])
+    expect(done["data"]["status"] == "completed", "ENABLE_PERSISTENT_CONFIG=false: env key used: %s" % done["data"])
+    stranger = {"name": "Eve", "email": "eve@example.com", "password": "x"}
+    code, _, raw = env.http(base + "/api/v1/auths/signup", "POST", body=stranger)
+    expect(code == 200 and json.loads(raw)["role"] == "pending", "... sign-up open again: %s" % code)
+    # ... unless ENABLE_SIGNUP=false (the first account can still sign up: no users yet).
+    base = start_webui(env, "rag-webui-bad", rag_env(ENABLE_PERSISTENT_CONFIG="false", ENABLE_SIGNUP="false"),
+                       "rag-open-webui-bad3")
+    admin_token(env, base)
+    expect(env.http(base + "/api/v1/auths/signup", "POST", body=stranger)[0] == 403, "ENABLE_SIGNUP=false closes it")
+    # Another embedding model (768 dimensions) against the existing 384-dimension collection.
+    env.run("rag-tei-768", TEI, args=["--model-id", "BAAI/bge-base-en-v1.5"], env=["API_KEY=" + TEI_KEY])
+    env.wait_http("http://%s:80/health" % env.ip("rag-tei-768"))
+    base = start_webui(env, "rag-webui-bad", rag_env(RAG_OPENAI_API_BASE_URL="http://rag-tei-768:80/v1"),
+                       "rag-open-webui-bad4")
+    token = admin_token(env, base)
+    done = file_when_done(env, base, token, upload(env, base, token, "notes.md", NOTES)["id"])
+    expect(done["data"]["status"] == "failed" and done["data"]["error"].startswith(
+        "Unexpected Response: 400 (Bad Request)\nRaw response content:\nb'{\"status\":{\"error\":\"Wrong input: Vector "
+        "dimension error: expected dim: 384, got 768\"}"), "768-dim vectors into the 384 collection: %s" % done["data"])
+    env.docker("rm", "-f", "rag-webui-bad", "rag-tei-768")
+
+
+def check_qdrant_restart(env, st):
+    env.docker("restart", "qdrant")
+    env.wait_http(qdrant_base(env) + "/readyz")
+    expect(len(tenant_points(env, st["rag-file"])) == 2, "points kept across docker restart")
+    env.docker("rm", "-f", "qdrant")
+    start_qdrant(env)  # a new container on the same volume
+    expect(len(tenant_points(env, st["rag-file"])) == 2, "points kept in a recreated container")
+    expect(qjson(env, "/collections/contract/points/count", "POST", {})[1]["result"] == {"count": 3},
+           "the other collection too")
+    code, _, raw = env.http(st["rag-webui"] + "/api/v1/retrieval/query/collection", "POST",
+                            headers=["Authorization: Bearer " + st["rag-token"]],
+                            body={"collection_names": ["file-" + st["rag-file"]], "query": "pelican"})
+    expect(code == 200 and len(json.loads(raw)["documents"][0]) == 2, "Open WebUI still finds them: %r" % raw[:200])
+
+
 def make_cert(env, cn, ca=None):
     d = os.path.join(env.tmp, "tls-" + cn)
     os.makedirs(d, exist_ok=True)
@@ -697,6 +894,9 @@ CHECKS = [
     ("tei: API_KEY on /embed, /v1/embeddings, /info; /health open", check_tei),
     ("tei: start-up log (Args with the API key), default CMD", check_tei_logs),
     ("qdrant: health open, key elsewhere, collections, points, sizes", check_qdrant),
+    ("rag: upload -> TEI embeddings -> Qdrant points; query", check_rag_upload),
+    ("rag: failures (Qdrant key, TEI key, stored config, size)", check_rag_failures),
+    ("qdrant: data kept across restart and recreation", check_qdrant_restart),
     ("caddy: real Caddy trusts the test CA", check_caddy_trusts_ca),
     ("fail switches: exit (env and volume file), hang", check_fail_modes),
 ]

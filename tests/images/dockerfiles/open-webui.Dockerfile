@@ -22,6 +22,7 @@ ENV HOME=/root
 COPY standin_common.py /usr/local/lib/linode-ai-standin/standin_common.py
 COPY start.sh ./start.sh
 COPY open_webui.py ./open_webui_standin.py
+COPY open_webui_rag.py ./open_webui_rag.py
 RUN mkdir -p /app/backend/data $HOME/.cache/chroma
 LABEL io.linode-ai.standin="ghcr.io/open-webui/open-webui:v0.11.3 (tests only)"
 EXPOSE 8080

@@ -12,6 +12,11 @@ Open WebUI the linode-ai templates rely on:
     wrong email or password, 429 after 15 tries in 3 minutes for one email
   GET /api/v1/auths/ (Bearer token or `token` cookie), GET /api/config,
   GET|POST /ollama/<path> proxied to $OLLAMA_BASE_URL for a signed-in user
+  with VECTOR_DB=qdrant and RAG_EMBEDDING_ENGINE=openai (open_webui_rag.py):
+    POST /api/v1/files/ (multipart `file`), GET /api/v1/files/{id},
+    GET /api/v1/files/{id}/process/status[?stream=true],
+    POST /api/v1/retrieval/query/collection -- embeddings through
+    $RAG_OPENAI_API_BASE_URL/embeddings, vectors into Qdrant at $QDRANT_URI
 Accounts live in $DATA_DIR/webui.db (SQLite; default /app/backend/data, the
 image's volume), passwords as salted PBKDF2 hashes (the real one: bcrypt).
 Every request is logged to stdout, as uvicorn's access log through loguru.
@@ -33,6 +38,7 @@ import uuid
 sys.path.insert(0, "/usr/local/lib/linode-ai-standin")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import standin_common as sc  # noqa: E402
+import open_webui_rag as rag  # noqa: E402
 
 VERSION = "0.11.3"
 BACKEND_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -84,7 +90,16 @@ def init_db():
                   " created_at INTEGER, updated_at INTEGER)")
 
 
+# ENABLE_PERSISTENT_CONFIG=false (models/config.py Config.persistent_enabled_for): settings are
+# never read from nor written to the database; an update (e.g. sign-up closing behind the first
+# account) lives in memory only, so it is gone at the next start.
+PERSISTENT_CONFIG = env_bool("ENABLE_PERSISTENT_CONFIG", "True")
+MEMORY_CONFIG = {}
+
+
 def config_get(key, default):
+    if not PERSISTENT_CONFIG:
+        return MEMORY_CONFIG.get(key, default)
     with db() as c:
         row = c.execute("SELECT data FROM config ORDER BY id DESC LIMIT 1").fetchone()
     data = json.loads(row["data"]) if row else {}
@@ -97,6 +112,9 @@ def config_get(key, default):
 
 
 def config_set(key, value):
+    if not PERSISTENT_CONFIG:
+        MEMORY_CONFIG[key] = value
+        return
     with db() as c:
         row = c.execute("SELECT id, data FROM config ORDER BY id DESC LIMIT 1").fetchone()
         data = json.loads(row["data"]) if row else {}
@@ -236,6 +254,7 @@ document.getElementById('signin').addEventListener('submit', async (e) => {
 class WebUIHandler(sc.Handler):
     health_paths = ("/health",)
     server_version = "uvicorn"
+    data_dir = DATA_DIR
 
     def handle_any(self):
         self.maybe_hang()
@@ -285,6 +304,8 @@ class WebUIHandler(sc.Handler):
             return self.reply(200, {"status": True}, [("Set-Cookie", 'token=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/')])
         if p.startswith("/ollama/"):
             return self.ollama_proxy(p[len("/ollama"):])
+        if rag.route(self, p, m, lambda h: h.current_user()):
+            return
         if p.startswith("/api/") or p.startswith("/ws/"):
             return self.detail(404 if m in ("GET", "HEAD") else 405 if p.startswith("/api/v1/auths/") else 404, "Not Found")
         if m not in ("GET", "HEAD"):
@@ -433,6 +454,7 @@ def main(argv):
     mode = sc.fail_mode(DATA_DIR)
     sc.exit_on_sigterm()
     init_db()
+    rag.init(log, config_get, config_set, db)
     WebUIHandler.hang = mode == "hang"
     print("\n ██████╗ ██████╗ ███████╗███╗   ██╗    ██╗    ██╗███████╗██████╗ ██╗   ██╗██╗\n"
           "  (linode-ai test stand-in)\n\nv%s - building the best AI user interface.\n"
