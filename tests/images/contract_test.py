@@ -596,6 +596,23 @@ RAG_WEBUI_ENV = ["OLLAMA_BASE_URL=http://ollama:11434", "WEBUI_URL=https://1-2-3
 NOTES = "# Guide\n\nThe secret word is pelican.\n\n## Install\n\nRun the installer.\nThen reboot.\n"
 
 
+# What to run in a booted VM to see an upload's vectors (Open WebUI's container has python3 and
+# QDRANT_API_KEY; Qdrant's has neither curl nor python): `docker exec webui python3 -c "$VM_CHECK"`.
+VM_CHECK = r"""
+import json, os, urllib.request as u
+def q(path, body=None):
+    r = u.Request("http://qdrant:6333" + path, method="POST" if body is not None else "GET",
+                  data=None if body is None else json.dumps(body).encode(),
+                  headers={"api-key": os.environ["QDRANT_API_KEY"], "Content-Type": "application/json"})
+    return json.load(u.urlopen(r, timeout=10))["result"]
+info = q("/collections/open-webui_files")
+print("points", info["points_count"], "size", info["config"]["params"]["vectors"]["size"])
+for p in q("/collections/open-webui_files/points/scroll", {"limit": 100, "with_payload": True})["points"]:
+    m = p["payload"]["metadata"]
+    print(p["payload"]["tenant_id"], m["name"], m["embedding_config"]["model"], json.dumps(p["payload"]["text"][:40]))
+"""
+
+
 def rag_env(**changes):
     out = [e for e in RAG_WEBUI_ENV if e.split("=", 1)[0] not in changes]
     return out + ["%s=%s" % kv for kv in changes.items()]
@@ -688,6 +705,11 @@ def check_rag_upload(env, st):
     expect(info["payload_schema"]["tenant_id"]["params"]["is_tenant"] is True
            and {"metadata.hash", "metadata.file_id"} <= set(info["payload_schema"]), "payload indexes: %s"
            % info["payload_schema"])
+    r = env.exec("rag-webui", "python3", "-c", VM_CHECK)
+    out = r.stdout.splitlines()
+    expect(r.returncode == 0 and out[0] == "points 2 size 384" and len(out) == 3 and all(
+        l.startswith("file-%s notes.md BAAI/bge-small-en-v1.5 " % fid) for l in out[1:]),
+        "VM_CHECK from inside the Open WebUI container: %r %r" % (r.stdout, r.stderr[-300:]))
     # The requests, as the services logged them.
     expect(successes(env, "rag-tei") == 2, "TEI: one /v1/embeddings per chunk (RAG_EMBEDDING_BATCH_SIZE=1)")
     expect("has not been found" not in env.logs("rag-tei"), "model name matches TEI's served model")
