@@ -1038,7 +1038,8 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
     // and its tag still names the records, which another machine's destroy
     // of that firewall removes (they point at a freed address).
     env.run(
-        &["deploy", "--env", "lab", "--domain", "lab.example.com"],
+        // (No cache volume: with one, a Linode deleted by hand leaves a parked deployment.)
+        &["deploy", "--env", "lab", "--domain", "lab.example.com", "--no-cache"],
         Some(&env.project("chat-webui")),
     )
     .ok();
@@ -1084,4 +1085,294 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
         .ok();
     assert!(out.stdout.contains("firewall"), "{}", out.stdout);
     assert!(!names().iter().any(|(n, _)| n == "lab"), "{:?}", names());
+}
+
+/// Issue 17: a template with `cache_gb` gets a cache volume, created
+/// attached to the new Linode with the deployment's tags (a body the
+/// official spec accepts), priced in the plan and in `status`; destroy
+/// deletes it, from another machine too, unless `--keep-volume`, after
+/// which `status` lists it with its monthly price until it is destroyed.
+#[test]
+fn a_cache_volume_is_made_priced_and_removed_with_its_deployment() {
+    let env = Env::new();
+    let dir = env.project("chat-webui");
+    let out = env.run(&["deploy", "--dry-run"], Some(&dir)).ok();
+    assert!(
+        out.stdout.contains("Cache:       new volume ai-cache-")
+            && out.stdout.contains(", 20 GB, $2.00/month"),
+        "{}",
+        out.stdout
+    );
+    let out = env
+        .run(&["deploy", "--dry-run", "--cache-gb", "5"], Some(&dir))
+        .fails();
+    assert!(out.stderr.contains("10-10240 GB"), "{}", out.stderr);
+    let out = env
+        .run(&["deploy", "--dry-run", "--no-cache"], Some(&dir))
+        .ok();
+    assert!(!out.stdout.contains("Cache:"), "{}", out.stdout);
+
+    env.run(&["deploy", "--cache-gb", "30"], Some(&dir)).ok();
+    let volumes = env.sim.volumes();
+    assert_eq!(volumes.len(), 1, "{volumes:?}");
+    let v = &volumes[0];
+    let linode = env.sim.instances()[0]["id"].clone();
+    assert_eq!((&v["size"], &v["linode_id"]), (&30.into(), &linode));
+    let label = v["label"].as_str().unwrap().to_string();
+    assert!(label.starts_with("ai-cache-"), "{label}");
+    assert_eq!(
+        v["tags"],
+        env.sim.instances()[0]["tags"],
+        "the deployment's tags"
+    );
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
+    let post = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/volumes"))
+        .unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&spec["requests"]["POST /volumes"])
+        .unwrap()
+        .iter_errors(post.body.as_ref().unwrap())
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(env.records()[0]["cache_volume"]["id"], v["id"]);
+    // The user-data mounts that volume.
+    let instance_post = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/linode/instances"))
+        .unwrap();
+    let user_data = user_data(instance_post.body.as_ref().unwrap());
+    assert!(user_data.contains("RequiresMountsFor=/mnt/linode-ai-cache"));
+    let out = env.run(&["status"], None);
+    assert!(
+        out.stdout
+            .contains("Cache volumes: 30 GB of Block Storage at $3.00/month"),
+        "{}",
+        out.stdout
+    );
+
+    // Destroy with --keep-volume: the Linode goes, the volume stays, listed with its price.
+    env.run(
+        &["destroy", "--app", "chat-webui", "--keep-volume", "--yes"],
+        None,
+    )
+    .ok();
+    assert!(env.sim.instances().is_empty());
+    let id = v["id"].to_string();
+    let kept = || env.sim.volumes().iter().any(|x| x["id"].to_string() == id);
+    assert!(kept());
+    let wait_detached = || {
+        let t0 = std::time::Instant::now();
+        while env.sim.volumes().iter().any(|x| !x["linode_id"].is_null()) {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(60),
+                "still attached"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_detached();
+    // A kept volume is a parked deployment (what `resume` brings back).
+    let out = env.run(&["status", "-V"], None);
+    assert_eq!(out.code, 0, "parked on purpose: {}", out.stdout);
+    assert!(
+        out.stdout.contains("parked")
+            && out
+                .stdout
+                .contains(&format!("cache volume {id} (30 GB, $3.00/month) kept")),
+        "{}",
+        out.stdout
+    );
+    let _ = &label;
+    // From another machine, by its id.
+    env.other_machine()
+        .run(&["destroy", "--id", &id, "--yes"], None)
+        .ok();
+    assert!(!kept());
+
+    // A plain destroy (from another machine, which knows it by its tags) deletes it too.
+    env.run(&["deploy"], Some(&dir)).ok();
+    assert_eq!(env.sim.volumes().len(), 1);
+    let out = env
+        .other_machine()
+        .run(&["destroy", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    assert!(
+        out.stdout.contains("and its cache volume"),
+        "{}",
+        out.stdout
+    );
+    assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());
+}
+
+/// Issue 17: `park` deletes the Linode and keeps the cache volume, the
+/// firewall and the record (`parked`, with what it still costs); `resume`
+/// makes a new Linode on them with the same deployment id. From another
+/// machine too; a deployment without a cache volume cannot be parked.
+#[test]
+fn park_keeps_the_volume_and_resume_comes_back_on_it() {
+    let env = Env::new();
+    let dir = env.project("chat-webui");
+    env.run(&["deploy"], Some(&dir)).ok();
+    let first = env.sim.instances()[0].clone();
+    let volume = env.sim.volumes()[0]["id"].clone();
+    let firewall = env.records()[0]["firewall"]["id"].clone();
+    let deployment = env.records()[0]["deployment_id"].clone();
+
+    let out = env
+        .run(&["park", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    assert!(
+        out.stdout
+            .contains("parked: the Linode is deleted; cache volume"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("($2.00/month)"), "{}", out.stdout);
+    assert!(env.sim.instances().is_empty(), "the Linode is gone");
+    assert_eq!(env.sim.volumes().len(), 1, "the volume stays");
+    let fw_kept = || {
+        reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/networking/firewalls/{firewall}",
+                env.sim.base_url()
+            ))
+            .bearer_auth("test-token")
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    };
+    assert!(fw_kept(), "the firewall stays");
+    assert_eq!(env.records()[0]["last_status"], "parked");
+    assert!(env.records()[0]["linode_id"].is_null());
+
+    // status, here and on another machine: parked, at the volume's price, exit 0.
+    for e in [&env, &env.other_machine()] {
+        let out = e.run(&["status", "-V"], None);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("parked"), "{}", out.stdout);
+        assert!(out.stdout.contains("$2.00/month"), "{}", out.stdout);
+        assert!(
+            !out.stdout.contains("orphaned firewall"),
+            "the firewall is the parked deployment's: {}",
+            out.stdout
+        );
+    }
+    // Parking again: nothing to do; a template without a cache volume cannot be parked.
+    let out = env
+        .run(&["park", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    assert!(out.stdout.contains("already parked"), "{}", out.stdout);
+    env.run(&["deploy"], Some(&env.project("embeddings"))).ok();
+    let before = env.sim.instances().len();
+    let out = env
+        .run(&["park", "--app", "embeddings", "--yes"], None)
+        .fails();
+    assert!(
+        out.stderr.contains("cannot park what has no cache volume"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.sim.instances().len(), before, "nothing deleted");
+
+    // resume, from the project: a new Linode with the same deployment id, the kept
+    // firewall and the kept volume attached (nothing new made).
+    let out = env.run(&["resume", "--dry-run"], Some(&dir)).ok();
+    assert!(
+        out.stdout
+            .contains(&format!("Cache:       volume {volume} (")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("Firewall:    {firewall}")),
+        "{}",
+        out.stdout
+    );
+    env.run(&["resume", "--yes"], Some(&dir)).ok();
+    let now: Vec<_> = env
+        .sim
+        .instances()
+        .into_iter()
+        .filter(|i| i["tags"].to_string().contains("build_ai_app=chat-webui"))
+        .collect();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0]["id"], first["id"], "a new Linode");
+    assert!(now[0]["tags"]
+        .to_string()
+        .contains(&format!("build_ai_id={}", deployment.as_str().unwrap())));
+    let t0 = std::time::Instant::now();
+    while env.sim.volumes()[0]["linode_id"] != now[0]["id"] {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            env.sim.volumes()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(env.sim.volumes().len(), 1, "no new volume");
+    let create = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/linode/instances"))
+        .last()
+        .unwrap();
+    assert_eq!(
+        create.body.as_ref().unwrap()["firewall_id"],
+        firewall,
+        "the kept firewall"
+    );
+    let attach = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/attach"))
+        .unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
+    let errors: Vec<String> =
+        jsonschema::validator_for(&spec["requests"]["POST /volumes/{volumeId}/attach"])
+            .unwrap()
+            .iter_errors(attach.body.as_ref().unwrap())
+            .map(|e| e.to_string())
+            .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let rec = env
+        .records()
+        .into_iter()
+        .find(|r| r["app_name"] == "chat-webui")
+        .unwrap();
+    assert_eq!(rec["deployment_id"], deployment);
+    assert_eq!(rec["linode_id"], now[0]["id"]);
+    // Nothing parked any more: resume says so.
+    let out = env.run(&["resume", "--yes"], Some(&dir)).fails();
+    assert!(
+        out.stderr.contains("is not parked (it has a Linode)"),
+        "{}",
+        out.stderr
+    );
+
+    // Parked from another machine: this machine's record says parked too, and resume works here.
+    env.other_machine()
+        .run(&["park", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    let out = env.run(&["status"], None);
+    assert!(out.stdout.contains("parked"), "{}", out.stdout);
+    env.run(&["resume", "--yes"], Some(&dir)).ok();
+    // destroy of a parked deployment takes the volume and the firewall.
+    env.run(&["park", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    env.run(&["destroy", "--app", "chat-webui", "--yes"], None)
+        .ok();
+    assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());
+    assert!(!fw_kept(), "the firewall went with it");
+    assert!(!env.registry().to_string().contains("chat-webui"));
 }

@@ -13,11 +13,11 @@ fn templates_list_and_show() {
     let env = Env::new();
     let out = env.run(&["templates", "list"], None).ok();
     assert!(out.stdout.starts_with("NAME"), "{}", out.stdout);
-    for name in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+    for name in STOCK_TEMPLATES {
         assert!(out.stdout.contains(name));
     }
     let j = env.run(&["templates", "list", "--json"], None).ok().json();
-    assert_eq!(j.as_array().unwrap().len(), 4);
+    assert_eq!(j.as_array().unwrap().len(), STOCK_TEMPLATES.len());
     let show = env.run(&["templates", "show", "chat-agent"], None).ok();
     for want in [
         "Default region:  us-ord",
@@ -160,7 +160,7 @@ fn every_request_body_passes_the_official_openapi_schema() {
     let env = Env::new();
     let spec: serde_json::Value =
         serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
-    for t in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+    for t in STOCK_TEMPLATES {
         let dir = env.project(t);
         let key = env.home().join("id.pub");
         std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test@host\n").unwrap();
@@ -1024,10 +1024,10 @@ fn status_lists_the_account_once_and_probes_concurrently() {
     assert_eq!(rows.len(), 40);
     assert!(rows.iter().all(|r| r["status"] == "running"), "{j}");
     assert!(
-        env.sim.requests().len() - before <= 3,
-        "three list calls for 40 deployments"
+        env.sim.requests().len() - before <= 4,
+        "four list calls for 40 deployments (instances, firewalls, volumes, plans)"
     );
-    // Plans and prices are kept for a day: the next status lists instances and firewalls only.
+    // Plans and prices are kept for a day: the next status lists instances, firewalls and volumes only.
     let before = env.sim.requests().len();
     let j = env.run(&["status", "--json"], None).ok().json();
     let mut paths: Vec<String> = env.sim.requests()[before..]
@@ -1037,7 +1037,11 @@ fn status_lists_the_account_once_and_probes_concurrently() {
     paths.sort();
     assert_eq!(
         paths,
-        ["/v4/linode/instances", "/v4/networking/firewalls"],
+        [
+            "/v4/linode/instances",
+            "/v4/networking/firewalls",
+            "/v4/volumes"
+        ],
         "{paths:?}"
     );
     assert!(
@@ -1069,7 +1073,7 @@ fn rendered_user_data_passes_cloud_init_schema() {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("data/schema-cloud-config-v1.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    for t in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+    for t in STOCK_TEMPLATES {
         let dir = env.project(t);
         let mut dotenv = std::fs::read_to_string(dir.join(".env")).unwrap();
         dotenv.push_str("WEIRD=\"multi\\nline $HOME 'q'\"\n");
@@ -1320,7 +1324,7 @@ fn hostile_inputs_get_clear_errors_and_never_panic() {
 #[test]
 fn every_stock_env_example_copied_to_env_deploys() {
     let env = Env::new();
-    for template in ["chat-agent", "chat-webui", "llm-api", "embeddings"] {
+    for template in STOCK_TEMPLATES {
         let dir = env.project(template);
         std::fs::copy(dir.join(".env.example"), dir.join(".env")).unwrap();
         let out = env.run(&["deploy"], Some(&dir));
@@ -1330,7 +1334,7 @@ fn every_stock_env_example_copied_to_env_deploys() {
             assert!(line.starts_with('#'), "{template}: filled in: {line}");
         }
     }
-    assert_eq!(env.sim.instances().len(), 4);
+    assert_eq!(env.sim.instances().len(), STOCK_TEMPLATES.len());
 }
 
 /// Issue 16, item 11: values from the API (the reverse-DNS name, error
@@ -1633,4 +1637,58 @@ fn decoded(user_data: &str, path: &str) -> String {
         .read_to_string(&mut out)
         .unwrap();
     out
+}
+
+/// Issue 19: a gated Hugging Face model's `HF_TOKEN` (a secret in `.env`)
+/// is never shown or recorded: not by deploy (plain, `--json`, dry run),
+/// status or the registry. It travels only in the user-data's env file.
+/// (That it reaches only the services listing it is checked on a real boot:
+/// tests/chroot/boot_test.py `rag`.)
+#[test]
+fn hf_token_is_never_printed_or_recorded() {
+    let env = Env::new();
+    let token = "hf_GatedModelToken0123456789abcdef";
+    for (template, model) in [
+        ("llm-api", "meta-llama/Llama-3.2-1B-Instruct"),
+        ("rag", "llama3.2:3b"),
+    ] {
+        let dir = env.project(template);
+        let mut dotenv = std::fs::read_to_string(dir.join(".env")).unwrap();
+        dotenv.push_str(&format!("HF_TOKEN={token}\n"));
+        write_env(&dir, &dotenv);
+        let runs = [
+            env.run(&["deploy", "--dry-run", "--model", model], Some(&dir)),
+            env.run(
+                &["deploy", "--dry-run", "--json", "--model", model],
+                Some(&dir),
+            ),
+            env.run(&["deploy", "--yes", "--model", model], Some(&dir)),
+            env.run(&["status", "-V"], None),
+            env.run(&["status", "--json"], None),
+        ];
+        for r in &runs {
+            assert!(
+                !r.stdout.contains(token) && !r.stderr.contains(token),
+                "{template}: the token is shown:\n{}{}",
+                r.stdout,
+                r.stderr
+            );
+        }
+        assert_eq!(runs[2].code, 0, "{template}: {}", runs[2].stderr);
+        let registry = std::fs::read_to_string(env.registry_path()).unwrap();
+        assert!(!registry.contains(token), "{template}: in the registry");
+        // Where it must be: the instance's env file, in the user-data.
+        let post = env
+            .sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/linode/instances"))
+            .last()
+            .unwrap();
+        let user_data = user_data(post.body.as_ref().unwrap());
+        assert!(
+            user_data.contains(&format!("HF_TOKEN=$'{token}'")),
+            "{template}"
+        );
+    }
 }

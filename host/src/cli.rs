@@ -114,7 +114,7 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show status of deployments (and of linode-ai resources in the account)
     #[command(
-        after_help = "Exit codes: 0 every deployment is running; 3 checked, and something is not \
+        after_help = "Exit codes: 0 every deployment is running (or parked); 3 checked, and something is not \
                             running (or --app/--env match nothing); 1 could not check (API error, authentication, malformed answer); \
                             2 usage error."
     )]
@@ -125,6 +125,11 @@ pub enum Command {
     Logs(LogsArgs),
     /// Destroy a deployment: its Linode, its firewall and its record
     Destroy(DestroyArgs),
+    /// Stop paying for a deployment's Linode: delete it, keep its cache volume,
+    /// firewall and record ('resume' brings it back without downloading again)
+    Park(ParkArgs),
+    /// Bring a parked deployment back: a new Linode on its kept cache volume
+    Resume(ResumeArgs),
     /// Run a template's hook on your machine
     #[command(subcommand)]
     Hook(HookCmd),
@@ -220,7 +225,7 @@ pub struct InitArgs {
     pub directory: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct DeployArgs {
     /// Linode region id, e.g. us-ord
     #[arg(long, value_parser = non_empty)]
@@ -257,10 +262,17 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
     /// The model to serve instead of the template's: an Ollama name (chat-agent,
-    /// chat-webui: llama3.2:1b) or a Hugging Face repo id (llm-api, embeddings:
-    /// Qwen/Qwen2.5-1.5B-Instruct); checked for form before any API call
+    /// chat-webui, rag: llama3.2:1b) or a Hugging Face repo id (llm-api,
+    /// embeddings: Qwen/Qwen2.5-1.5B-Instruct); checked for form before any API call
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// A cache volume of N GB (Block Storage, $0.10/GB-month) holding Docker's
+    /// images and the models, instead of the template's size
+    #[arg(long = "cache-gb", value_name = "N", conflicts_with = "no_cache")]
+    pub cache_gb: Option<u32>,
+    /// No cache volume, even when the template has one (every boot downloads again)
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
     /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,
@@ -387,9 +399,63 @@ pub struct DestroyArgs {
     /// them (or those of --app/--env); nothing expired is not an error
     #[arg(long, conflicts_with = "id")]
     pub expired: bool,
+    /// Keep the cache volumes (Docker's images and the models): a later deploy
+    /// can use them; they keep costing $0.10/GB-month until destroyed
+    #[arg(long = "keep-volume")]
+    pub keep_volume: bool,
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Print machine-readable JSON on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ParkArgs {
+    #[command(flatten)]
+    pub which: Which,
+    /// A deployment id (or its first 6+ characters) or a Linode id
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Park every matching deployment (needed when several match)
+    #[arg(long)]
+    pub all: bool,
+    /// Park the deployments whose expiry (deploy --ttl) has passed, all of them
+    /// (or those of --app/--env); nothing expired is not an error
+    #[arg(long, conflicts_with = "id")]
+    pub expired: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print machine-readable JSON on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Wait until the app answers its health check
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait with --wait
+    #[arg(long, default_value_t = 1800, requires = "wait", value_name = "SECS")]
+    pub timeout: u64,
+    /// Expiry of the resumed deployment, from now (as deploy --ttl)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// SSH public key file to authorize for root (repeatable; default: ~/.ssh/*.pub)
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// Show the plan without creating anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Project directory (default: the current directory): its template and .env
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,

@@ -75,6 +75,8 @@ fn run(cli: &Cli, style: Style) -> anyhow::Result<ExitStatus> {
         Command::Adopt(a) => ok(commands::adopt::run(&ctx, a, &mut out)),
         Command::Logs(a) => commands::logs::run(&ctx, a, &mut out),
         Command::Destroy(a) => ok(commands::destroy::run(&ctx, a, &mut out)),
+        Command::Park(a) => ok(commands::park::run(&ctx, a, &mut out)),
+        Command::Resume(a) => ok(commands::deploy::resume(&ctx, a, &mut out)),
         Command::Hook(HookCmd::Test {
             template,
             probe_status,

@@ -214,6 +214,13 @@ pub const EXPIRES_TAG: &str = "build_ai_expires";
 /// another machine removes that record and no other.
 pub const DNS_TAG: &str = "build_ai_dns";
 
+/// The cache volume's label: `ai-cache-` and the deployment id's first 8
+/// characters (Volume labels: letters, digits, `-` and `_`, 1-32; unique in
+/// the account).
+pub fn cache_label(id: Uuid) -> String {
+    format!("ai-cache-{}", &id.simple().to_string()[..8])
+}
+
 /// The tag naming one DNS record linode-ai made.
 pub fn dns_tag(domain_id: u64, record_id: u64) -> String {
     format!("{DNS_TAG}={domain_id}.{record_id}")

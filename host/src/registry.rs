@@ -129,6 +129,16 @@ pub struct DnsRecord {
     pub target: String,
 }
 
+/// A deployment's cache volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeRecord {
+    /// `None` until the create call answered.
+    #[serde(default)]
+    pub id: Option<u64>,
+    pub label: String,
+    pub size_gb: u32,
+}
+
 impl DnsRecord {
     /// A record known only from a deployment's tags (made on another
     /// machine): its ids, no name.
@@ -219,6 +229,9 @@ pub struct Deployment {
     /// DNS records linode-ai made for `--domain` (removed on destroy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_records: Vec<DnsRecord>,
+    /// The cache volume (Block Storage) holding Docker's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_volume: Option<VolumeRecord>,
     /// Fields written by a newer linode-ai, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

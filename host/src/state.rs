@@ -128,6 +128,8 @@ pub enum Status {
     Missing,
     /// A Linode with linode-ai's tags that this machine has no record of.
     Untracked,
+    /// No Linode: its cache volume (and firewall) are kept for `resume`.
+    Parked,
     /// Could not be checked (API error).
     Unknown,
 }
@@ -139,7 +141,7 @@ impl<'de> Deserialize<'de> for Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         Status::Pending,
         Status::Provisioning,
         Status::Starting,
@@ -150,6 +152,7 @@ impl Status {
         Status::Suspended,
         Status::Missing,
         Status::Untracked,
+        Status::Parked,
         Status::Unknown,
     ];
 
@@ -172,6 +175,7 @@ impl Status {
             Status::Suspended => "suspended",
             Status::Missing => "missing",
             Status::Untracked => "untracked",
+            Status::Parked => "parked",
             Status::Unknown => "unknown",
         }
     }
@@ -183,7 +187,7 @@ impl Status {
             Status::Pending | Status::Provisioning | Status::Starting | Status::Deleting => {
                 Tone::Waiting
             }
-            Status::Untracked => Tone::Notice,
+            Status::Untracked | Status::Parked => Tone::Notice,
             _ => Tone::Bad,
         }
     }

@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
                 nvidia_driver: None,
                 acme_ca: None,
                 public_env: &[],
+                cache_volume: None,
             })
             .render();
             validate_user_data(&doc).expect("valid");

@@ -68,10 +68,34 @@ def sim_user_data(linode_ai, sim, template, env_lines, extra_args=()):
         reqs = json.load(urllib.request.urlopen("http://127.0.0.1:%s/__sim/requests" % port))
         post = [r for r in reqs if r["method"] == "POST" and r["path"] == "/v4/linode/instances"][-1]
         dotenv = open(os.path.join(project, ".env")).read()
-        return base64.b64decode(post["body"]["metadata"]["user_data"]).decode(), dotenv
+        labels = [r["body"]["label"] for r in reqs if r["method"] == "POST" and r["path"] == "/v4/volumes"]
+        return base64.b64decode(post["body"]["metadata"]["user_data"]).decode(), dotenv, labels
     finally:
         proc.kill()
         shutil.rmtree(home, ignore_errors=True)
+
+
+class Volume:
+    """A Block Storage volume: a sparse file on a loop device, linked where
+    Linode's udev rule puts an attached volume
+    (/dev/disk/by-id/scsi-0Linode_Volume_<label>; this machine's /dev is the
+    VM's too). It outlives a VM, as a volume outlives its Linode."""
+
+    def __init__(self, label, work, size="4G"):
+        self.label = label
+        self.file = os.path.join(work, "volume-%s.img" % label)
+        run(["truncate", "-s", size, self.file])
+        self.dev = subprocess.run(["losetup", "--find", "--show", self.file], check=True, capture_output=True, text=True).stdout.strip()
+        self.link = "/dev/disk/by-id/scsi-0Linode_Volume_" + label
+        os.makedirs("/dev/disk/by-id", exist_ok=True)
+        if os.path.lexists(self.link):
+            os.unlink(self.link)
+        os.symlink(self.dev, self.link)
+
+    def close(self):
+        if os.path.islink(self.link):
+            os.unlink(self.link)
+        subprocess.run(["losetup", "-d", self.dev], stderr=subprocess.DEVNULL)
 
 
 class Chroot:
@@ -152,6 +176,10 @@ class Chroot:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        # What the boot mounted inside (the cache volume), deepest first.
+        inside = [line.split()[1] for line in open("/proc/mounts")]
+        for m in sorted((m for m in inside if m.startswith(self.root + "/") and m not in self.mounts), reverse=True):
+            subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
         for m in reversed(self.mounts):
             subprocess.run(["umount", "-l", m])
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -177,7 +205,9 @@ def check(cond, what, box):
 
 
 def scenario(name, linode_ai, sim, template, env_lines, settings, verify):
-    user_data, dotenv = sim_user_data(linode_ai, sim, template, env_lines)
+    user_data, dotenv, labels = sim_user_data(linode_ai, sim, template, env_lines)
+    work = tempfile.mkdtemp(prefix="volumes-%s-" % name)
+    volumes = [Volume(label, work) for label in labels]
     box = Chroot(name)
     started = time.time()
     try:
@@ -197,6 +227,9 @@ def scenario(name, linode_ai, sim, template, env_lines, settings, verify):
         check(not box.leftover_processes(), "nothing keeps running after the boot (background pulls stopped)", box)
     finally:
         box.close()
+        for v in volumes:
+            v.close()
+        shutil.rmtree(work, ignore_errors=True)
     print("ok: %s (cloud-init booted the user-data in %.0fs)" % (name, time.time() - started), flush=True)
 
 
@@ -224,6 +257,32 @@ def chat_webui(box, dotenv):
     check("status: done" in box.status, "cloud-init finished without error", box)
     check(any(x.startswith("curl POST http://172.18.0.") and "auths/signup" in x for x in c), "the admin is made on the private network", box)
     in_order(c, "systemctl enable --now docker", "iptables -w -I DOCKER-USER -d 169.254.169.254/32 -j REJECT", "docker pull")
+    no_shadowing(box)
+
+
+def rag(box, dotenv):
+    c = box.calls
+    # Qdrant, TEI and Ollama start at once and are each health-waited; Open WebUI
+    # only after all three answer; then the admin, then the proxy.
+    for s in ("qdrant", "tei", "ollama"):
+        in_order(c, "docker run " + s, "docker run webui", "auths/signup fields=email,name,password", "docker run proxy")
+    runs = {x.split(" ")[2]: x for x in c if x.startswith("docker run ")}
+    env = {k: set(v.split(" env=")[1].split(" ")[0].split(",")) for k, v in runs.items()}
+    check({"VECTOR_DB", "QDRANT_URI", "QDRANT_API_KEY", "RAG_EMBEDDING_ENGINE", "RAG_OPENAI_API_BASE_URL",
+           "RAG_OPENAI_API_KEY", "RAG_EMBEDDING_MODEL", "WEBUI_SECRET_KEY"} <= env["webui"],
+          "Open WebUI is wired to Qdrant and TEI: %r" % env["webui"], box)
+    check("QDRANT__SERVICE__API_KEY" in env["qdrant"], "Qdrant gets its key: %r" % env["qdrant"], box)
+    check({"API_KEY", "HF_TOKEN"} <= env["tei"], "TEI gets its key and the Hugging Face token: %r" % env["tei"], box)
+    # Each secret reaches only the services that list it.
+    for name, who in (("HF_TOKEN", {"tei"}), ("WEBUI_ADMIN_PASSWORD", set()), ("EMBEDDINGS_API_KEY", set()),
+                      ("QDRANT_API_KEY", {"webui"})):
+        got = {k for k, v in env.items() if name in v}
+        check(got == who, "%s reaches %r, no more: %r" % (name, who, got), box)
+    secrets = [l.split("=", 1)[1] for l in dotenv.splitlines()
+               if l.startswith(("HF_TOKEN=", "EMBEDDINGS_API_KEY=", "QDRANT_API_KEY=", "WEBUI_ADMIN_PASSWORD="))]
+    check(len(secrets) == 4 and not any(v and v in "\n".join(c) for v in secrets), "no secret value in any command line", box)
+    check(not any(v and v in box.output for v in secrets), "no secret value in the boot log", box)
+    check(box.boot_json["state"] == "done" and "status: done" in box.status, "boot done: %r" % box.boot_json, box)
     no_shadowing(box)
 
 
@@ -338,6 +397,7 @@ def main():
     scenarios = [
         ("chat-webui", "chat-webui", SHADOWS, {}, chat_webui),
         ("chat-agent", "chat-agent", SHADOWS, {}, chat_agent),
+        ("rag", "rag", SHADOWS + ["HF_TOKEN=hf_chroot_secret_token_1234"], {}, rag),
         ("docker-missing", "chat-agent", [], {"STANDIN_NO_DOCKER": 1}, docker_missing),
         ("gpu-prebuilt", "llm-api", [], {"STANDIN_PREBUILT": 1}, gpu_prebuilt),
         ("gpu-dkms", "llm-api", [], {"STANDIN_PREBUILT": 0}, gpu_dkms),

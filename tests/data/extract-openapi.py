@@ -18,6 +18,9 @@ WANTED = [
     ("/{apiVersion}/linode/instances/{linodeId}", "put"),
     ("/{apiVersion}/networking/firewalls/{firewallId}", "put"),
     ("/{apiVersion}/domains/{domainId}/records", "post"),
+    # The cache volume.
+    ("/{apiVersion}/volumes", "post"),
+    ("/{apiVersion}/volumes/{volumeId}/attach", "post"),
 ]
 
 def merge(a, b):

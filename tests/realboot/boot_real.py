@@ -268,6 +268,10 @@ class Project:
         post = [r for r in reqs if r["method"] == "POST" and r["path"] == "/v4/linode/instances"][-1]
         return base64.b64decode(post["body"]["metadata"]["user_data"]).decode()
 
+    def volumes(self):
+        """Labels of the volumes the deploy made (attached to the new Linode)."""
+        return [v["label"] for v in json.load(urllib.request.urlopen(self.sim + "/__sim/volumes"))]
+
     def dotenv(self):
         vals = {}
         for line in open(os.path.join(self.dir, ".env")):
@@ -380,9 +384,11 @@ class Web:
     def __init__(self, domain, vm_ip, root):
         self.domain, self.vm_ip, self.root = domain, vm_ip, root
 
-    def req(self, path, method="GET", headers=(), data=None, port=443, scheme="https", max_time=20):
+    def req(self, path, method="GET", headers=(), data=None, port=443, scheme="https", max_time=20, form=()):
         cmd = ["curl", "-sS", "--path-as-is", "--max-time", str(max_time), "-D", "-", "-o", "-",
                "--resolve", "%s:%d:%s" % (self.domain, port, self.vm_ip), "-X", method]
+        for f in form:  # multipart fields (`file=@path;type=text/markdown`)
+            cmd += ["-F", f]
         if scheme == "https":
             cmd += ["--cacert", self.root]
         for h in headers:
@@ -439,7 +445,7 @@ def common(vm, web, project, services, secrets):
     check(code in (301, 308) and "location: https://" in head, "port 80 redirects: %d" % code, vm)
     check(web.code("/nope/../healthz/boot") == 400, "a path with dot segments is refused", vm)
     # Port by port, from outside (no Cloud Firewall here: this is what the VM itself opens).
-    open_ports = [p for p in (22, 80, 443, 2019, 3000, 5000, 8000, 8080, 11434) if _connects(vm.net.vm_ip, p)]
+    open_ports = [p for p in (22, 80, 443, 2019, 3000, 5000, 6333, 6334, 8000, 8080, 11434) if _connects(vm.net.vm_ip, p)]
     check(open_ports == [80, 443], "only 80 and 443 answer from outside: %r" % open_ports, vm)
     check(web.code("/healthz/boot", headers=["Host: other.example"]) == 421, "another Host gets 421", vm)
     # The metadata service answers the VM, never a container.
@@ -449,6 +455,30 @@ def common(vm, web, project, services, secrets):
     # `linode-ai status` sees it running, through the same proxy and certificate.
     st = project.run("status", check=False, env={"LINODE_AI_PROBE_CA": web.root})
     check(st.returncode == 0 and "running" in st.stdout, "linode-ai status says running:\n%s%s" % (st.stdout, st.stderr), vm)
+
+
+def cache_in_use(vm):
+    """A template with a cache volume keeps Docker's data on it (the first
+    boot found it blank and formatted it)."""
+    check("the cache volume is blank: formatting it" in vm.output, "the blank volume was formatted", vm)
+    root = vm.docker("info", "-f", "{{.DockerRootDir}}").stdout.strip()
+    check(root == "/mnt/linode-ai-cache/docker", "Docker's data is on the volume: %r" % root, vm)
+    fstab = vm.read("/etc/fstab") or ""
+    check("/mnt/linode-ai-cache ext4 defaults,noatime,nofail" in fstab, "the volume is in fstab (mounted at reboots)", vm)
+
+
+def kept_cache(vm, web, first, images):
+    """A second Linode on the same volume: the filesystem is kept, nothing
+    is pulled, the certificate is the same (no new order)."""
+    check(vm.boot_json and vm.boot_json["state"] == "done", "the boot on the kept volume is done: %r" % vm.boot_json, vm)
+    check("the cache volume holds a filesystem: kept" in vm.output and "formatting" not in vm.output,
+          "the volume is not formatted twice", vm)
+    pulls = vm.read("/var/log/linode-ai-pull.log") or ""
+    for img in images:
+        check("linode-ai: %s is already here" % img in pulls, "%s is not pulled again:\n%s" % (img, pulls), vm)
+    check("pull of" not in pulls, "no pull was tried:\n" + pulls, vm)
+    wait_for("the proxy", lambda: web.code("/healthz/boot") == 200, 60)
+    check(web.cert_fingerprint() == first["cert"], "the certificate came from the volume (no new order)", vm)
 
 
 PY_GET = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
@@ -556,11 +586,16 @@ class Run:
         self.linode_ai, self.sim, self.images, self.ca = linode_ai, sim, images, ca
         self.n = 0
 
-    def boot(self, name, template, env_lines, verify, fails=False):
+    def boot(self, name, template, env_lines, verify, fails=False, again=None):
+        """Deploys `template` against the API stand-in and boots its
+        user-data; `again(vm, web, project, first)`: a second VM then boots
+        the same user-data on the same cache volume (a Linode made again on
+        a kept volume)."""
         self.n += 1
         work = tempfile.mkdtemp(prefix="realboot-%s-" % name)
         procs = Procs()
         net = vm = None
+        volumes = []
         started = time.time()
         try:
             net = Net(self.n, work, procs)
@@ -568,6 +603,7 @@ class Run:
             project = Project(self.linode_ai, self.sim, work, net.vm_ip, procs)
             domain = DOMAIN % name
             user_data = project.deploy(template, env_lines, domain, internet.directory)
+            volumes = [chroot.Volume(label, work) for label in project.volumes()]
             vm = Vm(name, net, internet)
             vm.boot(user_data)
             first_boot = timeline(vm)
@@ -575,19 +611,39 @@ class Run:
                 check("status: done" in vm.status, "cloud-init finished", vm)
             # Every template starts its proxy before the step these scenarios fail at.
             root = wait_for("Pebble's certificate", lambda: _cert_ready(internet, domain, net.vm_ip), 60)
-            verify(vm, Web(domain, net.vm_ip, root), project)
+            web = Web(domain, net.vm_ip, root)
+            if volumes:
+                cache_in_use(vm)
+            verify(vm, web, project)
             print("ok: %s (booted in %.1fs; scenario %.1fs)" % (name, vm.seconds, time.time() - started), flush=True)
             print(first_boot, flush=True)
+            if again:
+                first = {"seconds": vm.seconds, "cert": web.cert_fingerprint()}
+                vm.close()
+                vm = Vm(name + "-again", net, internet)
+                vm.boot(user_data)
+                again(vm, web, project, first)
+                print("ok: %s on its kept volume (booted in %.1fs)" % (name, vm.seconds), flush=True)
+                print(timeline(vm), flush=True)
             return True
         except Exception:
             print("FAILED: %s\n%s" % (name, traceback.format_exc()), flush=True)
             if vm is not None:
                 for f in ("/var/log/dockerd.log",):
-                    print("--- %s (end):\n%s" % (f, (vm.read(f) or "")[-3000:]), flush=True)
+                    text = vm.read(f) or ""
+                    errors = [l for l in text.splitlines() if "level=error" in l or "level=warn" in l]
+                    print("--- %s (errors and warnings, last 20):\n%s" % (f, "\n".join(errors[-20:])), flush=True)
+                    print("--- %s (end):\n%s" % (f, text[-3000:]), flush=True)
+                try:
+                    print("--- docker ps -a:\n" + vm.docker("ps", "-a").stdout, flush=True)
+                except Exception:
+                    pass
             return False
         finally:
             if vm is not None:
                 vm.close()
+            for v in volumes:
+                v.close()
             procs.stop()
             if net is not None:
                 net.close()
@@ -661,7 +717,13 @@ def s_chat_webui(run):
         check(r.returncode != 0, "the re-run boot fails with a changed password", vm)
         check("the password was changed after the first boot" in r.stderr, "and says why:\n" + r.stderr[-2000:], vm)
         check('FAILED at step "post-start of webui"' in r.stderr, "naming the step:\n" + r.stderr[-1000:], vm)
-    return run.boot("chat-webui", "chat-webui", [], verify)
+
+    def again(vm, web, project, first):
+        # A new Linode on the kept cache volume: nothing downloads, the admin is there.
+        kept_cache(vm, web, first, ["caddy:2.11.2", "ollama/ollama:0.13.4", "ghcr.io/open-webui/open-webui:v0.11.3"])
+        check("admin exists" in vm.output, "the admin kept on the volume signs in", vm)
+        chat_webui(vm, web, project, project.dotenv())
+    return run.boot("chat-webui", "chat-webui", [], verify, again=again)
 
 
 def s_llm_api(run):
@@ -680,6 +742,68 @@ def s_embeddings(run):
         serves_and_reboots(vm, web, project, ["tei"], {"API_KEY": ["proxy", "tei"]},
                            lambda: embeddings(vm, web, project, env["API_KEY"]))
     return run.boot("embeddings", "embeddings", [], verify)
+
+
+# What Qdrant holds, read from inside the Open WebUI container (it has
+# python3 and QDRANT_API_KEY; Qdrant's image has neither curl nor python).
+sys.path.insert(0, os.path.join(REPO, "tests", "images"))
+from contract_test import VM_CHECK  # noqa: E402
+
+RAG_DOC = "# Guide\nThe secret word is pelican.\n\n## Install\nRun the installer.\nThen reboot.\n"
+
+
+def rag(vm, web, project, env, uploaded):
+    """A document uploaded through the site is embedded by TEI and stored in
+    Qdrant (checked from what each service saw); after a reboot, Qdrant
+    still holds it."""
+    chat_webui(vm, web, project, env)
+    if uploaded:
+        r = vm.docker("exec", "webui", "python3", "-c", VM_CHECK)
+        check(r.returncode == 0 and r.stdout.startswith("points 2 size 384") and uploaded[0] in r.stdout,
+              "Qdrant kept the document: %r %r" % (r.stdout, r.stderr[-300:]), vm)
+        return
+    creds = json.dumps({"email": env.get("WEBUI_ADMIN_EMAIL", "admin@example.com"), "password": env["WEBUI_ADMIN_PASSWORD"]})
+    code, _, body = web.req("/api/v1/auths/signin", method="POST", headers=["Content-Type: application/json"], data=creds)
+    token = json.loads(body)["token"]
+    auth = "Authorization: Bearer " + token
+    doc = os.path.join(vm.dir, "notes.md")
+    with open(doc, "w") as f:
+        f.write(RAG_DOC)
+    code, _, body = web.req("/api/v1/files/", method="POST", headers=[auth], form=["file=@%s;type=text/markdown" % doc])
+    check(code == 200, "the upload is taken: %d %s" % (code, body[:300]), vm)
+    fid = json.loads(body)["id"]
+
+    def processed():
+        c, _, b = web.req("/api/v1/files/" + fid, headers=[auth])
+        st = json.loads(b).get("data", {}).get("status") if c == 200 else None
+        return st if st in ("completed", "failed") else None
+    status = wait_for("the upload's processing", processed, 120)
+    check(status == "completed", "the document was processed: %s" % web.req("/api/v1/files/" + fid, headers=[auth])[2][:500], vm)
+    r = vm.docker("exec", "webui", "python3", "-c", VM_CHECK)
+    lines = r.stdout.splitlines()
+    check(r.returncode == 0 and lines and lines[0] == "points 2 size 384" and len(lines) == 3
+          and all(l.startswith("file-%s notes.md BAAI/bge-small-en-v1.5 " % fid) for l in lines[1:]),
+          "Qdrant holds the document's two chunks, embedded by bge-small (384): %r %r" % (r.stdout, r.stderr[-300:]), vm)
+    tei = vm.docker("logs", "tei")
+    check((tei.stdout + tei.stderr).count("Success") >= 2, "TEI embedded each chunk (its log)", vm)
+    q = vm.docker("logs", "qdrant")
+    check('"PUT /collections/open-webui_files/points?wait=false HTTP/1.1" 200' in q.stdout + q.stderr,
+          "Qdrant stored the points (its log)", vm)
+    for k in ("QDRANT_API_KEY", "EMBEDDINGS_API_KEY", "WEBUI_ADMIN_PASSWORD"):
+        check(env[k] not in vm.output, "%s is in no boot log" % k, vm)
+    uploaded.append(fid)
+
+
+def s_rag(run):
+    uploaded = []
+
+    def verify(vm, web, project):
+        env = project.dotenv()
+        serves_and_reboots(vm, web, project, ["qdrant", "tei", "ollama", "webui"],
+                           {"WEBUI_ADMIN_PASSWORD": [], "WEBUI_SECRET_KEY": ["webui"], "QDRANT_API_KEY": ["webui"],
+                            "EMBEDDINGS_API_KEY": [], "HF_TOKEN": ["tei"]},
+                           lambda: rag(vm, web, project, env, uploaded))
+    return run.boot("rag", "rag", [], verify)
 
 
 def variant(name, edit):
@@ -745,6 +869,7 @@ SCENARIOS = [
     ("chat-webui", s_chat_webui),
     ("llm-api", s_llm_api),
     ("embeddings", s_embeddings),
+    ("rag", s_rag),
     ("restart-loop", s_restart_loop),
     ("health-timeout", s_health_timeout),
     ("failed-pull", s_failed_pull),

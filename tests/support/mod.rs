@@ -14,6 +14,10 @@ pub use linode_sim::{app::AppServer, app::TestCa, Fault, Sim, SimConfig};
 /// A guard against hangs, not a judge of speed: generous, because a debug
 /// build compiling the Python hook example (28-37 s when idle) took over
 /// 120 s on a loaded 2-core machine. Speed is measured in tests/bench.sh.
+/// The stock templates, in the catalog's order.
+#[allow(dead_code)]
+pub const STOCK_TEMPLATES: [&str; 5] = ["chat-agent", "chat-webui", "llm-api", "embeddings", "rag"];
+
 pub const CHILD_LIMIT: Duration = Duration::from_secs(600);
 
 /// Fails if work that usually takes about `typical` took ten times that: a

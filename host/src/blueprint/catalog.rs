@@ -43,6 +43,10 @@ const STOCK: &[(&str, &str)] = &[
         "embeddings/template.yml",
         include_str!("../../../templates/embeddings/template.yml"),
     ),
+    (
+        "rag/template.yml",
+        include_str!("../../../templates/rag/template.yml"),
+    ),
 ];
 const STOCK_INDEX: &str = include_str!("../../../templates/index.yml");
 
@@ -214,7 +218,10 @@ mod tests {
             );
         }
         let names: Vec<_> = c.all().iter().map(|t| t.name()).collect();
-        assert_eq!(names, ["chat-agent", "chat-webui", "llm-api", "embeddings"]);
+        assert_eq!(
+            names,
+            ["chat-agent", "chat-webui", "llm-api", "embeddings", "rag"]
+        );
         for t in c.all() {
             let l = t.linode();
             assert_eq!(l.region_default.as_deref(), Some("us-ord"), "{}", t.name());

@@ -87,7 +87,16 @@ pub struct LinodeSection {
     /// `8h` for a template that needs a GPU plan): `90m`, `8h`, `2d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_ttl: Option<String>,
+    /// A cache volume of this many GB (Block Storage) for Docker's images
+    /// and the models, kept by `destroy --keep-volume`: `deploy --cache-gb N`
+    /// or `--no-cache` override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_gb: Option<u32>,
 }
+
+/// Block Storage volume sizes the API takes, GB.
+pub const CACHE_GB_MIN: u32 = 10;
+pub const CACHE_GB_MAX: u32 = 10_240;
 
 /// `deploy.linode.model`: which variable `--model` sets.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -768,6 +777,13 @@ impl TemplateSpec {
                 bail!(
                     "field `deploy.linode.model.env` names {}, which the template does not declare under env",
                     quote(&m.env)
+                );
+            }
+        }
+        if let Some(gb) = self.deploy.linode.cache_gb {
+            if !(CACHE_GB_MIN..=CACHE_GB_MAX).contains(&gb) {
+                bail!(
+                    "field `deploy.linode.cache_gb` is {gb}; a Block Storage volume is {CACHE_GB_MIN}-{CACHE_GB_MAX} GB"
                 );
             }
         }

@@ -34,6 +34,8 @@ fn options(args: &DeployArgs) -> DeployOptions {
         acme_ca,
         ttl,
         model,
+        cache_gb,
+        no_cache,
         ssh_keys,
         ssh_from,
         firewall,
@@ -62,6 +64,9 @@ fn options(args: &DeployArgs) -> DeployOptions {
         acme_ca: acme_ca.clone(),
         ttl: ttl.clone(),
         model: model.clone(),
+        cache_gb: *cache_gb,
+        no_cache: *no_cache,
+        resume: None,
         firewall: Some(match (firewall, no_firewall) {
             (Some(id), _) => FirewallChoice::Existing(*id),
             (None, true) => FirewallChoice::Disabled,
@@ -130,6 +135,17 @@ fn progress_printer(style: crate::output::Style, quiet: bool) -> impl Fn(Progres
                 eprintln!("{}", style.dim(&format!("Created Linode {linode_id}")))
             }
             Progress::Dns(n) => eprintln!("  {} {}", style.dim("DNS:"), sanitize::line(&n)),
+            Progress::CreatedVolume { id, label } => eprintln!(
+                "{}",
+                style.dim(&format!("Created cache volume {id} ({label})"))
+            ),
+            Progress::AttachedVolume { id, label } => eprintln!(
+                "{}",
+                style.dim(&format!("Attached cache volume {id} ({label})"))
+            ),
+            Progress::VolumeFailed(n) => {
+                eprintln!("{} {}", style.yellow("warning:"), sanitize::line(&n))
+            }
             Progress::HookLog(l) => {
                 eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
             }
@@ -185,6 +201,70 @@ fn ask_replace(
 }
 
 pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
+    run_with(ctx, args, None, out)
+}
+
+/// `resume`: the project's deploy, onto the parked deployment's kept cache
+/// volume and firewall, with its deployment id.
+pub fn resume(ctx: &Ctx, args: &crate::cli::ResumeArgs, out: &mut dyn Write) -> Result<()> {
+    let crate::cli::ResumeArgs {
+        wait,
+        timeout,
+        ttl,
+        ssh_keys,
+        dry_run,
+        yes,
+        directory,
+        json,
+    } = args;
+    let deploy_args = DeployArgs {
+        wait: *wait,
+        timeout: *timeout,
+        ttl: ttl.clone(),
+        ssh_keys: ssh_keys.clone(),
+        dry_run: *dry_run,
+        yes: *yes,
+        directory: directory.clone(),
+        json: *json,
+        ..Default::default()
+    };
+    // The project's app and env (as deploy resolves them), then what is parked for them.
+    let config = ctx.config()?;
+    let catalog = ctx.catalog();
+    let dir = match directory {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    let settings = deploy::plan(
+        &dir,
+        &options(&deploy_args),
+        &PlanContext {
+            catalog: &catalog,
+            config: &config,
+            home: ctx.home.as_deref(),
+            hook_cache: &ctx.paths.hook_cache,
+            now: chrono::Utc::now(),
+            progress: &|_, _| {},
+        },
+    )?
+    .settings;
+    let client = ctx.authed_client()?;
+    let registry = ctx.registry();
+    let rt = runtime()?;
+    let (joined, view) = rt.block_on(crate::workflow::destroy::survey(
+        &client, &registry, &catalog,
+    ))?;
+    let from =
+        crate::workflow::park::find_parked(&joined, &view, &settings.app_name, &settings.env_name)?;
+    run_with(ctx, &deploy_args, Some(from), out)
+}
+
+fn run_with(
+    ctx: &Ctx,
+    args: &DeployArgs,
+    resume: Option<deploy::plan::ResumeFrom>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let config = ctx.config()?;
     let catalog = ctx.catalog();
     let dir = match &args.directory {
@@ -192,9 +272,13 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
         None => std::env::current_dir()?,
     };
     let spinner = crate::output::Progress::new(&ctx.style.for_stderr());
+    let resumed = resume.as_ref().map(|r| r.deployment_id.to_string());
     let plan = deploy::plan(
         &dir,
-        &options(args),
+        &DeployOptions {
+            resume,
+            ..options(args)
+        },
         &PlanContext {
             catalog: &catalog,
             config: &config,
@@ -221,9 +305,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs, out: &mut dyn Write) -> Result<()> {
     let reservation = deploy::reserve(&registry, &plan, args.new)?;
 
     // Another deployment of this app and env: ask, or need --replace / --new.
-    let existing = rt.block_on(deploy::existing_same_app_env(
+    let mut existing = rt.block_on(deploy::existing_same_app_env(
         &client, &registry, &catalog, &plan,
     ))?;
+    // The parked deployment this resumes is not another one.
+    existing.retain(|d| Some(&d.deployment_id) != resumed.as_ref());
     let replace = args.replace
         || (!existing.is_empty() && !args.new && ask_replace(ctx, args, &plan, &existing)?);
 
@@ -481,6 +567,7 @@ fn print_dry_run(
                 "services": services,
                 "request": { "method": "POST", "path": "/linode/instances", "body": request },
                 "requests": requests,
+                "cache": plan.cache.as_ref().map(|c| json!({"label": c.label, "size_gb": c.size_gb, "monthly_usd": c.monthly_price()})),
                 "firewall": match &plan.firewall { FirewallPlan::Create(b) => json!({"create": b.label}), FirewallPlan::Existing(id) => json!({"existing": id}), FirewallPlan::Disabled => json!("none") },
                 "proxy": { "routes": routes, "caddyfile": caddyfile, "key_env": plan.stack.proxy.key_env },
                 "user_data": plan.user_data_display,
@@ -574,6 +661,24 @@ fn print_dry_run(
         )?,
         FirewallPlan::Existing(id) => writeln!(out, "Firewall:    {id} (yours)")?,
         FirewallPlan::Disabled => writeln!(out, "Firewall:    none (--no-firewall)")?,
+    }
+    match &plan.cache {
+        Some(c) if c.existing.is_some() => writeln!(
+            out,
+            "Cache:       volume {} ({}, {} GB, ${:.2}/month), kept by park: the images and the models are on it",
+            c.existing.unwrap_or(0),
+            c.label,
+            c.size_gb,
+            c.monthly_price()
+        )?,
+        Some(c) => writeln!(
+            out,
+            "Cache:       new volume {}, {} GB, ${:.2}/month (Docker's images and the models; park keeps it, destroy deletes it)",
+            c.label,
+            c.size_gb,
+            c.monthly_price()
+        )?,
+        None => {}
     }
     writeln!(
         out,

@@ -31,6 +31,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
             id: args.id.clone(),
             all: args.all,
             expired: args.expired.then(chrono::Utc::now),
+            keep_volume: args.keep_volume,
         },
     )?;
     if targets.is_empty() {

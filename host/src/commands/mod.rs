@@ -8,6 +8,7 @@ pub mod destroy;
 pub mod hook;
 pub mod init;
 pub mod logs;
+pub mod park;
 pub mod status;
 pub mod templates;
 

@@ -216,6 +216,15 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
             }
         )?;
     }
+    if c.volume_gb > 0 {
+        writeln!(
+            out,
+            "{}Cache volumes: {} GB of Block Storage at ${:.2}/month (billed whether a Linode runs or not)",
+            if c.linodes > 0 { "" } else { "\n" },
+            c.volume_gb,
+            c.volume_gb as f64 * crate::linode::VOLUME_MONTHLY_PER_GB
+        )?;
+    }
     if report.rows.iter().any(|r| !r.tracked) {
         writeln!(out, "Untracked deployments carry linode-ai's tags but have no record here: 'linode-ai adopt' records them.")?;
     }

@@ -785,6 +785,95 @@ impl LinodeClient {
         .await
     }
 
+    /// Creates a volume exactly once (by its label, unique in the account).
+    pub async fn create_volume(&self, body: &CreateVolume) -> Result<Volume, ApiError> {
+        self.create_once("/volumes", body, &body.label).await
+    }
+
+    /// Volumes, optionally filtered (`X-Filter`), every page.
+    pub async fn list_volumes(
+        &self,
+        filter: Option<&serde_json::Value>,
+    ) -> Result<Vec<Volume>, ApiError> {
+        self.list_all("/volumes", filter, true).await
+    }
+
+    pub async fn get_volume(&self, id: u64) -> Result<Volume, ApiError> {
+        self.request::<_, ()>(Method::GET, &format!("/volumes/{id}"), None, None, true)
+            .await
+    }
+
+    /// Attaches a volume to a Linode (kept in its config across reboots).
+    pub async fn attach_volume(&self, id: u64, linode_id: u64) -> Result<Volume, ApiError> {
+        self.request(
+            Method::POST,
+            &format!("/volumes/{id}/attach"),
+            Some(&AttachVolume {
+                linode_id,
+                persist_across_boots: true,
+            }),
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Attaches a volume once the API lets go of it (a deleted Linode's
+    /// volumes detach a moment later; until then the attach is refused).
+    pub async fn attach_volume_after(
+        &self,
+        id: u64,
+        linode_id: u64,
+        wait: Duration,
+    ) -> Result<Volume, ApiError> {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match self.attach_volume(id, linode_id).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.status() == Some(400) && started.elapsed() < wait => {
+                    // Attached to this Linode already (an earlier try's answer was lost)?
+                    if let Ok(v) = self.get_volume(id).await {
+                        if v.linode_id == Some(linode_id) {
+                            return Ok(v);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+            tokio::time::sleep(self.retry.delay(attempt.min(4), None)).await;
+        }
+    }
+
+    /// Deletes a volume once the API lets go of it: a deleted Linode's
+    /// volumes detach a moment later (until then the delete is refused).
+    pub async fn delete_volume_after(&self, id: u64, wait: Duration) -> Result<(), ApiError> {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let e = match self
+                .request::<serde_json::Value, ()>(
+                    Method::DELETE,
+                    &format!("/volumes/{id}"),
+                    None,
+                    None,
+                    true,
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => e,
+            };
+            if e.status() != Some(400) || started.elapsed() >= wait {
+                return Err(e);
+            }
+            attempt += 1;
+            tokio::time::sleep(self.retry.delay(attempt.min(4), None)).await;
+        }
+    }
+
     pub async fn get_firewall(&self, id: u64) -> Result<Firewall, ApiError> {
         self.request::<_, ()>(
             Method::GET,
@@ -885,6 +974,12 @@ impl Labelled for Instance {
         self.label.as_deref()
     }
 }
+impl Labelled for Volume {
+    fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+}
+
 impl Labelled for Firewall {
     fn label(&self) -> Option<&str> {
         self.label.as_deref()

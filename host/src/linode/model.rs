@@ -444,3 +444,51 @@ pub struct CreateRecord {
 pub struct TagsUpdate<'a> {
     pub tags: &'a [String],
 }
+
+/// Block Storage's price, USD per GB and month (linode/docs
+/// `docs/products/storage/block-storage/_index.md`: $0.10/GB-month; the
+/// API's `/volumes/types` says the same for core regions).
+pub const VOLUME_MONTHLY_PER_GB: f64 = 0.10;
+
+/// A Block Storage volume as the API returns it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Volume {
+    pub id: u64,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `creating`, `active`, `resizing`, `key_rotating`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// GB.
+    #[serde(default)]
+    pub size: Option<u32>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The Linode it is attached to, if any.
+    #[serde(default)]
+    pub linode_id: Option<u64>,
+    /// `/dev/disk/by-id/scsi-0Linode_Volume_<label>` on the Linode.
+    #[serde(default)]
+    pub filesystem_path: Option<String>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// `POST /volumes` body: created attached to the new Linode (and in its
+/// region), so it is in the Linode's config and survives its reboots.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateVolume {
+    pub label: String,
+    pub size: u32,
+    pub linode_id: u64,
+    pub tags: Vec<String>,
+}
+
+/// `POST /volumes/{id}/attach` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachVolume {
+    pub linode_id: u64,
+    pub persist_across_boots: bool,
+}

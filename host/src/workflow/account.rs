@@ -13,7 +13,7 @@ use chrono::Utc;
 use crate::blueprint::catalog::Catalog;
 use crate::health::app_url;
 use crate::linode::{
-    parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType, Skipped,
+    parse_timestamp, ApiError, Firewall, Instance, LinodeClient, LinodeType, Skipped, Volume,
 };
 use crate::naming::{DeploymentTags, COMMON_TAG};
 use crate::registry::{Deployment, DnsRecord, FirewallRecord, HealthRecord};
@@ -24,6 +24,8 @@ use crate::state::Status;
 pub struct AccountView {
     pub instances: Vec<Instance>,
     pub firewalls: Vec<Firewall>,
+    /// Tagged Block Storage volumes (deployments' caches).
+    pub volumes: Vec<Volume>,
     /// Items the API described in a shape linode-ai cannot read: left out.
     pub skipped: Vec<Skipped>,
     /// Plans and prices (`None` if that call failed: prices are optional).
@@ -40,9 +42,10 @@ impl AccountView {
     /// plans (prices) unless `prices` has a fresh copy of them.
     pub async fn fetch(client: &LinodeClient, prices: Prices<'_>) -> Result<AccountView, ApiError> {
         let filter = tag_filter();
-        let (instances, firewalls, types) = tokio::join!(
+        let (instances, firewalls, volumes, types) = tokio::join!(
             client.list_instances_lenient(Some(&filter)),
             client.list_firewalls_lenient(Some(&filter)),
+            client.list_volumes(Some(&filter)),
             async {
                 match prices {
                     Prices::Skip => None,
@@ -63,6 +66,7 @@ impl AccountView {
         Ok(AccountView {
             instances,
             firewalls,
+            volumes: volumes?,
             skipped,
             types,
         })
@@ -144,6 +148,13 @@ pub enum Entry {
         record: Deployment,
         instance: Instance,
     },
+    /// No Linode, and a cache volume kept for `resume` (`park`): from the
+    /// record, or (`tracked: false`) from the volume's tags.
+    Parked {
+        record: Deployment,
+        tracked: bool,
+        volume: Volume,
+    },
 }
 
 /// What the account holds for a record.
@@ -195,7 +206,9 @@ pub async fn resolve_unlisted(client: &LinodeClient, entries: &mut [Entry]) {
 impl Entry {
     pub fn record(&self) -> &Deployment {
         match self {
-            Entry::Tracked { record, .. } | Entry::Untracked { record, .. } => record,
+            Entry::Tracked { record, .. }
+            | Entry::Untracked { record, .. }
+            | Entry::Parked { record, .. } => record,
         }
     }
 }
@@ -238,6 +251,14 @@ pub struct Joined {
     pub young_firewalls: Vec<Firewall>,
 }
 
+/// The volumes of deployment `id` (by their tags).
+pub fn volumes_of<'a>(id: &str, volumes: &'a [Volume]) -> Vec<&'a Volume> {
+    volumes
+        .iter()
+        .filter(|v| DeploymentTags::parse(&v.tags).id.as_deref() == Some(id))
+        .collect()
+}
+
 /// How long a create may still be under way: another machine's pending
 /// record, or a firewall whose Linode is not there yet, younger than this
 /// may belong to a deploy in progress.
@@ -250,6 +271,66 @@ pub fn is_young(f: &Firewall) -> bool {
         .as_deref()
         .and_then(parse_timestamp)
         .is_some_and(|t| Utc::now() - t < PENDING_MAX_AGE)
+}
+
+/// A parked deployment's record rebuilt from its volume's tags.
+pub fn record_from_volume(v: &Volume, catalog: &Catalog) -> Deployment {
+    let tags = DeploymentTags::parse(&v.tags);
+    let template = tags.template.clone().unwrap_or_else(|| "unknown".into());
+    let probes = catalog
+        .get(&template)
+        .and_then(|t| crate::blueprint::stack::Stack::from_spec(&t.spec).ok())
+        .map(|s| s.probes())
+        .unwrap_or_default();
+    Deployment {
+        deployment_id: tags
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("volume-{}", v.id)),
+        app_name: tags.app.clone().unwrap_or_else(|| "unknown".into()),
+        env: tags.env.clone().unwrap_or_else(|| "default".into()),
+        template,
+        template_version: tags.template_version.clone().unwrap_or_default(),
+        target: "linode".into(),
+        region: v.region.clone().unwrap_or_default(),
+        linode_type: None,
+        label: None,
+        linode_id: None,
+        url: None,
+        hostname: None,
+        ipv4: None,
+        image: None,
+        health: HealthRecord {
+            http_path: "/healthz/boot".into(),
+            port: 443,
+            success_codes: vec![200],
+            timeout_seconds: 2,
+        },
+        created_at: v
+            .created
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or_else(Utc::now),
+        last_status: crate::state::Status::Parked,
+        last_checked_at: None,
+        last_detail: None,
+        internal_port: None,
+        public_env: BTreeMap::new(),
+        firewall: None,
+        probes,
+        domain: None,
+        key_env: None,
+        expires_at: tags.expires,
+        dns_records: Vec::new(),
+        cache_volume: Some(crate::registry::VolumeRecord {
+            id: Some(v.id),
+            label: v.label.clone().unwrap_or_default(),
+            size_gb: v.size.unwrap_or(0),
+        }),
+        ssh_identity: None,
+        pending: None,
+        extra: Default::default(),
+    }
 }
 
 /// A record rebuilt from an instance's tags (what `adopt` records).
@@ -314,6 +395,7 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
             .iter()
             .map(|(d, r)| DnsRecord::from_tag(*d, *r))
             .collect(),
+        cache_volume: None,
         ssh_identity: None,
         pending: None,
         extra: Default::default(),
@@ -338,7 +420,44 @@ pub fn join(
         .filter_map(|i| Some((i.label.as_deref()?, i)))
         .collect();
     let mut entries = Vec::new();
+    // Cache volumes attached to no Linode of the account's (a parked
+    // deployment's; one whose Linode was just deleted lets go a moment later).
+    let free_volumes: HashMap<u64, &Volume> = view
+        .volumes
+        .iter()
+        .filter(|v| v.linode_id.is_none_or(|l| !by_id.contains_key(&l)))
+        .map(|v| (v.id, v))
+        .collect();
     for r in records {
+        let listed = r.linode_id.is_some_and(|id| by_id.contains_key(&id));
+        // Parked here (no Linode), or elsewhere (its Linode is gone and its
+        // volume, tagged with its id, attached to nothing).
+        let parked_here = r.linode_id.is_none() && r.last_status == crate::state::Status::Parked;
+        let parked_elsewhere = r.linode_id.is_some() && !listed;
+        if parked_here || parked_elsewhere {
+            let kept = r
+                .cache_volume
+                .as_ref()
+                .and_then(|c| c.id)
+                .and_then(|id| free_volumes.get(&id))
+                .or_else(|| {
+                    free_volumes.values().find(|v| {
+                        DeploymentTags::parse(&v.tags).id.as_deref()
+                            == Some(r.deployment_id.as_str())
+                    })
+                });
+            if let Some(v) = kept {
+                let mut record = r.clone();
+                record.linode_id = None;
+                record.last_status = crate::state::Status::Parked;
+                entries.push(Entry::Parked {
+                    record,
+                    tracked: true,
+                    volume: (*v).clone(),
+                });
+                continue;
+            }
+        }
         let found = match r.linode_id {
             Some(id) => match by_id.get(&id) {
                 Some(i) => Found::Instance((*i).clone()),
@@ -410,6 +529,11 @@ pub fn join(
                 .map(|r| r.deployment_id.clone()),
         )
         .collect();
+    // A parked deployment keeps its firewall.
+    let parked_ids: HashSet<String> = free_volumes
+        .values()
+        .filter_map(|v| DeploymentTags::parse(&v.tags).id)
+        .collect();
     let used_fw: HashSet<u64> = all_records
         .iter()
         .filter(|r| r.linode_id.is_some_and(|id| by_id.contains_key(&id)))
@@ -422,10 +546,34 @@ pub fn join(
             let id = DeploymentTags::parse(&f.tags).id;
             // Attached to a Linode, it is in use whatever its tags say.
             let attached = f.entities.as_ref().is_some_and(|e| !e.is_empty());
-            !attached && !used_fw.contains(&f.id) && id.is_none_or(|id| !live_ids.contains(&id))
+            !attached
+                && !used_fw.contains(&f.id)
+                && id.is_none_or(|id| !live_ids.contains(&id) && !parked_ids.contains(&id))
         })
         .cloned()
         .partition(is_young);
+    // A volume is made after its Linode: unattached with no Linode of its
+    // deployment left, and no record here, it is a deployment parked
+    // elsewhere (or by `destroy --keep-volume`).
+    for v in free_volumes.values() {
+        let tags = DeploymentTags::parse(&v.tags);
+        let live = tags.id.as_ref().is_some_and(|id| live_ids.contains(id));
+        let recorded = all_records.iter().any(|r| {
+            r.cache_volume.as_ref().is_some_and(|c| c.id == Some(v.id))
+                || tags.id.as_deref() == Some(r.deployment_id.as_str())
+        });
+        if live || recorded {
+            continue;
+        }
+        let record = record_from_volume(v, catalog);
+        if keep(&record) {
+            entries.push(Entry::Parked {
+                record,
+                tracked: false,
+                volume: (*v).clone(),
+            });
+        }
+    }
     Joined {
         entries,
         orphan_firewalls,
@@ -548,6 +696,7 @@ mod tests {
             f
         };
         let view = AccountView {
+            volumes: vec![],
             firewalls: vec![at(chrono::Duration::seconds(5))],
             ..Default::default()
         };
@@ -570,6 +719,7 @@ mod tests {
         a.linode_id = Some(1);
         assert_eq!(a.expires_at, None);
         let view = AccountView {
+            volumes: vec![],
             instances: vec![instance(
                 1,
                 "lbl-a",
@@ -603,6 +753,7 @@ mod tests {
         pending.label = Some("lbl-p".into());
         let records = vec![a, gone, pending];
         let view = AccountView {
+            volumes: vec![],
             instances: vec![
                 instance(1, "lbl-a", &["build_ai", "build_ai_id=dep-a"]),
                 instance(

@@ -24,6 +24,8 @@ pub enum Target {
         /// The instance id as the account shows it (pending records found by label).
         instance: Option<u64>,
         firewalls: Vec<u64>,
+        /// Its cache volumes (none with `--keep-volume`).
+        volumes: Vec<u64>,
     },
     /// A firewall whose deployment never got an instance.
     OrphanFirewall(Firewall),
@@ -36,9 +38,10 @@ impl Target {
                 record: d,
                 tracked,
                 instance,
+                volumes,
                 ..
             } => format!(
-                "{} (env: {}) Linode {} in {}{}{}",
+                "{} (env: {}) Linode {} in {}{}{}{}",
                 crate::sanitize::field(&d.app_name),
                 crate::sanitize::field(&d.env),
                 instance
@@ -49,7 +52,14 @@ impl Target {
                     .as_ref()
                     .map(|u| format!(", {}", crate::sanitize::field(u)))
                     .unwrap_or_default(),
-                if *tracked { "" } else { " [untracked]" }
+                if *tracked { "" } else { " [untracked]" },
+                match volumes.as_slice() {
+                    [] => String::new(),
+                    v => format!(
+                        ", and its cache volume {}",
+                        v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                    ),
+                }
             ),
             Target::OrphanFirewall(f) => format!(
                 "firewall {} ({}) left by a deployment that has no instance",
@@ -70,6 +80,8 @@ pub struct Selection {
     pub all: bool,
     /// Only deployments whose expiry passed before `now` (none is not an error).
     pub expired: Option<chrono::DateTime<chrono::Utc>>,
+    /// `--keep-volume`: the cache volumes stay (and keep costing).
+    pub keep_volume: bool,
 }
 
 fn firewalls_of(id: &str, firewalls: &[Firewall]) -> Vec<u64> {
@@ -83,10 +95,11 @@ fn firewalls_of(id: &str, firewalls: &[Firewall]) -> Vec<u64> {
 fn matches_id(d: &Deployment, id: &str, instance: Option<u64>) -> bool {
     d.deployment_id == id
         || (id.len() >= 6 && d.deployment_id.starts_with(id))
-        || id
-            .parse::<u64>()
-            .ok()
-            .is_some_and(|n| Some(n) == instance || Some(n) == d.linode_id)
+        || id.parse::<u64>().ok().is_some_and(|n| {
+            Some(n) == instance
+                || Some(n) == d.linode_id
+                || d.cache_volume.as_ref().and_then(|c| c.id) == Some(n)
+        })
         || d.label.as_deref() == Some(id)
 }
 
@@ -117,6 +130,9 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 },
             ),
             Entry::Untracked { record, instance } => (record, false, Some(instance.id)),
+            Entry::Parked {
+                record, tracked, ..
+            } => (record, *tracked, None),
         };
         if sel.app.as_deref().is_some_and(|a| a != record.app_name)
             || sel.env.as_deref().is_some_and(|x| x != record.env)
@@ -134,9 +150,21 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                 firewalls.push(*id);
             }
         }
+        let mut record = record.clone();
+        // Records named by its firewalls' tags (a parked deployment's, made elsewhere).
+        for f in view.firewalls.iter().filter(|f| firewalls.contains(&f.id)) {
+            for (d, r) in DeploymentTags::parse(&f.tags).dns {
+                if !record
+                    .dns_records
+                    .iter()
+                    .any(|x| (x.domain_id, x.record_id) == (d, r))
+                {
+                    record.dns_records.push(DnsRecord::from_tag(d, r));
+                }
+            }
+        }
         // A record another live Linode's tags name was taken over by a
         // --replace (made on any machine): it stays.
-        let mut record = record.clone();
         record.dns_records.retain(|r| {
             !view.instances.iter().any(|i| {
                 Some(i.id) != instance
@@ -145,11 +173,24 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
                         .contains(&(r.domain_id, r.record_id))
             })
         });
+        let mut volumes: Vec<u64> = account::volumes_of(&record.deployment_id, &view.volumes)
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        if let Some(id) = record.cache_volume.as_ref().and_then(|c| c.id) {
+            if !volumes.contains(&id) {
+                volumes.push(id);
+            }
+        }
+        if sel.keep_volume {
+            volumes.clear();
+        }
         targets.push(Target::Deployment {
             record: Box::new(record),
             tracked,
             instance,
             firewalls,
+            volumes,
         });
     }
     let filtered = sel.app.is_some() || sel.env.is_some();
@@ -317,6 +358,7 @@ pub async fn destroy_one(
             tracked,
             instance,
             firewalls,
+            volumes,
         } => {
             if instance.is_none() && account::create_may_be_running(record) {
                 let p = record.pending.as_ref().expect("pending");
@@ -367,6 +409,14 @@ pub async fn destroy_one(
                     ));
                 }
             }
+            // A deleted Linode's volumes detach a moment later.
+            for v in volumes {
+                if let Err(e) = client.delete_volume_after(*v, DETACH_WAIT).await {
+                    return Outcome::Failed(format!(
+                        "the Linode is deleted, but its cache volume {v} is not: {e}; run destroy again to retry"
+                    ));
+                }
+            }
             if *tracked {
                 if let Err(e) = registry.remove(&record.deployment_id) {
                     return Outcome::Failed(format!(
@@ -378,6 +428,10 @@ pub async fn destroy_one(
                 let _ = crate::targets::vm::ssh::forget_host(known_hosts, id);
             }
             match (instance, gone) {
+                // Its volume (and firewall) were all there was.
+                (None, _) if record.last_status == crate::state::Status::Parked => {
+                    Outcome::Destroyed
+                }
                 (None, _) => Outcome::NothingCreated,
                 (Some(_), true) => Outcome::AlreadyGone,
                 (Some(_), false) => Outcome::Destroyed,

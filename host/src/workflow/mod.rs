@@ -1,6 +1,6 @@
 //! The things a user does, each from the blueprint, a target and the
 //! account to a typed outcome: [`deploy`], [`status`], [`destroy`], the
-//! account view behind adopt/status/destroy ([`account`]), [`adopt`], template install
+//! account view behind adopt/status/destroy ([`account`]), [`adopt`], [`park`] and resume, template install
 //! ([`template_store`]) and scaffolding ([`scaffold`]). No terminal I/O.
 
 pub mod account;
@@ -8,6 +8,7 @@ pub mod adopt;
 pub mod deploy;
 pub mod destroy;
 pub mod dns;
+pub mod park;
 pub mod scaffold;
 pub mod status;
 pub mod template_store;

@@ -163,6 +163,8 @@ pub struct Cost {
     pub so_far: f64,
     /// Linodes whose price is unknown.
     pub unpriced: usize,
+    /// GB of cache volumes (the listed deployments' and the orphaned ones).
+    pub volume_gb: u64,
 }
 
 /// What a status check found, as a whole.
@@ -188,7 +190,8 @@ impl StatusReport {
             && self
                 .rows
                 .iter()
-                .all(|r| r.status == Status::Running && !r.expired)
+                // Parked on purpose: not something to act on (unless expired).
+                .all(|r| matches!(r.status, Status::Running | Status::Parked) && !r.expired)
             && self.orphan_firewalls.is_empty()
             && self.young_firewalls.is_empty()
         {
@@ -449,6 +452,19 @@ async fn check_entry_instance(
             }
             check_instance(prober, hooks, record, true, &i).await
         }
+        Entry::Parked {
+            record,
+            tracked,
+            volume,
+        } => {
+            let gb = volume.size.unwrap_or(0);
+            let detail = format!(
+                "parked: no Linode; cache volume {} ({gb} GB, ${:.2}/month) kept; 'linode-ai resume' in its project brings it back",
+                volume.id,
+                f64::from(gb) * crate::linode::VOLUME_MONTHLY_PER_GB
+            );
+            row(record, tracked, None, Status::Parked, Some(detail))
+        }
         Entry::Tracked {
             record,
             instance: Found::Unlisted(id),
@@ -644,6 +660,13 @@ pub async fn status(
         }
     }
     record_results(registry, &rows)?;
+    cost.volume_gb = rows
+        .iter()
+        .flat_map(|r| {
+            crate::workflow::account::volumes_of(&r.deployment.deployment_id, &view.volumes)
+        })
+        .map(|v| u64::from(v.size.unwrap_or(0)))
+        .sum();
     let filtered = q.app.is_some() || q.env.is_some();
     let unmatched = (filtered
         && rows.is_empty()

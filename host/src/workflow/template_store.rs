@@ -105,6 +105,7 @@ pub fn check_hook(template: &Template, hook_cache: &Path) -> Result<(bool, Vec<S
             .then_some(template.linode().nvidia_driver.as_str()),
         acme_ca: None,
         public_env: &[],
+        cache_volume: None,
     })
     .render();
     match hooks.render(&ctx, &doc) {

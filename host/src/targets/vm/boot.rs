@@ -57,6 +57,9 @@ pub struct BootInput<'a> {
     /// Env vars whose values are not secret (the template marks them `public`);
     /// every other value is cut from the logs linode-ai prints.
     pub public_env: &'a [String],
+    /// The label of the cache volume attached to the instance (Block
+    /// Storage): Docker's data lives on it.
+    pub cache_volume: Option<&'a str>,
 }
 
 /// The env file: one `KEY=$'value'` line per variable (bash reads it back byte for byte).
@@ -199,6 +202,11 @@ const LIB: &str = include_str!("../../../assets/boot/lib.sh");
 /// Otherwise DKMS builds the same driver for the running kernel. Neither path
 /// installs `nvidia-driver-<branch>`, which pulls DKMS, a compiler and X.
 const GPU: &str = include_str!("../../../assets/boot/gpu.sh");
+/// `mount_cache`: waits for the cache volume, formats it only when blank,
+/// mounts it and moves Docker's data root onto it.
+const CACHE: &str = include_str!("../../../assets/boot/cache.sh");
+/// Where the cache volume is mounted.
+pub const CACHE_DIR: &str = "/mnt/linode-ai-cache";
 
 /// `linode-ai-step`: records the current step in `boot.json`.
 const STEP: &str = include_str!("../../../assets/boot/step.sh");
@@ -226,6 +234,12 @@ fn prelude(input: &BootInput<'_>) -> String {
         .replace("@HTTPS_PORT@", &input.https_port.to_string())
         .replace("@ACME_CA@\n", &acme_ca)
         .replace("@LIB@", BOOT_LIB)
+}
+
+fn cache_function(label: &str) -> String {
+    CACHE
+        .replace("@LABEL@", &shell_quote(label))
+        .replace("@DIR@", CACHE_DIR)
 }
 
 fn gpu_function(branch: &str) -> String {
@@ -302,6 +316,17 @@ fn wait_line(s: &Service) -> String {
     )
 }
 
+/// Docker's unit drop-in: the metadata block before every start, and with a
+/// cache volume, its mount before Docker (after a reboot too).
+fn docker_drop_in(cache: bool) -> String {
+    let unit = if cache {
+        format!("[Unit]\nRequiresMountsFor={CACHE_DIR}\n")
+    } else {
+        String::new()
+    };
+    format!("{unit}[Service]\nExecStartPre={METADATA_BLOCK_SCRIPT}\n")
+}
+
 /// The boot script's steps.
 fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
     let mut out = format!(
@@ -327,6 +352,9 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
         }
     }
     let image_args: Vec<String> = images.iter().map(|i| shell_quote(i)).collect();
+    if input.cache_volume.is_some() {
+        out.push_str("\nstep \"mount the cache volume\"\nmount_cache\n");
+    }
     out.push_str(&format!(
         "\nif ! command -v docker >/dev/null; then\n  # cloud-init gives up on a locked package list after 30 s; this waits up to 10 minutes.\n  step \"install Docker\"\n  apt_update\n  apt_get install docker.io\nfi\nstep \"start Docker\"\nsystemctl daemon-reload\nsystemctl enable --now docker\nstep \"keep containers away from the metadata service\"\n{METADATA_BLOCK_SCRIPT}\nstep \"pull images in the background\"\nstart_pulls {}\n",
         image_args.join(" ")
@@ -409,6 +437,10 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
         lib.push('\n');
         lib.push_str(&gpu_function(branch));
     }
+    if let Some(label) = input.cache_volume {
+        lib.push('\n');
+        lib.push_str(&cache_function(label));
+    }
     let secret_names: Vec<String> = input
         .env
         .keys()
@@ -433,7 +465,7 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
         WriteFile::text(
             DOCKER_DROP_IN,
             "0644",
-            format!("[Service]\nExecStartPre={METADATA_BLOCK_SCRIPT}\n"),
+            docker_drop_in(input.cache_volume.is_some()),
         ),
     ];
     let pages: Vec<&str> = stack
@@ -566,6 +598,7 @@ mod tests {
             nvidia_driver: t.linode().gpu.then_some(t.linode().nvidia_driver.as_str()),
             acme_ca: None,
             public_env: &[],
+            cache_volume: None,
         });
         (stack, doc)
     }
@@ -709,6 +742,7 @@ mod tests {
                 nvidia_driver: None,
                 acme_ca,
                 public_env: &[],
+                cache_volume: None,
             }))
         };
         let default = with(None);
@@ -789,6 +823,7 @@ mod tests {
             nvidia_driver: None,
             acme_ca: None,
             public_env: &["OLLAMA_MODEL".to_string()],
+            cache_volume: None,
         });
         let redact = doc.file(REDACT_SCRIPT).unwrap().decoded().unwrap();
         assert!(redact.contains("names=(CHAT_API_KEY)\n"), "{redact}");
@@ -905,6 +940,7 @@ mod tests {
                     nvidia_driver: gpu,
                     acme_ca,
                     public_env,
+                    cache_volume: t.linode().cache_gb.map(|_| "ai-cache-0000aaaa"),
                 });
                 let name = &t.spec.name;
                 out.push_str(&format!(

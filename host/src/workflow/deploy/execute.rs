@@ -8,9 +8,11 @@ use chrono::Utc;
 
 use super::plan::{DeployPlan, FirewallPlan};
 use crate::health::app_url;
-use crate::linode::{ApiError, LinodeClient};
+use crate::linode::{ApiError, CreateVolume, LinodeClient};
 use crate::naming::hostname_for;
-use crate::registry::{Deployment, FirewallRecord, HealthRecord, PendingInfo, Registry};
+use crate::registry::{
+    Deployment, FirewallRecord, HealthRecord, PendingInfo, Registry, VolumeRecord,
+};
 use crate::state::Status;
 
 /// Progress reported while deploying and waiting.
@@ -33,6 +35,18 @@ pub enum Progress {
     HookLog(String),
     /// What `--domain` did in the account's DNS Manager, or what to do.
     Dns(String),
+    /// The cache volume was created (attached to the new Linode).
+    CreatedVolume {
+        id: u64,
+        label: String,
+    },
+    /// `resume`: the parked cache volume is attached to the new Linode.
+    AttachedVolume {
+        id: u64,
+        label: String,
+    },
+    /// The cache volume could not be created: the boot stops waiting for it.
+    VolumeFailed(String),
 }
 
 /// The record a plan starts as (pending).
@@ -89,6 +103,11 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         key_env: plan.stack.proxy.key_env.clone(),
         ssh_identity: plan.ssh_identity.clone(),
         dns_records: Vec::new(),
+        cache_volume: plan.cache.as_ref().map(|c| VolumeRecord {
+            id: None,
+            label: c.label.clone(),
+            size_gb: c.size_gb,
+        }),
         expires_at: plan.expires_at,
         pending: Some(PendingInfo::this_process()),
         extra: Default::default(),
@@ -162,7 +181,12 @@ pub fn reserve<'a>(
                         && crate::workflow::account::create_may_be_running(r)
                 })
                 .and_then(|r| r.pending.clone());
-            if busy.is_none() || beside {
+            // `resume` keeps the parked record in place (same id) until the create.
+            let resuming = d
+                .deployments
+                .iter()
+                .any(|r| r.deployment_id == record.deployment_id);
+            if (busy.is_none() || beside) && !resuming {
                 d.deployments.push(record.clone());
             }
             busy
@@ -257,6 +281,21 @@ pub async fn execute(
     record.last_status = Status::Provisioning;
     record.last_detail = None;
     record.pending = None;
+    if let Some(cache) = &plan.cache {
+        if let Some(r) = record.cache_volume.as_mut() {
+            r.id = cache.existing;
+        }
+        registry.upsert(record.clone())?;
+        create_cache_volume(
+            client,
+            &mut record,
+            cache,
+            instance.id,
+            &request.tags,
+            progress,
+        )
+        .await;
+    }
     let ipv4 = instance.public_ipv4().map(str::to_string);
     let rdns = match client.instance_ips(instance.id).await {
         Ok(ips) => ips
@@ -291,6 +330,61 @@ pub async fn execute(
         .await?;
     }
     Ok(record)
+}
+
+/// How long a parked volume may take to be let go of by its old Linode.
+const ATTACH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The cache volume, created attached to the new Linode (in its config, so
+/// it is there after a reboot too), with the deployment's tags. A failure
+/// is said (the boot waits for the device, then stops at that step) and the
+/// deploy goes on: the Linode exists and `destroy` removes it.
+async fn create_cache_volume(
+    client: &LinodeClient,
+    record: &mut Deployment,
+    cache: &super::plan::CachePlan,
+    linode_id: u64,
+    tags: &[String],
+    progress: &(dyn Fn(Progress) + Sync),
+) {
+    if let Some(id) = cache.existing {
+        // `resume`: the parked volume, let go of by its old Linode a moment
+        // after that one was deleted.
+        match client.attach_volume_after(id, linode_id, ATTACH_WAIT).await {
+            Ok(_) => progress(Progress::AttachedVolume {
+                id,
+                label: cache.label.clone(),
+            }),
+            Err(e) => progress(Progress::VolumeFailed(format!(
+                "attaching the cache volume {id} ({}) failed ({}); the boot waits 5 minutes for it and then stops at \"mount the cache volume\": run 'linode-ai park' and 'linode-ai resume' again",
+                cache.label,
+                crate::sanitize::line(&e.to_string())
+            ))),
+        }
+        return;
+    }
+    let body = CreateVolume {
+        label: cache.label.clone(),
+        size: cache.size_gb,
+        linode_id,
+        tags: tags.to_vec(),
+    };
+    match client.create_volume(&body).await {
+        Ok(v) => {
+            if let Some(r) = record.cache_volume.as_mut() {
+                r.id = Some(v.id);
+            }
+            progress(Progress::CreatedVolume {
+                id: v.id,
+                label: cache.label.clone(),
+            });
+        }
+        Err(e) => progress(Progress::VolumeFailed(format!(
+            "creating the cache volume {} failed ({}); the boot waits 5 minutes for it and then stops at \"mount the cache volume\": destroy and deploy again, or deploy with --no-cache",
+            cache.label,
+            crate::sanitize::line(&e.to_string())
+        ))),
+    }
 }
 
 /// `--domain` in the account's DNS Manager: the A (and AAAA) records, kept

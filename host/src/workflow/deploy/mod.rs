@@ -54,7 +54,8 @@ pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Dep
                 }
                 _ => true,
             },
-            Entry::Untracked { .. } => true,
+            // Parked: `resume` brings it back; a new deploy asks first.
+            Entry::Untracked { .. } | Entry::Parked { .. } => true,
         })
         .map(Entry::record)
         .filter(|d| d.app_name == app && d.env == env)

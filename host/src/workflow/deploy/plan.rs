@@ -52,6 +52,46 @@ pub struct DeployOptions {
     pub ttl: Option<String>,
     /// `--model`: the model the app serves, instead of the template's or `.env`'s.
     pub model: Option<String>,
+    /// `--cache-gb N`: a cache volume of N GB instead of the template's.
+    pub cache_gb: Option<u32>,
+    /// `--no-cache`: no cache volume even when the template has one.
+    pub no_cache: bool,
+    /// `resume`: the parked deployment this deploy brings back.
+    pub resume: Option<ResumeFrom>,
+}
+
+/// The cache volume (Block Storage) a deployment gets: Docker's images and
+/// the models live on it, and `destroy --keep-volume` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CachePlan {
+    /// `ai-cache-<first 8 of the deployment id>`; the device is
+    /// `/dev/disk/by-id/scsi-0Linode_Volume_<label>`.
+    pub label: String,
+    pub size_gb: u32,
+    /// `resume`: the parked deployment's volume, attached instead of made.
+    pub existing: Option<u64>,
+}
+
+/// `resume`: what the parked deployment kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeFrom {
+    /// The parked deployment's id: the new Linode carries it in its tags.
+    pub deployment_id: Uuid,
+    /// The volume's region (a volume attaches only there).
+    pub region: String,
+    pub volume_id: u64,
+    pub volume_label: String,
+    pub size_gb: u32,
+    /// Its firewall, when it kept one.
+    pub firewall: Option<u64>,
+}
+
+pub use crate::linode::VOLUME_MONTHLY_PER_GB;
+
+impl CachePlan {
+    pub fn monthly_price(&self) -> f64 {
+        f64::from(self.size_gb) * VOLUME_MONTHLY_PER_GB
+    }
 }
 
 /// What the plan needs from outside the project.
@@ -125,6 +165,8 @@ pub struct DeployPlan {
     pub min_memory_mb: Option<u64>,
     /// `--model`, when given.
     pub model: Option<String>,
+    /// The cache volume, unless the template has none or `--no-cache`.
+    pub cache: Option<CachePlan>,
 }
 
 impl DeployPlan {
@@ -329,7 +371,11 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     // --model: checked for form before anything else looks at the network.
     let model = model_choice(opts, &template)?;
     let m = &manifest.deploy;
-    let region = pick(&opts.region, &m.region)
+    let region = opts
+        .resume
+        .as_ref()
+        .map(|r| r.region.clone())
+        .or_else(|| pick(&opts.region, &m.region))
         .or_else(|| linode.region_default.clone())
         .or_else(|| cx.config.get("region").map(str::to_string))
         .context("no region: pass --region, set deploy.region in ai.linode.yml, or set a default with 'linode-cli configure'")?;
@@ -349,6 +395,11 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     let env_name = pick(&opts.env_name, &m.env).unwrap_or_else(|| "default".to_string());
     naming::check_name("app name", &app_name)?;
     naming::check_name("env name", &env_name)?;
+    let deployment_id = opts
+        .resume
+        .as_ref()
+        .map_or_else(Uuid::new_v4, |r| r.deployment_id);
+    let cache = cache_choice(opts, &template, deployment_id, &mut notes)?;
     let mut stack = Stack::from_spec(&template.spec)?;
     if let Some(image) = pick(&opts.image, &m.image) {
         check_image(&image, "--image")?;
@@ -477,6 +528,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
             nvidia_driver: linode.gpu.then_some(linode.nvidia_driver.as_str()),
             acme_ca: settings.acme_ca.as_deref(),
             public_env: &public_env,
+            cache_volume: cache.as_ref().map(|c| c.label.as_str()),
         })
         .render()
     };
@@ -533,7 +585,6 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     })?;
     boot::check_env_file(&parsed, stack.proxy.key_env.as_deref()).map_err(anyhow::Error::msg)?;
 
-    let deployment_id = Uuid::new_v4();
     let label = naming::instance_label(
         &settings.app_name,
         &settings.env_name,
@@ -555,7 +606,15 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     if !opts.ssh_from.is_empty() && !ssh_login {
         notes.push("--ssh-from has no effect: no SSH key is installed, so SSH stays closed".into());
     }
-    let firewall = match opts.firewall.clone().unwrap_or(FirewallChoice::Create) {
+    let kept_firewall = opts
+        .resume
+        .as_ref()
+        .and_then(|r| r.firewall)
+        .map(FirewallChoice::Existing);
+    let firewall = match kept_firewall
+        .or_else(|| opts.firewall.clone())
+        .unwrap_or(FirewallChoice::Create)
+    {
         FirewallChoice::Create => FirewallPlan::Create(firewall::create_body(
             &settings.app_name,
             deployment_id,
@@ -614,7 +673,44 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         expires_at,
         min_memory_mb,
         model: model.map(|(_, name)| name),
+        cache,
     })
+}
+
+/// The cache volume: `--no-cache`, else `--cache-gb`, else the template's `cache_gb`.
+fn cache_choice(
+    opts: &DeployOptions,
+    template: &Template,
+    id: Uuid,
+    notes: &mut Vec<String>,
+) -> Result<Option<CachePlan>> {
+    // (The plan shows the volume and its price on a line of its own.)
+    use crate::blueprint::template::{CACHE_GB_MAX, CACHE_GB_MIN};
+    if let Some(r) = &opts.resume {
+        return Ok(Some(CachePlan {
+            label: r.volume_label.clone(),
+            size_gb: r.size_gb,
+            existing: Some(r.volume_id),
+        }));
+    }
+    if opts.no_cache {
+        if template.linode().cache_gb.is_some() {
+            notes.push("--no-cache: no cache volume; a later deploy downloads the images and the model again".into());
+        }
+        return Ok(None);
+    }
+    let Some(size_gb) = opts.cache_gb.or(template.linode().cache_gb) else {
+        return Ok(None);
+    };
+    if !(CACHE_GB_MIN..=CACHE_GB_MAX).contains(&size_gb) {
+        bail!("--cache-gb {size_gb}: a Block Storage volume is {CACHE_GB_MIN}-{CACHE_GB_MAX} GB");
+    }
+    let plan = CachePlan {
+        label: naming::cache_label(id),
+        size_gb,
+        existing: None,
+    };
+    Ok(Some(plan))
 }
 
 /// `--model` for this template: the variable it sets and the name, checked for form.
