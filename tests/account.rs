@@ -1039,7 +1039,14 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
     // of that firewall removes (they point at a freed address).
     env.run(
         // (No cache volume: with one, a Linode deleted by hand leaves a parked deployment.)
-        &["deploy", "--env", "lab", "--domain", "lab.example.com", "--no-cache"],
+        &[
+            "deploy",
+            "--env",
+            "lab",
+            "--domain",
+            "lab.example.com",
+            "--no-cache",
+        ],
         Some(&env.project("chat-webui")),
     )
     .ok();
@@ -1367,9 +1374,41 @@ fn park_keeps_the_volume_and_resume_comes_back_on_it() {
     let out = env.run(&["status"], None);
     assert!(out.stdout.contains("parked"), "{}", out.stdout);
     env.run(&["resume", "--yes"], Some(&dir)).ok();
+    // park --expired (a cron line): the expired one is parked, nothing else.
+    let inst = env
+        .sim
+        .instances()
+        .into_iter()
+        .find(|i| i["tags"].to_string().contains("build_ai_app=chat-webui"))
+        .unwrap();
+    let mut tags: Vec<String> = serde_json::from_value(inst["tags"].clone()).unwrap();
+    tags.retain(|t| !t.starts_with("build_ai_expires="));
+    tags.push("build_ai_expires=20260101T0000Z".into());
+    reqwest::blocking::Client::new()
+        .put(format!(
+            "{}/linode/instances/{}",
+            env.sim.base_url(),
+            inst["id"]
+        ))
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({ "tags": tags }))
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let out = env.run(&["park", "--expired", "--yes"], None).ok();
+    assert!(
+        out.stdout.contains("chat-webui") && out.stdout.contains("parked:"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("embeddings"),
+        "only the expired one: {}",
+        out.stdout
+    );
+    assert!(!env.sim.instances().iter().any(|i| i["id"] == inst["id"]));
     // destroy of a parked deployment takes the volume and the firewall.
-    env.run(&["park", "--app", "chat-webui", "--yes"], None)
-        .ok();
     env.run(&["destroy", "--app", "chat-webui", "--yes"], None)
         .ok();
     assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());

@@ -54,3 +54,16 @@ PY
     return 1
   fi
 }
+
+# The images not on the volume yet (those that are: said in the pull log, and
+# not pulled again; await_pull finds them).
+missing_images() {
+  local img
+  for img in "$@"; do
+    if docker image inspect "$img" >/dev/null 2>&1; then
+      echo "linode-ai: $img is already here" >> /var/log/linode-ai-pull.log
+    else
+      echo "$img"
+    fi
+  done
+}

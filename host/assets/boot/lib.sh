@@ -55,8 +55,6 @@ start_pulls() {
   for img in "$@"; do
     (
       trap - ERR
-      # Already here (a cache volume kept from an earlier Linode): no pull.
-      if docker image inspect "$img" >/dev/null 2>&1; then echo "linode-ai: $img is already here"; exit 0; fi
       for i in 1 2 3; do
         if docker pull -q "$img"; then exit 0; fi
         echo "linode-ai: pull of $img failed (try $i of 3)"

@@ -136,6 +136,17 @@ pub struct InstanceIps {
     pub ipv4: Option<Ipv4Groups>,
 }
 
+impl InstanceIps {
+    /// The reverse-DNS names of the public IPv4 addresses, by address.
+    pub fn public_rdns(self) -> impl Iterator<Item = (String, String)> {
+        self.ipv4
+            .map(|g| g.public)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| Some((a.address, a.rdns?)))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct Ipv4Groups {
     #[serde(default, deserialize_with = "nullable_list")]

@@ -45,12 +45,9 @@ async fn rdns_names(
         .await
         .into_iter()
         .flat_map(|(id, ips)| {
-            ips.ok()
-                .and_then(|i| i.ipv4)
-                .map(|g| g.public)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(move |a| Some(((id, a.address), a.rdns?)))
+            ips.into_iter()
+                .flat_map(|i| i.public_rdns())
+                .map(move |(address, rdns)| ((id, address), rdns))
         })
         .collect()
 }

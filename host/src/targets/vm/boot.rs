@@ -356,8 +356,16 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
         out.push_str("\nstep \"mount the cache volume\"\nmount_cache\n");
     }
     out.push_str(&format!(
-        "\nif ! command -v docker >/dev/null; then\n  # cloud-init gives up on a locked package list after 30 s; this waits up to 10 minutes.\n  step \"install Docker\"\n  apt_update\n  apt_get install docker.io\nfi\nstep \"start Docker\"\nsystemctl daemon-reload\nsystemctl enable --now docker\nstep \"keep containers away from the metadata service\"\n{METADATA_BLOCK_SCRIPT}\nstep \"pull images in the background\"\nstart_pulls {}\n",
-        image_args.join(" ")
+        "\nif ! command -v docker >/dev/null; then\n  # cloud-init gives up on a locked package list after 30 s; this waits up to 10 minutes.\n  step \"install Docker\"\n  apt_update\n  apt_get install docker.io\nfi\nstep \"start Docker\"\nsystemctl daemon-reload\nsystemctl enable --now docker\nstep \"keep containers away from the metadata service\"\n{METADATA_BLOCK_SCRIPT}\nstep \"pull images in the background\"\n{}\n",
+        if input.cache_volume.is_some() {
+            // What the kept volume holds is not pulled again.
+            format!(
+                "mapfile -t images < <(missing_images {})\nstart_pulls \"${{images[@]}}\"",
+                image_args.join(" ")
+            )
+        } else {
+            format!("start_pulls {}", image_args.join(" "))
+        }
     ));
     out.push_str(
         "step \"find the instance's name\"\nif [[ -n $LINODE_AI_DOMAIN ]]; then\n  LINODE_AI_HOSTNAME=$LINODE_AI_DOMAIN\nelse\n  ipv4=$(public_ipv4)\n  LINODE_AI_HOSTNAME=\"${ipv4//./-}.ip.linodeusercontent.com\"\nfi\nLINODE_AI_URL=\"https://$LINODE_AI_HOSTNAME\"\nif [[ $LINODE_AI_HTTPS_PORT != 443 ]]; then LINODE_AI_URL=\"$LINODE_AI_URL:$LINODE_AI_HTTPS_PORT\"; fi\nexport LINODE_AI_HOSTNAME LINODE_AI_URL\necho \"linode-ai: serving $LINODE_AI_URL\"\nstep \"create the private network\"\ndocker network inspect \"$LINODE_AI_NETWORK\" >/dev/null 2>&1 || docker network create \"$LINODE_AI_NETWORK\"\n",

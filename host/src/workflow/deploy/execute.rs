@@ -299,12 +299,9 @@ pub async fn execute(
     let ipv4 = instance.public_ipv4().map(str::to_string);
     let rdns = match client.instance_ips(instance.id).await {
         Ok(ips) => ips
-            .ipv4
-            .unwrap_or_default()
-            .public
-            .into_iter()
-            .find(|a| Some(&a.address) == ipv4.as_ref())
-            .and_then(|a| a.rdns),
+            .public_rdns()
+            .find(|(a, _)| Some(a) == ipv4.as_ref())
+            .map(|(_, rdns)| rdns),
         Err(_) => None,
     };
     if let Some(ip) = &ipv4 {
