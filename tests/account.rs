@@ -1272,6 +1272,14 @@ fn park_keeps_the_volume_and_resume_comes_back_on_it() {
             out.stdout
         );
     }
+    // A new deploy of the parked app/env asks first, and says resume is there.
+    let out = env.run(&["deploy"], Some(&dir)).fails();
+    assert!(
+        out.stderr
+            .contains("parked, its cache volume kept ('linode-ai resume'"),
+        "{}",
+        out.stderr
+    );
     // Parking again: nothing to do; a template without a cache volume cannot be parked.
     let out = env
         .run(&["park", "--app", "chat-webui", "--yes"], None)

@@ -171,6 +171,12 @@ fn ask_replace(
     let list: Vec<String> = existing
         .iter()
         .map(|d| {
+            if d.last_status == crate::state::Status::Parked && d.linode_id.is_none() {
+                return format!(
+                    "  parked, its cache volume kept ('linode-ai resume' brings it back without downloading again), created {}",
+                    d.created_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
             format!(
                 "  Linode {} ({}), created {}",
                 d.linode_id
