@@ -1226,7 +1226,18 @@ fn a_cache_volume_is_made_priced_and_removed_with_its_deployment() {
 fn park_keeps_the_volume_and_resume_comes_back_on_it() {
     let env = Env::new();
     let dir = env.project("chat-webui");
-    env.run(&["deploy"], Some(&dir)).ok();
+    // Flags of the deploy that the project does not hold: resume serves them again.
+    env.run(
+        &[
+            "deploy",
+            "--domain",
+            "chat.example.org",
+            "--model",
+            "qwen2.5:0.5b",
+        ],
+        Some(&dir),
+    )
+    .ok();
     let first = env.sim.instances()[0].clone();
     let volume = env.sim.volumes()[0]["id"].clone();
     let firewall = env.records()[0]["firewall"]["id"].clone();
@@ -1367,6 +1378,8 @@ fn park_keeps_the_volume_and_resume_comes_back_on_it() {
         .unwrap();
     assert_eq!(rec["deployment_id"], deployment);
     assert_eq!(rec["linode_id"], now[0]["id"]);
+    assert_eq!(rec["domain"], "chat.example.org");
+    assert_eq!(rec["public_env"]["OLLAMA_MODEL"], "qwen2.5:0.5b");
     // Nothing parked any more: resume says so.
     let out = env.run(&["resume", "--yes"], Some(&dir)).fails();
     assert!(

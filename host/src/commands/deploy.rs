@@ -235,25 +235,8 @@ pub fn resume(ctx: &Ctx, args: &crate::cli::ResumeArgs, out: &mut dyn Write) -> 
         ..Default::default()
     };
     // The project's app and env (as deploy resolves them), then what is parked for them.
-    let config = ctx.config()?;
     let catalog = ctx.catalog();
-    let dir = match directory {
-        Some(d) => d.clone(),
-        None => std::env::current_dir()?,
-    };
-    let settings = deploy::plan(
-        &dir,
-        &options(&deploy_args),
-        &PlanContext {
-            catalog: &catalog,
-            config: &config,
-            home: ctx.home.as_deref(),
-            hook_cache: &ctx.paths.hook_cache,
-            now: chrono::Utc::now(),
-            progress: &|_, _| {},
-        },
-    )?
-    .settings;
+    let settings = plan_project(ctx, &catalog, &deploy_args, None)?.settings;
     let client = ctx.authed_client()?;
     let registry = ctx.registry();
     let rt = runtime()?;
@@ -262,7 +245,48 @@ pub fn resume(ctx: &Ctx, args: &crate::cli::ResumeArgs, out: &mut dyn Write) -> 
     ))?;
     let from =
         crate::workflow::park::find_parked(&joined, &view, &settings.app_name, &settings.env_name)?;
+    // Served as it was parked: its own domain and model (flags of its deploy, not in the project).
+    let model_env = catalog
+        .get(&settings.template)
+        .and_then(|t| t.linode().model.as_ref())
+        .map(|m| m.env.clone());
+    let deploy_args = DeployArgs {
+        domain: from.domain.clone(),
+        model: model_env.and_then(|v| from.public_env.get(&v).cloned()),
+        ..deploy_args
+    };
     run_with(ctx, &deploy_args, Some(from), out)
+}
+
+/// The plan of the project in `args.directory` (or here), with a spinner
+/// while a hook compiles.
+fn plan_project(
+    ctx: &Ctx,
+    catalog: &crate::blueprint::catalog::Catalog,
+    args: &DeployArgs,
+    resume: Option<deploy::plan::ResumeFrom>,
+) -> Result<DeployPlan> {
+    let config = ctx.config()?;
+    let dir = match &args.directory {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    let spinner = crate::output::Progress::new(&ctx.style.for_stderr());
+    deploy::plan(
+        &dir,
+        &DeployOptions {
+            resume,
+            ..options(args)
+        },
+        &PlanContext {
+            catalog,
+            config: &config,
+            home: ctx.home.as_deref(),
+            hook_cache: &ctx.paths.hook_cache,
+            now: chrono::Utc::now(),
+            progress: &|t, size| spinner.compiling(t, size),
+        },
+    )
 }
 
 fn run_with(
@@ -273,28 +297,8 @@ fn run_with(
 ) -> Result<()> {
     let config = ctx.config()?;
     let catalog = ctx.catalog();
-    let dir = match &args.directory {
-        Some(d) => d.clone(),
-        None => std::env::current_dir()?,
-    };
-    let spinner = crate::output::Progress::new(&ctx.style.for_stderr());
     let resumed = resume.as_ref().map(|r| r.deployment_id.to_string());
-    let plan = deploy::plan(
-        &dir,
-        &DeployOptions {
-            resume,
-            ..options(args)
-        },
-        &PlanContext {
-            catalog: &catalog,
-            config: &config,
-            home: ctx.home.as_deref(),
-            hook_cache: &ctx.paths.hook_cache,
-            now: chrono::Utc::now(),
-            progress: &|t, size| spinner.compiling(t, size),
-        },
-    )?;
-    drop(spinner);
+    let plan = plan_project(ctx, &catalog, args, resume)?;
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 

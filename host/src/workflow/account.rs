@@ -273,97 +273,38 @@ pub fn is_young(f: &Firewall) -> bool {
         .is_some_and(|t| Utc::now() - t < PENDING_MAX_AGE)
 }
 
-/// A parked deployment's record rebuilt from its volume's tags.
-pub fn record_from_volume(v: &Volume, catalog: &Catalog) -> Deployment {
-    let tags = DeploymentTags::parse(&v.tags);
+/// A record rebuilt from a resource's tags (an instance's or a parked
+/// volume's): what the tags say, the template's probes, and the rest empty.
+fn record_from_tags(
+    tags: &[String],
+    fallback_id: String,
+    region: Option<&str>,
+    created: Option<&str>,
+    status: Status,
+    catalog: &Catalog,
+) -> Deployment {
+    let tags = DeploymentTags::parse(tags);
     let template = tags.template.clone().unwrap_or_else(|| "unknown".into());
     let probes = catalog
         .get(&template)
         .and_then(|t| crate::blueprint::stack::Stack::from_spec(&t.spec).ok())
         .map(|s| s.probes())
         .unwrap_or_default();
+    let front = probes.first();
     Deployment {
-        deployment_id: tags
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("volume-{}", v.id)),
+        deployment_id: tags.id.clone().unwrap_or(fallback_id),
         app_name: tags.app.clone().unwrap_or_else(|| "unknown".into()),
         env: tags.env.clone().unwrap_or_else(|| "default".into()),
         template,
         template_version: tags.template_version.clone().unwrap_or_default(),
         target: "linode".into(),
-        region: v.region.clone().unwrap_or_default(),
+        region: region.unwrap_or_default().to_string(),
         linode_type: None,
         label: None,
         linode_id: None,
         url: None,
         hostname: None,
         ipv4: None,
-        image: None,
-        health: HealthRecord {
-            http_path: "/healthz/boot".into(),
-            port: 443,
-            success_codes: vec![200],
-            timeout_seconds: 2,
-        },
-        created_at: v
-            .created
-            .as_deref()
-            .and_then(parse_timestamp)
-            .unwrap_or_else(Utc::now),
-        last_status: crate::state::Status::Parked,
-        last_checked_at: None,
-        last_detail: None,
-        internal_port: None,
-        public_env: BTreeMap::new(),
-        firewall: None,
-        probes,
-        domain: None,
-        key_env: None,
-        expires_at: tags.expires,
-        dns_records: Vec::new(),
-        cache_volume: Some(crate::registry::VolumeRecord {
-            id: Some(v.id),
-            label: v.label.clone().unwrap_or_default(),
-            size_gb: v.size.unwrap_or(0),
-        }),
-        ssh_identity: None,
-        pending: None,
-        extra: Default::default(),
-    }
-}
-
-/// A record rebuilt from an instance's tags (what `adopt` records).
-pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
-    let tags = DeploymentTags::parse(&i.tags);
-    let template = tags.template.clone().unwrap_or_else(|| "unknown".into());
-    let probes = catalog
-        .get(&template)
-        .and_then(|t| crate::blueprint::stack::Stack::from_spec(&t.spec).ok())
-        .map(|s| s.probes())
-        .unwrap_or_default();
-    let ipv4 = i.public_ipv4().map(str::to_string);
-    let hostname = ipv4
-        .as_deref()
-        .map(|ip| crate::naming::hostname_for(ip, None, None));
-    let front = probes.first();
-    Deployment {
-        deployment_id: tags
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("linode-{}", i.id)),
-        app_name: tags.app.clone().unwrap_or_else(|| "unknown".into()),
-        env: tags.env.clone().unwrap_or_else(|| "default".into()),
-        template,
-        template_version: tags.template_version.clone().unwrap_or_default(),
-        target: "linode".into(),
-        region: i.region.clone().unwrap_or_default(),
-        linode_type: i.linode_type.clone(),
-        label: i.label.clone(),
-        linode_id: Some(i.id),
-        url: hostname.as_deref().map(|h| app_url(h, 443)),
-        hostname,
-        ipv4,
         image: None,
         health: HealthRecord {
             http_path: front
@@ -375,12 +316,8 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
                 .unwrap_or_else(|| vec![200]),
             timeout_seconds: 2,
         },
-        created_at: i
-            .created
-            .as_deref()
-            .and_then(parse_timestamp)
-            .unwrap_or_else(Utc::now),
-        last_status: Status::Untracked,
+        created_at: created.and_then(parse_timestamp).unwrap_or_else(Utc::now),
+        last_status: status,
         last_checked_at: None,
         last_detail: None,
         internal_port: None,
@@ -400,6 +337,46 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
         pending: None,
         extra: Default::default(),
     }
+}
+
+/// A parked deployment's record rebuilt from its volume's tags.
+pub fn record_from_volume(v: &Volume, catalog: &Catalog) -> Deployment {
+    let mut r = record_from_tags(
+        &v.tags,
+        format!("volume-{}", v.id),
+        v.region.as_deref(),
+        v.created.as_deref(),
+        Status::Parked,
+        catalog,
+    );
+    r.cache_volume = Some(crate::registry::VolumeRecord {
+        id: Some(v.id),
+        label: v.label.clone().unwrap_or_default(),
+        size_gb: v.size.unwrap_or(0),
+    });
+    r
+}
+
+/// A record rebuilt from an instance's tags (what `adopt` records).
+pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
+    let mut r = record_from_tags(
+        &i.tags,
+        format!("linode-{}", i.id),
+        i.region.as_deref(),
+        i.created.as_deref(),
+        Status::Untracked,
+        catalog,
+    );
+    r.ipv4 = i.public_ipv4().map(str::to_string);
+    r.hostname = r
+        .ipv4
+        .as_deref()
+        .map(|ip| crate::naming::hostname_for(ip, None, None));
+    r.url = r.hostname.as_deref().map(|h| app_url(h, 443));
+    r.linode_type = i.linode_type.clone();
+    r.label = i.label.clone();
+    r.linode_id = Some(i.id);
+    r
 }
 
 /// Joins the registry's records (already filtered) with the account.

@@ -222,5 +222,7 @@ pub fn find_parked(
         volume_label: volume.label.clone().unwrap_or_default(),
         size_gb: volume.size.unwrap_or(0),
         firewall,
+        domain: record.domain.clone(),
+        public_env: record.public_env.clone(),
     })
 }

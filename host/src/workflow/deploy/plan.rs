@@ -84,6 +84,10 @@ pub struct ResumeFrom {
     pub size_gb: u32,
     /// Its firewall, when it kept one.
     pub firewall: Option<u64>,
+    /// What its record says it served: `--domain`, and the public env
+    /// values (the `--model` it was deployed with among them).
+    pub domain: Option<String>,
+    pub public_env: std::collections::BTreeMap<String, String>,
 }
 
 pub use crate::linode::VOLUME_MONTHLY_PER_GB;
