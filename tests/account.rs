@@ -572,12 +572,14 @@ fn status_says_when_a_recorded_firewall_is_gone_or_detached() {
 fn a_missing_deployment_does_not_block_a_new_deploy() {
     let env = Env::new();
     let dir = env.project("chat-agent");
-    env.run(&["deploy"], Some(&dir)).ok();
+    // Without a cache volume: a Linode gone with its volume kept reads as
+    // parked (`park_keeps_the_volume_and_resume_comes_back_on_it`).
+    env.run(&["deploy", "--no-cache"], Some(&dir)).ok();
     let id = linode_ids(&env)[0];
     env.sim.delete_instance(id);
     let j = env.run(&["status", "--json"], None).code(3).json();
     assert_eq!(j["rows"][0]["status"], "missing", "{j}");
-    env.run(&["deploy"], Some(&dir)).ok();
+    env.run(&["deploy", "--no-cache"], Some(&dir)).ok();
     assert_eq!(linode_ids(&env).len(), 1);
 }
 

@@ -3,6 +3,56 @@
 //! word) or, in the env file, [`env_value_quote`] (one bash `$'...'` line).
 //! [`env_value_unquote`] reads such a line's value back.
 
+/// A bash script as it is shipped in the 16 KiB user-data: comment-only
+/// lines and blank lines are left out (the sources keep them). Kept: the
+/// `#!` line, `# shellcheck` directives (the check of the rendered scripts
+/// reads them), and every line of a here-document, whatever it starts with.
+pub fn strip_comments(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    let mut heredoc: Option<String> = None;
+    for (i, line) in script.lines().enumerate() {
+        if let Some(end) = &heredoc {
+            if line.trim_start_matches('\t') == end {
+                heredoc = None;
+            }
+        } else {
+            let t = line.trim_start();
+            let directive = t.starts_with("# shellcheck") || (i == 0 && t.starts_with("#!"));
+            if t.is_empty() || (t.starts_with('#') && !directive) {
+                continue;
+            }
+            heredoc = heredoc_end(line);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The word that ends a here-document a line opens (`<<WORD`, `<<-'WORD'`,
+/// `<<"WORD"`), not a here-string (`<<<`).
+fn heredoc_end(line: &str) -> Option<String> {
+    let mut rest = line;
+    while let Some(at) = rest.find("<<") {
+        let after = &rest[at + 2..];
+        if let Some(more) = after.strip_prefix('<') {
+            rest = more.trim_start_matches('<');
+            continue;
+        }
+        let word = after.strip_prefix('-').unwrap_or(after).trim_start();
+        let word: String = word
+            .chars()
+            .filter(|c| *c != '\'' && *c != '"')
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !word.is_empty() {
+            return Some(word);
+        }
+        rest = after;
+    }
+    None
+}
+
 /// Quotes a string for POSIX shells: `'...'` with `'` written as `'\''`.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -91,6 +141,16 @@ pub fn env_value_unquote(word: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn comments_are_left_out_of_shipped_scripts_but_not_heredocs() {
+        let script = "#!/bin/bash\n# what it does\nset -e\n\n  # indented note\n# shellcheck disable=SC2034\nx=1 # kept: not a whole line\npython3 - <<'PY' || rc=$?\n# a Python comment, part of the program\n\nprint(1)\nPY\ncat <<-EOF\n\t# kept too\n\tEOF\ngrep -q x <<< \"$x\"\n# gone\n";
+        assert_eq!(
+            strip_comments(script),
+            "#!/bin/bash\nset -e\n# shellcheck disable=SC2034\nx=1 # kept: not a whole line\npython3 - <<'PY' || rc=$?\n# a Python comment, part of the program\n\nprint(1)\nPY\ncat <<-EOF\n\t# kept too\n\tEOF\ngrep -q x <<< \"$x\"\n"
+        );
+    }
+
     use super::*;
 
     #[test]

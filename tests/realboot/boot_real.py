@@ -697,7 +697,13 @@ def s_chat_agent(run):
         env = project.dotenv()
         serves_and_reboots(vm, web, project, ["ollama"], {"CHAT_API_KEY": ["proxy"]},
                            lambda: chat_agent(vm, web, project, env["CHAT_API_KEY"]))
-    return run.boot("chat-agent", "chat-agent", [], verify)
+
+    def again(vm, web, project, first):
+        # `resume` of chat-agent (issue "Idle GPUs cost money"): a new Linode on
+        # the kept volume pulls no image, and the model is there before its pull.
+        kept_cache(vm, web, first, ["caddy:2.11.2", "ollama/ollama:0.13.4"])
+        chat_agent(vm, web, project, project.dotenv()["CHAT_API_KEY"])
+    return run.boot("chat-agent", "chat-agent", [], verify, again=again)
 
 
 def s_chat_webui(run):
@@ -803,7 +809,14 @@ def s_rag(run):
                            {"WEBUI_ADMIN_PASSWORD": [], "WEBUI_SECRET_KEY": ["webui"], "QDRANT_API_KEY": ["webui"],
                             "EMBEDDINGS_API_KEY": [], "HF_TOKEN": ["tei"]},
                            lambda: rag(vm, web, project, env, uploaded))
-    return run.boot("rag", "rag", [], verify)
+
+    def again(vm, web, project, first):
+        # A resume: no pull, and the document uploaded before is still in Qdrant.
+        kept_cache(vm, web, first, ["caddy:2.11.2", "qdrant/qdrant:v1.19.0",
+                                    "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9",
+                                    "ollama/ollama:0.13.4", "ghcr.io/open-webui/open-webui:v0.11.3"])
+        rag(vm, web, project, project.dotenv(), uploaded)
+    return run.boot("rag", "rag", [], verify, again=again)
 
 
 def variant(name, edit):

@@ -17,7 +17,7 @@
 use crate::blueprint::proxy::{self, BOOT_PATH, CADDYFILE, CADDY_IMAGE, STATUS_DIR, WWW_DIR};
 use crate::blueprint::stack::{pieces, references, Piece, Service, Stack, Target, NETWORK, PROXY};
 use crate::blueprint::template::{Condition, EnvVars};
-use crate::shell::{env_line, env_value_unquote, shell_quote};
+use crate::shell::{env_line, env_value_unquote, shell_quote, strip_comments};
 use crate::targets::vm::cloud_init::{CloudConfig, WriteFile};
 
 pub const ENV_FILE: &str = "/etc/build-ai.env";
@@ -458,17 +458,21 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     let mut files = vec![
         WriteFile::text(ENV_FILE, "0600", env_file_content(input.env)),
         WriteFile::compressed(CADDYFILE, "0644", proxy::caddyfile(stack).as_bytes()),
-        WriteFile::compressed(STEP_SCRIPT, "0755", step_script().as_bytes()),
-        WriteFile::compressed(BOOT_LIB, "0644", lib.as_bytes()),
+        WriteFile::compressed(
+            STEP_SCRIPT,
+            "0755",
+            strip_comments(&step_script()).as_bytes(),
+        ),
+        WriteFile::compressed(BOOT_LIB, "0644", strip_comments(&lib).as_bytes()),
         WriteFile::compressed(
             REDACT_SCRIPT,
             "0755",
-            redact_script(&secret_names).as_bytes(),
+            strip_comments(&redact_script(&secret_names)).as_bytes(),
         ),
         WriteFile::compressed(
             METADATA_BLOCK_SCRIPT,
             "0755",
-            metadata_block_script().as_bytes(),
+            strip_comments(&metadata_block_script()).as_bytes(),
         ),
         WriteFile::text(
             DOCKER_DROP_IN,
@@ -512,9 +516,7 @@ pub fn render(input: &BootInput<'_>) -> CloudConfig {
     files.push(WriteFile::compressed(
         BOOT_SCRIPT,
         "0700",
-        script_file(BOOT_SCRIPT, &boot_script(stack, input))
-            .content
-            .as_bytes(),
+        strip_comments(&script_file(BOOT_SCRIPT, &boot_script(stack, input)).content).as_bytes(),
     ));
     CloudConfig {
         package_update: Some(true),
