@@ -13,7 +13,13 @@
 //! rules, delete). Block Storage volumes (`volume.rs`): create (free or
 //! attached to a Linode), list with X-Filter, get, update, attach, detach
 //! (a moment later), delete (refused while attached), types with prices;
-//! a deleted Linode's volumes let go `detach_ms` later.
+//! a deleted Linode's volumes let go `detach_ms` later. Disks, power and
+//! Images (`image.rs`): every Linode made from an image has its two disks;
+//! shutdown and boot, a boot script that powers the Linode off
+//! (`self_poweroff_ms`) and Lassie booting it again unless
+//! `watchdog_enabled` is off; capturing a private image from an offline
+//! Linode's disk, listing (X-Filter), getting, updating and deleting images,
+//! and Linodes made from them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +34,7 @@ pub mod app;
 pub mod filter;
 pub mod firewall;
 pub mod http;
+pub mod image;
 pub mod upstream;
 pub mod volume;
 
@@ -124,6 +131,20 @@ pub struct SimConfig {
     /// say; see `volume::DELETE_ATTACHED_REASON`).
     #[serde(default = "yes")]
     pub volume_delete_requires_detached: bool,
+    /// How long a shutdown job shows `shutting_down` before `offline`.
+    #[serde(default = "default_shutdown")]
+    pub shutdown_ms: u64,
+    /// When set, a Linode made with user-data powers itself off this long
+    /// after it is first `running` (a boot script ending in `poweroff`);
+    /// Lassie boots it again unless its `watchdog_enabled` is false.
+    #[serde(default)]
+    pub self_poweroff_ms: Option<u64>,
+    /// How long a captured image stays `creating` before it is `available`.
+    #[serde(default = "default_image_ready")]
+    pub image_ready_ms: u64,
+    /// The `size` (MB) of a captured image.
+    #[serde(default = "default_image_size")]
+    pub image_size_mb: u64,
 }
 
 fn default_detach() -> u64 {
@@ -131,6 +152,15 @@ fn default_detach() -> u64 {
 }
 fn default_volume_ready() -> u64 {
     200
+}
+fn default_shutdown() -> u64 {
+    100
+}
+fn default_image_ready() -> u64 {
+    200
+}
+fn default_image_size() -> u64 {
+    2600
 }
 fn yes() -> bool {
     true
@@ -149,6 +179,10 @@ impl Default for SimConfig {
             firewall_delete_requires_detached: true,
             volume_ready_ms: default_volume_ready(),
             volume_delete_requires_detached: true,
+            shutdown_ms: default_shutdown(),
+            self_poweroff_ms: None,
+            image_ready_ms: default_image_ready(),
+            image_size_mb: default_image_size(),
         }
     }
 }
@@ -169,6 +203,8 @@ struct SimInstance {
     created: Instant,
     /// Served exactly as stored (a hostile or oddly shaped answer).
     raw: bool,
+    /// Power transitions beyond the time-computed status.
+    power: image::Power,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +243,10 @@ struct State {
     domains: BTreeMap<u64, SimDomain>,
     next_volume: u64,
     volumes: BTreeMap<u64, volume::SimVolume>,
+    next_disk: u64,
+    disks: BTreeMap<u64, image::SimDisk>,
+    next_image: u64,
+    images: BTreeMap<u64, image::SimImage>,
     faults: Vec<Fault>,
     log: Vec<LoggedRequest>,
     in_flight: usize,
@@ -275,6 +315,8 @@ impl Sim {
             next_domain: 1_827_000,
             next_record: 21_258_000,
             next_volume: 154_000,
+            next_disk: 31_000_000,
+            next_image: 113_000,
             ..Default::default()
         }));
         let st = state.clone();
@@ -369,6 +411,7 @@ impl Sim {
                 body,
                 created: Instant::now(),
                 raw: true,
+                power: image::Power::default(),
             },
         );
     }
@@ -410,6 +453,7 @@ impl Sim {
             f.devices.retain(|(_, l, _)| *l != id);
         }
         volume::linode_deleted(&mut st, id, Instant::now());
+        image::linode_deleted(&mut st, id);
         st.instances.remove(&id).is_some()
     }
 
@@ -510,9 +554,37 @@ impl Sim {
                 body,
                 created: past,
                 raw: false,
+                power: image::Power::default(),
             },
         );
+        // Made from ubuntu24.04 on a g6-standard-2, as the body says.
+        image::add_disks(&mut st, id, "Ubuntu 24.04 LTS", 81920, 512);
         id
+    }
+
+    /// Private images as `GET /images/{id}` shows them, by id.
+    pub fn images(&self) -> Vec<Value> {
+        image::private_images(&self.state.lock().unwrap())
+    }
+
+    /// Adds a private image made outside linode-ai (`available` at once,
+    /// cloud-init capable, 2600 MB or `image_size_mb`); returns its id,
+    /// `private/<n>`.
+    pub fn seed_image(&self, label: &str, tags: &[String]) -> String {
+        image::seed(&mut self.state.lock().unwrap(), label, tags)
+    }
+
+    /// A Linode's disks as `GET /linode/instances/{id}/disks` lists them
+    /// (empty for an unknown Linode).
+    pub fn disks(&self, linode_id: u64) -> Vec<Value> {
+        image::disks_of(&self.state.lock().unwrap(), linode_id)
+    }
+
+    /// Powers a Linode off now, as a `poweroff` inside it would but with no
+    /// watchdog to boot it again: `offline` until booted. False for an
+    /// unknown (or raw) one.
+    pub fn power_off(&self, id: u64) -> bool {
+        image::power_off(&mut self.state.lock().unwrap(), id)
     }
 }
 
@@ -646,13 +718,23 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
             || rest == "/linode/types"
             || rest.starts_with("/linode/types/")
             || rest == "/volumes/types");
+    let mut anonymous = false;
     if !public {
         let token = state.lock().unwrap().config.token.clone();
         if auth.as_deref() != Some(&format!("Bearer {token}")) {
-            return reply(req, 401, errors(&[("Invalid Token", None)]), &[]);
+            // Spec, GET /images: without authentication, the public images.
+            if auth.is_none() && method == Method::Get && image::anonymous_path(rest) {
+                anonymous = true;
+            } else {
+                return reply(req, 401, errors(&[("Invalid Token", None)]), &[]);
+            }
         }
     }
-    let (status, out) = route(&state, &method, rest, &query, body, filter.as_deref());
+    let (status, out) = if anonymous {
+        image::anonymous_route(rest, &query, filter.as_deref())
+    } else {
+        route(&state, &method, rest, &query, body, filter.as_deref())
+    };
     if let Some(f) = fault {
         if f.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(f.delay_ms));
@@ -721,6 +803,21 @@ fn admin_request(state: &Arc<Mutex<State>>, req: Request, method: &Method, path:
                 .collect();
             drop(st);
             reply(req, 200, json!(v), &[])
+        }
+        (Method::Get, "images") => {
+            let v = image::private_images(&st);
+            drop(st);
+            reply(req, 200, json!(v), &[])
+        }
+        (Method::Post, p) if p.starts_with("instances/") && p.ends_with("/poweroff") => {
+            let id = p["instances/".len()..p.len() - "/poweroff".len()].parse::<u64>();
+            let done = id.is_ok_and(|id| image::power_off(&mut st, id));
+            drop(st);
+            if done {
+                reply(req, 200, json!({}), &[])
+            } else {
+                reply(req, 404, json!({"error": "no such instance"}), &[])
+            }
         }
         (Method::Get, "volumes") => {
             let v: Vec<Value> = st
@@ -798,7 +895,9 @@ fn instance_json(config: &SimConfig, i: &SimInstance) -> Value {
     }
     let mut v = i.body.clone();
     let obj = v.as_object_mut().unwrap();
-    obj.insert("status".into(), json!(status_of(config, i.created)));
+    obj.insert("status".into(), json!(image::instance_status(config, i)));
+    // Spec (Linode): the Shutdown Watchdog, on unless turned off.
+    obj.entry("watchdog_enabled").or_insert(json!(true));
     obj.insert("ipv4".into(), json!([config.ipv4, "192.168.130.5"]));
     obj.insert("ipv6".into(), json!("::1/128"));
     // Naive UTC timestamps, nulls and fields the spec does not list, as the real API.
@@ -954,8 +1053,14 @@ fn route(
                 .ok()
                 .filter(|id| st.instances.contains_key(id))
             {
+                // An image is being captured from its disk (the spec does
+                // not say; the stricter answer, and the one clients retry).
+                Some(id) if image::capturing(&st, id) => {
+                    (400, errors(&[(image::BUSY_REASON, None)]))
+                }
                 Some(id) => {
                     st.instances.remove(&id);
+                    image::linode_deleted(&mut st, id);
                     for f in st.firewalls.values_mut() {
                         for d in f.devices.iter_mut().filter(|d| d.1 == id) {
                             d.2 = Some(detach);
@@ -970,6 +1075,17 @@ fn route(
         (Method::Get, ["linode", "instances", id, "volumes"]) => {
             volume::linode_volumes(state, id, query)
         }
+        (Method::Get, ["linode", "instances", id, "disks"]) => {
+            image::linode_disks(state, id, None, query, filter)
+        }
+        (Method::Get, ["linode", "instances", id, "disks", disk]) => {
+            image::linode_disks(state, id, Some(disk), query, filter)
+        }
+        (Method::Post, ["linode", "instances", id, "boot"]) => image::power(state, id, true, body),
+        (Method::Post, ["linode", "instances", id, "shutdown"]) => {
+            image::power(state, id, false, body)
+        }
+        (_, ["images", rest @ ..]) => image::route(state, method, rest, query, body, filter),
         (_, ["volumes", rest @ ..]) => volume::route(state, method, rest, query, body, filter),
         (Method::Get, ["domains"]) => {
             let st = state.lock().unwrap();
@@ -1068,8 +1184,9 @@ pub fn record_hostname_ok(name: &str) -> bool {
 /// where known (`Invalid IPv4 or IPv6 address`; `Name contains invalid
 /// characters` with `Invalid hostname`), fields it does not know ignored.
 /// `PUT /linode/instances/{id}` and `PUT /networking/firewalls/{id}`: the
-/// stand-in takes the tags (3-50 characters each, as on create) and the
-/// label; the spec's other updatable fields are refused as not implemented.
+/// stand-in takes the tags (3-50 characters each, as on create), the label
+/// and a Linode's `watchdog_enabled` (a boolean); the spec's other updatable
+/// fields are refused as not implemented.
 fn put_tags(
     state: &Arc<Mutex<State>>,
     body: Option<Value>,
@@ -1079,12 +1196,19 @@ fn put_tags(
     let Some(b) = body.as_ref().and_then(Value::as_object) else {
         return (400, errors(&[("Request body must be a JSON object", None)]));
     };
-    for k in b.keys() {
-        if !matches!(k.as_str(), "tags" | "label") {
+    for (k, v) in b {
+        if instance && k == "watchdog_enabled" {
+            if !v.is_boolean() {
+                return (
+                    400,
+                    errors(&[("watchdog_enabled must be a boolean", Some(k.as_str()))]),
+                );
+            }
+        } else if !matches!(k.as_str(), "tags" | "label") {
             return (
                 400,
                 errors(&[(
-                    "linode-sim implements only tags and label on PUT",
+                    "linode-sim implements only tags, label and watchdog_enabled on PUT",
                     Some(k.as_str()),
                 )]),
             );
@@ -1116,6 +1240,9 @@ fn put_tags(
         let Some(i) = st.instances.get_mut(&id) else {
             return (404, errors(&[("Not found", None)]));
         };
+        // A power-off by the boot script that is already past keeps the
+        // watchdog it happened under.
+        image::settle(&config, i);
         for (k, v) in b {
             i.body[k] = v.clone();
         }
@@ -1385,18 +1512,33 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
             err("firewall_id must be an integer", Some("firewall_id"));
         }
     }
+    // Spec: the create body (additionalProperties: false) has no
+    // `watchdog_enabled`; only PUT /linode/instances/{id} takes it. Refused
+    // rather than ignored: a Linode left with its watchdog on would be booted
+    // again after its boot script powers it off.
+    if b.contains_key("watchdog_enabled") {
+        err(image::WATCHDOG_ON_CREATE_REASON, Some("watchdog_enabled"));
+    }
+    // Spec: `swap_size` "default: 512", an integer (MB).
+    let swap = match b.get("swap_size") {
+        None | Some(Value::Null) => 512,
+        Some(v) => v.as_u64().unwrap_or_else(|| {
+            err("swap_size must be an integer", Some("swap_size"));
+            512
+        }),
+    };
+    let plan_disk = ty.as_deref().and_then(image::plan_disk).unwrap_or(0);
+    // Spec: `booted` "defaults to true"; false keeps the Linode `offline`
+    // once deployed, until a boot job.
+    let booted = match b.get("booted") {
+        None | Some(Value::Null) => true,
+        Some(v) => v.as_bool().unwrap_or_else(|| {
+            err("booted must be a boolean", Some("booted"));
+            true
+        }),
+    };
     let image = s("image");
-    if let Some(img) = &image {
-        if ![
-            "linode/ubuntu24.04",
-            "linode/ubuntu22.04",
-            "linode/debian12",
-            "linode/alpine3.23",
-        ]
-        .contains(&img.as_str())
-        {
-            err("image is not valid", Some("image"));
-        }
+    if image.is_some() {
         let has_pass = s("root_pass").is_some();
         let keys = b
             .get("authorized_keys")
@@ -1490,6 +1632,29 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
             err("Label must be unique among your linodes", Some("label"));
         }
     }
+    // The image (public, or one of the account's, `private/<n>`) and what
+    // its disk is labelled after; Metadata needs its `cloud-init`.
+    let user_data = b
+        .get("metadata")
+        .is_some_and(|m| m.get("user_data").is_some());
+    let mut image_label = None;
+    if let Some(img) = &image {
+        match image::deployable(&st, img) {
+            Ok((label, cloud_init)) => {
+                if user_data && !cloud_init {
+                    err(
+                        "metadata requires an image with cloud-init",
+                        Some("metadata"),
+                    );
+                }
+                if plan_disk > 0 && swap >= plan_disk {
+                    err("swap_size leaves no room for the image", Some("swap_size"));
+                }
+                image_label = Some(label);
+            }
+            Err(reason) => err(reason, Some("image")),
+        }
+    }
     if let Some(fw) = firewall_id {
         if !st.firewalls.contains_key(&fw) {
             errs.push(("Firewall not found".into(), Some("firewall_id".into())));
@@ -1508,15 +1673,19 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
     let stored = json!({
         "id": id, "label": label, "region": region, "type": ty, "image": image,
         "tags": b.get("tags").cloned().unwrap_or(json!([])),
-        "specs": {"disk": 81920, "memory": 4096, "vcpus": 2, "gpus": 0, "transfer": 4000},
+        "specs": plan_specs(ty.as_deref().unwrap_or("")),
     });
     let inst = SimInstance {
         body: stored,
         created: Instant::now(),
         raw: false,
+        power: image::Power::new(&st.config, user_data, booted),
     };
     let out = instance_json(&st.config, &inst);
     st.instances.insert(id, inst);
+    if let Some(label) = image_label {
+        image::add_disks(&mut st, id, &label, plan_disk, swap);
+    }
     if st.lists_lag {
         st.unlisted.insert(id);
     }
@@ -1528,6 +1697,15 @@ fn create(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Value) {
         }
     }
     (200, out)
+}
+
+/// A Linode's `specs`: its plan's.
+fn plan_specs(plan: &str) -> Value {
+    match types().into_iter().find(|t| t["id"] == plan) {
+        Some(t) => json!({"disk": t["disk"], "memory": t["memory"], "vcpus": t["vcpus"],
+                          "gpus": t["gpus"], "transfer": t["transfer"]}),
+        None => json!({"disk": 81920, "memory": 4096, "vcpus": 2, "gpus": 0, "transfer": 4000}),
+    }
 }
 
 /// A firewall as the API shows it: `entities` lists the Linodes attached.
