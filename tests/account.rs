@@ -1438,3 +1438,177 @@ fn park_keeps_the_volume_and_resume_comes_back_on_it() {
     assert!(!fw_kept(), "the firewall went with it");
     assert!(!env.registry().to_string().contains("chat-webui"));
 }
+
+/// Issue 17: `image build --gpu` makes a GPU base Image the way the real API
+/// allows it (the watchdog turned off with a PUT before the first boot, the
+/// capture from the powered-off Linode's ext4 disk), deletes the build Linode
+/// and its firewall, and llm-api deploys start from the Image; a build that
+/// never powers off is given up and leaves nothing; one cut short by kill -9
+/// is in `status` and `destroy` removes it.
+#[test]
+fn a_gpu_base_image_is_built_used_and_cleaned_up() {
+    let env = Env::with(SimConfig {
+        provisioning_ms: 200,
+        booting_ms: 200,
+        self_poweroff_ms: Some(300),
+        ..Default::default()
+    });
+    let out = env.run(&["image", "build", "--gpu", "--yes"], None).ok();
+    assert!(
+        out.stdout.contains("GPU base Image ready: private/"),
+        "{}",
+        out.stdout
+    );
+    let requests = env.sim.requests();
+    let create = env.posts()[0].clone();
+    assert_eq!(create["booted"], false, "{create}");
+    assert!(create.get("watchdog_enabled").is_none());
+    assert_eq!(create["type"], "g2-gpu-rtx4000a1-s");
+    let linode_id = env
+        .sim
+        .requests()
+        .iter()
+        .find(|r| r.method == "PUT" && r.path.starts_with("/v4/linode/instances/"))
+        .map(|r| r.path.clone())
+        .expect("the watchdog PUT");
+    let order: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path.trim_start_matches("/v4")))
+        .collect();
+    let at = |needle: &str| {
+        order
+            .iter()
+            .position(|r| r.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle} in {order:#?}"))
+    };
+    assert!(at("POST /networking/firewalls") < at("POST /linode/instances"));
+    assert!(at("POST /linode/instances") < at("PUT /linode/instances/"));
+    assert!(
+        at("PUT /linode/instances/")
+            < at(&format!(
+                "POST {}/boot",
+                linode_id.trim_start_matches("/v4")
+            ))
+    );
+    assert!(at("POST /images") < at("DELETE /linode/instances/"));
+    assert!(at("DELETE /linode/instances/") < at("DELETE /networking/firewalls/"));
+    let put = requests
+        .iter()
+        .find(|r| r.method == "PUT")
+        .and_then(|r| r.body.clone())
+        .unwrap();
+    assert_eq!(put, serde_json::json!({"watchdog_enabled": false}));
+    let capture = env.posts_to("/v4/images")[0].clone();
+    assert_eq!(capture["cloud_init"], true);
+    assert!(capture["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("build_ai_gpu_base=580-server")));
+    // Every body the build sent, checked against the official spec.
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
+    for r in requests.iter().filter(|r| r.body.is_some()) {
+        let name = match (r.method.as_str(), r.path.trim_start_matches("/v4")) {
+            ("POST", "/images") => "POST /images",
+            ("POST", "/linode/instances") => "POST /linode/instances",
+            ("POST", "/networking/firewalls") => "POST /networking/firewalls",
+            ("PUT", p) if p.starts_with("/linode/instances/") => "PUT /linode/instances/{linodeId}",
+            (m, p) => panic!("unexpected body for {m} {p}"),
+        };
+        let errors: Vec<String> = jsonschema::validator_for(&spec["requests"][name])
+            .unwrap()
+            .iter_errors(r.body.as_ref().unwrap())
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());
+    let images = env.sim.images();
+    assert_eq!(images.len(), 1);
+    let image_id = images[0]["id"].as_str().unwrap().to_string();
+    let out = env.run(&["image", "list"], None).ok();
+    assert!(
+        out.stdout.contains(&image_id) && out.stdout.contains("driver 580-server on ubuntu24.04"),
+        "{}",
+        out.stdout
+    );
+
+    // llm-api starts from it, and says so; the same user-data.
+    let dir = env.project("llm-api");
+    let plan = env.dry_run_json(&dir);
+    assert_eq!(plan["request"]["body"]["image"], image_id, "{plan}");
+    assert!(
+        plan["notes"].to_string().contains("no driver install"),
+        "{plan}"
+    );
+    env.run(&["deploy", "--yes"], Some(&dir)).ok();
+    let post = env.posts().last().unwrap().clone();
+    assert_eq!(post["image"], image_id);
+    env.run(&["destroy", "--yes"], None).ok();
+
+    // Deleted: deploys install the driver again.
+    env.run(&["image", "delete", &image_id, "--yes"], None).ok();
+    assert!(env.sim.images().is_empty());
+    let plan = env.dry_run_json(&dir);
+    assert_eq!(plan["request"]["body"]["image"], "linode/ubuntu24.04");
+    assert!(
+        plan["notes"].to_string().contains("image build --gpu"),
+        "{plan}"
+    );
+    let out = env
+        .run(&["image", "delete", "linode/ubuntu24.04", "--yes"], None)
+        .fails();
+    assert!(
+        out.stderr.contains("not a linode-ai GPU base Image"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_gpu_image_build_that_never_ends_is_given_up_or_shown() {
+    // The boot script never powers off (a failed install): given up after
+    // the timeout, and nothing is left.
+    let env = Env::new();
+    let out = env
+        .run(
+            &["image", "build", "--gpu", "--yes", "--timeout", "2"],
+            None,
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("did not power off within 2 s")
+            && out.stderr.contains("its Linode and firewall are deleted"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());
+    assert!(env.sim.images().is_empty());
+
+    // kill -9 mid-build: the Linode and firewall are in `status` (with an
+    // expiry) and `destroy --app gpu-image` removes them, from any machine.
+    let env = Env::new();
+    let mut c = env.cmd(&["image", "build", "--gpu", "--yes"], None);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut build = c.spawn().unwrap();
+    wait_for("the build Linode", Duration::from_secs(10), || {
+        env.sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/boot"))
+    });
+    build.kill().unwrap();
+    build.wait().unwrap();
+    let other = env.other_machine();
+    let j = other.run(&["status", "--json"], None).json();
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{j}");
+    assert_eq!(rows[0]["app_name"], "gpu-image", "{j}");
+    assert!(rows[0]["expires_at"].is_string(), "{j}");
+    other
+        .run(&["destroy", "--app", "gpu-image", "--yes"], None)
+        .ok();
+    assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());
+}

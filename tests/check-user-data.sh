@@ -56,3 +56,19 @@ PY
     caddy adapt --config "$dir/Caddyfile" --adapter caddyfile >/dev/null 2>"$dir/caddy.err" || { echo "$t: caddy rejected the proxy config" >&2; cat "$dir/caddy.err" "$dir/Caddyfile" >&2; exit 1; }
   echo "ok: $t user-data passes cloud-init schema; $(ls "$dir"/script-*.sh | wc -l) script(s) pass shellcheck; Caddy $(caddy version | cut -d' ' -f1) adapts its proxy config"
 done
+# The GPU base Image build's user-data (image build --gpu).
+dir="$work/gpu-image"
+mkdir -p "$dir"
+"$bin" image build --gpu --dry-run --json > "$dir/plan.json"
+/usr/bin/python3 - "$dir" <<'PY'
+import base64, gzip, json, os, sys, yaml
+d = sys.argv[1]
+doc = json.load(open(os.path.join(d, "plan.json")))["user_data"]
+open(os.path.join(d, "user-data.yaml"), "w").write(doc)
+for i, f in enumerate(yaml.safe_load(doc)["write_files"]):
+    content = gzip.decompress(base64.b64decode(f["content"])).decode() if f.get("encoding") == "gz+b64" else f["content"]
+    open(os.path.join(d, f"script-{i}.sh"), "w").write(content)
+PY
+cloud-init schema --config-file "$dir/user-data.yaml" >/dev/null || { echo "image build --gpu: cloud-init schema rejected the user-data" >&2; cat "$dir/user-data.yaml" >&2; exit 1; }
+shellcheck -s bash "$dir"/script-*.sh
+echo "ok: image build --gpu user-data passes cloud-init schema; $(ls "$dir"/script-*.sh | wc -l) script(s) pass shellcheck"

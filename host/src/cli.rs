@@ -130,6 +130,10 @@ pub enum Command {
     Park(ParkArgs),
     /// Bring a parked deployment back: a new Linode on its kept cache volume
     Resume(ResumeArgs),
+    /// GPU base Images: Docker and the NVIDIA driver preinstalled, so GPU
+    /// deploys skip the driver install
+    #[command(subcommand)]
+    Image(ImageCmd),
     /// Run a template's hook on your machine
     #[command(subcommand)]
     Hook(HookCmd),
@@ -403,6 +407,56 @@ pub struct DestroyArgs {
     /// can use them; they keep costing $0.10/GB-month until destroyed
     #[arg(long = "keep-volume")]
     pub keep_volume: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print machine-readable JSON on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// Build a private Image with Docker, the NVIDIA driver for its kernel and
+    /// the container toolkit: a GPU Linode installs them, powers off, its disk
+    /// is captured and the Linode deleted (15-25 minutes of a GPU plan)
+    Build(ImageBuildArgs),
+    /// List the account's GPU base Images with their size and monthly price
+    List {
+        /// Print machine-readable JSON on stdout instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a GPU base Image (GPU deploys then install the driver again)
+    Delete {
+        /// The Image's id (`private/123`)
+        id: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// A GPU base Image (the only kind)
+    #[arg(long, required = true)]
+    pub gpu: bool,
+    /// Region of the build Linode and of the Image (default: llm-api's)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// GPU plan of the build Linode (default: llm-api's)
+    #[arg(long, value_name = "TYPE")]
+    pub linode_type: Option<String>,
+    /// Ubuntu NVIDIA driver branch (default: llm-api's, 580-server)
+    #[arg(long, value_name = "BRANCH")]
+    pub driver: Option<String>,
+    /// Seconds the build may take before it is given up and deleted
+    #[arg(long, default_value_t = 2400)]
+    pub timeout: u64,
+    /// Show the plan and the build's user-data; create nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -77,6 +77,7 @@ fn run(cli: &Cli, style: Style) -> anyhow::Result<ExitStatus> {
         Command::Destroy(a) => ok(commands::destroy::run(&ctx, a, &mut out)),
         Command::Park(a) => ok(commands::park::run(&ctx, a, &mut out)),
         Command::Resume(a) => ok(commands::deploy::resume(&ctx, a, &mut out)),
+        Command::Image(c) => ok(commands::image::run(&ctx, c, &mut out)),
         Command::Hook(HookCmd::Test {
             template,
             probe_status,

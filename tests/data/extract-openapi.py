@@ -21,6 +21,8 @@ WANTED = [
     # The cache volume.
     ("/{apiVersion}/volumes", "post"),
     ("/{apiVersion}/volumes/{volumeId}/attach", "post"),
+    # The GPU base Image (image build --gpu).
+    ("/{apiVersion}/images", "post"),
 ]
 
 def merge(a, b):

@@ -1,6 +1,15 @@
 setup_gpu() {
   local branch=@BRANCH@ kernel tmp user_ver modules_ver
   kernel=$(uname -r)
+  # A Linode made from a GPU base Image (linode-ai image build --gpu) has the
+  # driver for its kernel and the toolkit: nothing to install.
+  if [[ -s @MARKER@ ]] && command -v nvidia-ctk >/dev/null && nvidia-smi >/dev/null 2>&1; then
+    step "NVIDIA: driver from the GPU base image"
+    sed -n 's/^/linode-ai: image /p' @MARKER@
+    nvidia-ctk runtime configure --runtime=docker
+    systemctl reload docker
+    return 0
+  fi
   step "NVIDIA: blacklist nouveau"
   mkdir -p /etc/modprobe.d
   printf 'blacklist nouveau\noptions nouveau modeset=0\n' > /etc/modprobe.d/blacklist-nouveau.conf

@@ -298,18 +298,22 @@ fn run_with(
     let config = ctx.config()?;
     let catalog = ctx.catalog();
     let resumed = resume.as_ref().map(|r| r.deployment_id.to_string());
-    let plan = plan_project(ctx, &catalog, args, resume)?;
+    let mut plan = plan_project(ctx, &catalog, args, resume)?;
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 
     if args.dry_run {
         let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+        if let DryRunCheck::Passed(offer) = &check {
+            gpu_base_note(&mut plan, offer, client.has_token());
+        }
         return print_dry_run(ctx, &plan, &check, args.json, client.has_token(), out);
     }
     if !client.has_token() {
         bail!(crate::settings::missing_token_message());
     }
     let offer = rt.block_on(deploy::preflight_create(&client, &plan))?;
+    gpu_base_note(&mut plan, &offer, true);
     let registry = ctx.registry();
     // This app/env is ours until we create it or stop (no other run here can pass the check below).
     let reservation = deploy::reserve(&registry, &plan, args.new)?;
@@ -535,6 +539,19 @@ fn print_summary(
     Ok(())
 }
 
+/// A GPU template starts from the account's GPU base Image when there is
+/// one; the plan says which, or how to make one.
+fn gpu_base_note(plan: &mut DeployPlan, offer: &deploy::Offer, looked: bool) {
+    if let Some(note) = deploy::use_gpu_base(plan, offer) {
+        plan.notes.push(note);
+    } else if looked && plan.stack.needs_gpu() && plan.template.linode().gpu {
+        plan.notes.push(format!(
+            "no GPU base Image for driver {} in the account: the boot installs the driver (1-2 minutes, 3-8 with DKMS); 'linode-ai image build --gpu' makes one",
+            plan.template.linode().nvidia_driver
+        ));
+    }
+}
+
 fn print_dry_run(
     ctx: &Ctx,
     plan: &DeployPlan,
@@ -623,7 +640,7 @@ fn print_dry_run(
             .map(|p| format!(", {}", deploy::format_price(&p)))
             .unwrap_or_else(|| ", price unknown".into())
     )?;
-    writeln!(out, "Base image:  {}", st.base_image)?;
+    writeln!(out, "Base image:  {}", plan.request.image)?;
     for (i, svc) in plan.stack.services.iter().enumerate() {
         writeln!(
             out,

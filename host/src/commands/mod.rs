@@ -6,6 +6,7 @@ pub mod adopt;
 pub mod deploy;
 pub mod destroy;
 pub mod hook;
+pub mod image;
 pub mod init;
 pub mod logs;
 pub mod park;

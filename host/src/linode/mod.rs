@@ -785,6 +785,66 @@ impl LinodeClient {
         .await
     }
 
+    /// Turns the Shutdown Watchdog on or off (`PUT /linode/instances/{id}`).
+    pub async fn set_watchdog(&self, id: u64, enabled: bool) -> Result<Instance, ApiError> {
+        self.request(
+            Method::PUT,
+            &format!("/linode/instances/{id}"),
+            Some(&WatchdogUpdate {
+                watchdog_enabled: enabled,
+            }),
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Boots a Linode made with `booted: false` (`POST .../boot`; booting a
+    /// booted one is refused, so it is not retried after a timeout).
+    pub async fn boot_instance(&self, id: u64) -> Result<(), ApiError> {
+        let _: serde_json::Value = self
+            .request::<_, ()>(
+                Method::POST,
+                &format!("/linode/instances/{id}/boot"),
+                None,
+                None,
+                true,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A Linode's disks.
+    pub async fn instance_disks(&self, id: u64) -> Result<Vec<Disk>, ApiError> {
+        self.list_all(&format!("/linode/instances/{id}/disks"), None, true)
+            .await
+    }
+
+    /// Every Image this token sees: the public ones (a few dozen) and the
+    /// account's own (`is_public: false`), read whole and picked here.
+    pub async fn list_images(&self) -> Result<Vec<Image>, ApiError> {
+        self.list_all("/images", None, true).await
+    }
+
+    pub async fn get_image(&self, id: &str) -> Result<Image, ApiError> {
+        self.request::<_, ()>(Method::GET, &format!("/images/{id}"), None, None, true)
+            .await
+    }
+
+    /// Captures a disk as a private Image (a POST: not retried once it may
+    /// have been applied; the Image carries our tags, so `image list` sees it).
+    pub async fn create_image(&self, body: &CreateImage) -> Result<Image, ApiError> {
+        self.request(Method::POST, "/images", Some(body), None, true)
+            .await
+    }
+
+    pub async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
+        let _: serde_json::Value = self
+            .request::<_, ()>(Method::DELETE, &format!("/images/{id}"), None, None, true)
+            .await?;
+        Ok(())
+    }
+
     /// Creates a volume exactly once (by its label, unique in the account).
     pub async fn create_volume(&self, body: &CreateVolume) -> Result<Volume, ApiError> {
         self.create_once("/volumes", body, &body.label).await

@@ -456,6 +456,85 @@ pub struct TagsUpdate<'a> {
     pub tags: &'a [String],
 }
 
+/// `PUT /linode/instances/{id}` body that turns Linode's Shutdown Watchdog
+/// (Lassie) on or off. Not part of the create body in the spec (v4.189.0):
+/// a Linode that powers itself off must be made with `booted: false`, get
+/// this, then be booted, or Lassie boots it again.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchdogUpdate {
+    pub watchdog_enabled: bool,
+}
+
+/// A Linode's disk (`GET /linode/instances/{id}/disks`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Disk {
+    pub id: u64,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `ext4`, `swap`, `raw`, ...
+    #[serde(default)]
+    pub filesystem: Option<String>,
+    /// MB.
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// `POST /images` body: a private Image captured from a disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateImage {
+    pub disk_id: u64,
+    pub label: String,
+    pub description: String,
+    /// Marks the Image as made for cloud-init (Metadata user-data works on
+    /// Linodes made from it).
+    pub cloud_init: bool,
+    pub tags: Vec<String>,
+}
+
+/// An Image as the API returns it (`id` is `private/<n>` for ours).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Image {
+    pub id: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `creating`, `pending_upload`, `available`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// MB.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// MB, over every region it is stored in (what is billed).
+    #[serde(default)]
+    pub total_size: Option<u64>,
+    #[serde(default)]
+    pub is_public: Option<bool>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub capabilities: Vec<String>,
+    #[serde(default, deserialize_with = "nullable_list")]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+impl Image {
+    /// Its monthly price: private Images cost $0.10 per GB and month
+    /// (linode/docs images-limits shortguide), on `total_size` when known.
+    pub fn monthly_usd(&self) -> Option<f64> {
+        let mb = self.total_size.or(self.size)?;
+        Some(mb as f64 / 1024.0 * IMAGE_MONTHLY_PER_GB)
+    }
+}
+
+/// Private Images' price, USD per GB and month (linode/docs
+/// `docs/products/tools/images/_shortguides/images-limits-shortguide`).
+pub const IMAGE_MONTHLY_PER_GB: f64 = 0.10;
+/// A private Image holds at most this many MB (6 GB, uncompressed; same source).
+pub const IMAGE_MAX_MB: u64 = 6 * 1024;
+
 /// Block Storage's price, USD per GB and month (linode/docs
 /// `docs/products/storage/block-storage/_index.md`: $0.10/GB-month; the
 /// API's `/volumes/types` says the same for core regions).

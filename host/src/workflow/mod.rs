@@ -8,6 +8,7 @@ pub mod adopt;
 pub mod deploy;
 pub mod destroy;
 pub mod dns;
+pub mod image;
 pub mod park;
 pub mod scaffold;
 pub mod status;

@@ -189,7 +189,7 @@ const PRELUDE: &str = include_str!("../../../assets/boot/prelude.sh");
 
 /// Helper functions of the boot script: steps and their failure, apt,
 /// downloads, background pulls, env selection, health waits, the public IPv4.
-const LIB: &str = include_str!("../../../assets/boot/lib.sh");
+pub(super) const LIB: &str = include_str!("../../../assets/boot/lib.sh");
 
 /// The GPU steps: the driver for the running kernel, the container toolkit
 /// from NVIDIA's repository, then `nvidia-smi`.
@@ -242,11 +242,12 @@ fn cache_function(label: &str) -> String {
         .replace("@DIR@", CACHE_DIR)
 }
 
-fn gpu_function(branch: &str) -> String {
+pub(super) fn gpu_function(branch: &str) -> String {
     GPU.replace("@BRANCH@", &shell_quote(branch))
+        .replace("@MARKER@", super::gpu_image::MARKER)
 }
 
-fn step_script() -> String {
+pub(super) fn step_script() -> String {
     STEP.replace("@STATUS_DIR@", STATUS_DIR)
 }
 

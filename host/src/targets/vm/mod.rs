@@ -5,4 +5,5 @@
 pub mod boot;
 pub mod cloud_init;
 pub mod firewall;
+pub mod gpu_image;
 pub mod ssh;

@@ -14,7 +14,7 @@ pub use plan::{
     plan, DeployOptions, DeployPlan, FirewallPlan, PlanContext, ResolvedSettings, REDACTED,
 };
 pub use preflight::{
-    dry_run_preflight, format_price, preflight, preflight_create, DryRunCheck, Offer,
+    dry_run_preflight, format_price, preflight, preflight_create, use_gpu_base, DryRunCheck, Offer,
 };
 pub use replace::{replace_old, Replaced};
 pub use wait::{record_running, wait_until_healthy, WaitError};

@@ -14,6 +14,9 @@ pub struct Offer {
     pub region: Region,
     pub linode_type: LinodeType,
     pub price: Option<Price>,
+    /// The account's GPU base Image for the template's driver, when it needs
+    /// a GPU and has one (`linode-ai image build --gpu`).
+    pub gpu_base: Option<crate::linode::Image>,
 }
 
 /// `$0.036/h ($24.00/month)`.
@@ -125,13 +128,42 @@ pub fn check_against_catalog(
         region: region.clone(),
         linode_type: ty.clone(),
         price: ty.price_in(&s.region),
+        gpu_base: None,
     })
 }
 
 /// Fetches regions and types and checks the plan against them.
+/// With a token, a GPU template's plan also looks for a GPU base Image.
 pub async fn preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
-    let (regions, types) = tokio::try_join!(client.regions(), client.types())?;
-    check_against_catalog(plan, &regions, &types)
+    let linode = plan.template.linode();
+    let wants_base = plan.stack.needs_gpu() && linode.gpu && client.has_token();
+    let images = async {
+        if wants_base {
+            client.list_images().await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (regions, types, images) = tokio::try_join!(client.regions(), client.types(), images)?;
+    let mut offer = check_against_catalog(plan, &regions, &types)?;
+    offer.gpu_base = images.as_deref().and_then(|all| {
+        crate::workflow::image::find_gpu_base(all, &linode.nvidia_driver, &plan.settings.base_image)
+            .cloned()
+    });
+    Ok(offer)
+}
+
+/// Starts the Linode from the GPU base Image the preflight found: the same
+/// user-data, whose `setup_gpu` finds the driver installed. Returns the note
+/// for the plan.
+pub fn use_gpu_base(plan: &mut DeployPlan, offer: &Offer) -> Option<String> {
+    let base = offer.gpu_base.as_ref()?;
+    plan.request.image = base.id.clone();
+    Some(format!(
+        "starting from the GPU base Image {} instead of {}: no driver install",
+        crate::workflow::image::describe(base),
+        plan.settings.base_image
+    ))
 }
 
 /// `preflight` before a real create: also checks that the firewall given
