@@ -389,30 +389,37 @@ pub struct LogsArgs {
     pub identity: Option<PathBuf>,
 }
 
+/// Which deployments `destroy` and `park` act on, and how they answer.
 #[derive(Debug, Args)]
-pub struct DestroyArgs {
+pub struct Pick {
     #[command(flatten)]
     pub which: Which,
     /// A deployment id (or its first 6+ characters), a Linode id, or a firewall label
     #[arg(long)]
     pub id: Option<String>,
-    /// Destroy every matching deployment (needed when several match)
+    /// Every matching deployment (needed when several match)
     #[arg(long)]
     pub all: bool,
-    /// Destroy the deployments whose expiry (deploy --ttl) has passed, all of
-    /// them (or those of --app/--env); nothing expired is not an error
+    /// The deployments whose expiry (deploy --ttl) has passed, all of them (or
+    /// those of --app/--env); nothing expired is not an error
     #[arg(long, conflicts_with = "id")]
     pub expired: bool,
-    /// Keep the cache volumes (Docker's images and the models): a later deploy
-    /// can use them; they keep costing $0.10/GB-month until destroyed
-    #[arg(long = "keep-volume")]
-    pub keep_volume: bool,
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Print machine-readable JSON on stdout instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub pick: Pick,
+    /// Keep the cache volumes (Docker's images and the models): a later deploy
+    /// can use them; they keep costing $0.10/GB-month until destroyed
+    #[arg(long = "keep-volume")]
+    pub keep_volume: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -468,23 +475,7 @@ pub struct ImageBuildArgs {
 #[derive(Debug, Args)]
 pub struct ParkArgs {
     #[command(flatten)]
-    pub which: Which,
-    /// A deployment id (or its first 6+ characters) or a Linode id
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Park every matching deployment (needed when several match)
-    #[arg(long)]
-    pub all: bool,
-    /// Park the deployments whose expiry (deploy --ttl) has passed, all of them
-    /// (or those of --app/--env); nothing expired is not an error
-    #[arg(long, conflicts_with = "id")]
-    pub expired: bool,
-    /// Do not ask for confirmation
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Print machine-readable JSON on stdout instead of text
-    #[arg(long)]
-    pub json: bool,
+    pub pick: Pick,
 }
 
 #[derive(Debug, Args)]

@@ -1,89 +1,47 @@
 //! `park`: choose deployments like destroy, check each has a cache volume,
-//! confirm, park, print.
+//! confirm, park, print (the choosing and reporting are destroy's).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use anyhow::{bail, Result};
-use serde_json::json;
+use anyhow::Result;
 
+use super::destroy::{choose, confirm_and_run, Words};
 use super::{runtime, Ctx};
 use crate::cli::ParkArgs;
-use crate::workflow::destroy::{select, survey, Selection, Target};
+use crate::workflow::destroy::Target;
 use crate::workflow::park::{check_parkable, park_one};
 
 pub fn run(ctx: &Ctx, args: &ParkArgs, out: &mut dyn Write) -> Result<()> {
     let registry = ctx.registry();
     registry.load()?;
     let client = ctx.authed_client()?;
-    let catalog = ctx.catalog();
     let rt = runtime()?;
-    let (joined, view) = rt.block_on(survey(&client, &registry, &catalog))?;
-    let targets: Vec<Target> = select(
-        &joined,
-        &view,
-        &Selection {
-            app: args.which.app.clone(),
-            env: args.which.env_name.clone(),
-            id: args.id.clone(),
-            all: args.all,
-            expired: args.expired.then(chrono::Utc::now),
-            keep_volume: false,
-        },
-    )?
-    .into_iter()
+    let Some(targets) = choose(ctx, &client, &rt, &args.pick, false, out)? else {
+        return Ok(());
+    };
     // Firewalls left without a deployment are destroy's business.
-    .filter(|t| matches!(t, Target::Deployment { .. }))
-    .collect();
+    let targets: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| matches!(t, Target::Deployment { .. }))
+        .collect();
     if targets.is_empty() {
-        if args.json {
-            write!(out, "{}", crate::output::json(&json!([])))?;
+        if args.pick.json {
+            write!(out, "{}", crate::output::json(&serde_json::json!([])))?;
         } else {
             writeln!(out, "Nothing has expired.")?;
         }
         return Ok(());
     }
     check_parkable(&targets)?;
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!("refusing to park without confirmation: no terminal to ask on; pass --yes to confirm");
-        }
-        eprintln!("This deletes the Linode of (the cache volume and the firewall stay, and keep costing):");
-        for t in &targets {
-            eprintln!("  {}", t.describe());
-        }
-        if !ctx.confirm("Park?")? {
-            bail!("aborted; nothing was parked");
-        }
-    }
-    let mut results = Vec::new();
-    let mut failed = 0;
-    for t in &targets {
-        let outcome = rt.block_on(park_one(&client, &registry, &ctx.paths.known_hosts, t));
-        if outcome.is_failure() {
-            failed += 1;
-            if !args.json {
-                eprintln!(
-                    "{} {}: {}",
-                    ctx.style.for_stderr().red("error:"),
-                    t.describe(),
-                    crate::sanitize::line(&outcome.describe())
-                );
-            }
-        } else if !args.json {
-            writeln!(out, "{}: {}", t.describe(), outcome.describe())?;
-        }
-        if let Target::Deployment { record, .. } = t {
-            results.push(json!({
-                "deployment_id": record.deployment_id, "app_name": record.app_name, "env": record.env,
-                "target": t.describe(), "outcome": outcome,
-            }));
-        }
-    }
-    if args.json {
-        write!(out, "{}", crate::output::json(&results))?;
-    }
-    if failed > 0 {
-        bail!("{failed} of {} could not be parked", targets.len());
-    }
-    Ok(())
+    let words = Words {
+        heading:
+            "This deletes the Linode of (the cache volume and the firewall stay, and keep costing):",
+        question: "Park?",
+        verb: "park",
+        aborted: "aborted; nothing was parked",
+        failed: "could not be parked",
+    };
+    confirm_and_run(ctx, &args.pick, &targets, &words, out, |t| {
+        rt.block_on(park_one(&client, &registry, &ctx.paths.known_hosts, t))
+    })
 }

@@ -305,6 +305,22 @@ pub enum Outcome {
     NotFound,
 }
 
+/// What acting on one target did (`destroy`, `park`): said in a line, and
+/// whether it failed.
+pub trait Done: serde::Serialize {
+    fn describe(&self) -> String;
+    fn is_failure(&self) -> bool;
+}
+
+impl Done for Outcome {
+    fn describe(&self) -> String {
+        Outcome::describe(self)
+    }
+    fn is_failure(&self) -> bool {
+        Outcome::is_failure(self)
+    }
+}
+
 impl Outcome {
     pub fn describe(&self) -> String {
         match self {

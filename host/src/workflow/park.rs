@@ -32,6 +32,15 @@ pub enum Parked {
     },
 }
 
+impl crate::workflow::destroy::Done for Parked {
+    fn describe(&self) -> String {
+        Parked::describe(self)
+    }
+    fn is_failure(&self) -> bool {
+        Parked::is_failure(self)
+    }
+}
+
 impl Parked {
     pub fn describe(&self) -> String {
         match self {
