@@ -1612,3 +1612,86 @@ fn a_gpu_image_build_that_never_ends_is_given_up_or_shown() {
         .ok();
     assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());
 }
+
+/// Issue 17: `kill -9` at each step of `park` and `resume` (the request on
+/// its way lands or is lost) leaves nothing that `status` does not show:
+/// here and on another machine status reads the account, and `destroy`
+/// then removes every Linode, volume and firewall there is.
+#[test]
+fn kill_9_at_each_park_and_resume_step_leaves_nothing_unseen() {
+    let steps: [(&str, &str, &str, bool); 5] = [
+        ("park", "DELETE", "/v4/linode/instances/", true),
+        ("park", "DELETE", "/v4/linode/instances/", false),
+        ("resume", "POST", "/v4/linode/instances", true),
+        ("resume", "POST", "/v4/linode/instances", false),
+        ("resume", "POST", "/v4/volumes/", true),
+    ];
+    for (cmd, method, path, lands) in steps {
+        let what = format!(
+            "{cmd}: {method} {path} {}",
+            if lands { "lands" } else { "is lost" }
+        );
+        let env = Env::new();
+        let dir = env.project("chat-agent");
+        env.run(&["deploy"], Some(&dir)).ok();
+        if cmd == "resume" {
+            env.run(&["park", "--yes"], None).ok();
+        }
+        let before = env.sim.requests().len();
+        env.sim.add_fault(Fault {
+            method: method.into(),
+            path: path.into(),
+            delay_before_ms: 1500,
+            status: if lands { 0 } else { 500 },
+            reason: "lost".into(),
+            ..Default::default()
+        });
+        let mut c = env.cmd(&[cmd, "--yes"], Some(&dir));
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let sent = || {
+            env.sim.requests()[before..]
+                .iter()
+                .any(|r| r.method == method && r.path.starts_with(path))
+        };
+        wait_for(&what, Duration::from_secs(20), sent);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if lands {
+            // The request the killed run sent still lands.
+            wait_for(
+                &format!("{what}: its effect"),
+                Duration::from_secs(20),
+                || match (cmd, method) {
+                    ("park", _) => env.sim.instances().is_empty(),
+                    ("resume", "POST") if path == "/v4/linode/instances" => {
+                        !env.sim.instances().is_empty()
+                    }
+                    _ => env.sim.volumes()[0]["linode_id"].is_u64(),
+                },
+            );
+        }
+        for e in [&env, &env.other_machine()] {
+            let out = e.run(&["status", "--json"], None);
+            assert_ne!(
+                out.code, 1,
+                "{what}: status could not check:\n{}{}",
+                out.stdout, out.stderr
+            );
+            let j = out.json();
+            assert_eq!(j["rows"].as_array().unwrap().len(), 1, "{what}: {j}");
+        }
+        let out = env.run(&["destroy", "--all", "--yes"], None);
+        assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
+        assert!(
+            env.sim.instances().is_empty()
+                && env.sim.volumes().is_empty()
+                && env.sim.firewalls().is_empty(),
+            "{what}: left {:?} {:?} {:?}",
+            env.sim.instances(),
+            env.sim.volumes(),
+            env.sim.firewalls()
+        );
+    }
+}
