@@ -174,8 +174,8 @@ pub struct Deployment {
     pub env: String,
     pub template: String,
     pub template_version: String,
-    #[serde(default = "default_target")]
-    pub target: String,
+    #[serde(default)]
+    pub target: crate::state::DeployTarget,
     pub region: String,
     #[serde(default)]
     pub linode_type: Option<String>,
@@ -235,10 +235,6 @@ pub struct Deployment {
     /// Fields written by a newer linode-ai, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-fn default_target() -> String {
-    "linode".into()
 }
 
 /// The health check of records made before the proxy (and its port/path).

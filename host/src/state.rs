@@ -5,6 +5,41 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Where a deployment runs: one Linode today (`linode`); the LKE target
+/// comes next. A value this version does not know (a record or template
+/// from a later one) is kept as it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum DeployTarget {
+    #[default]
+    Linode,
+    Other(String),
+}
+
+impl From<String> for DeployTarget {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "linode" => DeployTarget::Linode,
+            _ => DeployTarget::Other(s),
+        }
+    }
+}
+
+impl From<DeployTarget> for String {
+    fn from(t: DeployTarget) -> String {
+        t.as_str().to_string()
+    }
+}
+
+impl DeployTarget {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeployTarget::Linode => "linode",
+            DeployTarget::Other(s) => s,
+        }
+    }
+}
+
 /// A Linode instance's `status` as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceState {
@@ -220,6 +255,17 @@ pub struct Probe {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_target_this_version_does_not_know_is_kept_as_written() {
+        let t: DeployTarget = serde_json::from_str("\"linode\"").unwrap();
+        assert_eq!(t, DeployTarget::Linode);
+        let later: DeployTarget = serde_json::from_str("\"lke\"").unwrap();
+        assert_eq!(later, DeployTarget::Other("lke".into()));
+        assert_eq!(serde_json::to_string(&later).unwrap(), "\"lke\"");
+        assert_eq!(DeployTarget::default().as_str(), "linode");
+    }
+
     use super::*;
 
     #[test]

@@ -38,13 +38,9 @@ pub struct TemplateSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeploySection {
-    #[serde(default = "default_target")]
-    pub target: String,
+    #[serde(default)]
+    pub target: crate::state::DeployTarget,
     pub linode: LinodeSection,
-}
-
-fn default_target() -> String {
-    "linode".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -746,10 +742,10 @@ impl TemplateSpec {
                 quote(&self.version)
             );
         }
-        if self.deploy.target != "linode" {
+        if self.deploy.target != crate::state::DeployTarget::Linode {
             bail!(
                 "field `deploy.target` is {}; only \"linode\" is supported",
-                quote(&self.deploy.target)
+                quote(self.deploy.target.as_str())
             );
         }
         let mut seen = std::collections::BTreeSet::new();

@@ -297,7 +297,7 @@ fn record_from_tags(
         env: tags.env.clone().unwrap_or_else(|| "default".into()),
         template,
         template_version: tags.template_version.clone().unwrap_or_default(),
-        target: "linode".into(),
+        target: crate::state::DeployTarget::Linode,
         region: region.unwrap_or_default().to_string(),
         linode_type: None,
         label: None,

@@ -59,7 +59,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         env: s.env_name.clone(),
         template: s.template.clone(),
         template_version: s.template_version.clone(),
-        target: "linode".into(),
+        target: crate::state::DeployTarget::Linode,
         region: s.region.clone(),
         linode_type: Some(s.linode_type.clone()),
         label: Some(plan.request.label.clone()),
