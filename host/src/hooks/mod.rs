@@ -93,7 +93,46 @@ pub struct DeployContext {
     pub env_vars: EnvVars,
 }
 
+/// Who a deployment is and where it runs: the part of a hook's context that
+/// does not come from the service graph.
+#[derive(Debug, Clone)]
+pub struct ContextPlace {
+    pub template: String,
+    pub template_version: String,
+    pub app_name: String,
+    pub env_name: String,
+    pub region: String,
+    pub linode_type: String,
+    /// The proxy's HTTPS port.
+    pub external_port: u16,
+    pub hostname: Option<String>,
+    pub now: Duration,
+}
+
 impl DeployContext {
+    /// The one way a context is made (the deploy plan, `hook test`, a
+    /// template's checks and `status` all use it): the place, and what the
+    /// stack says of the services, the fronted one and the key.
+    pub fn new(place: ContextPlace, stack: &Stack, env_vars: EnvVars) -> DeployContext {
+        let fronted = stack.fronted_service();
+        DeployContext {
+            template: place.template,
+            template_version: place.template_version,
+            app_name: place.app_name,
+            env_name: place.env_name,
+            region: place.region,
+            linode_type: place.linode_type,
+            image: fronted.image.clone(),
+            internal_port: fronted.port.unwrap_or(0),
+            external_port: place.external_port,
+            hostname: place.hostname,
+            key_env: stack.proxy.key_env.clone(),
+            services: Self::services_of(stack),
+            now: place.now,
+            env_vars,
+        }
+    }
+
     /// The services of `stack` as hooks see them.
     pub fn services_of(stack: &Stack) -> Vec<ServiceInfo> {
         stack
@@ -300,6 +339,9 @@ pub struct TemplateHooks {
     memory_peak: std::sync::atomic::AtomicUsize,
     /// Warnings from loading (e.g. the cache was refused).
     pub notes: Vec<String>,
+    /// The template's service graph, when loaded from the template (the
+    /// context `status` gives a hook is made from it).
+    stack: Option<Stack>,
 }
 
 impl TemplateHooks {
@@ -324,6 +366,7 @@ impl TemplateHooks {
                 .map(|p| p.success_codes.clone())
                 .unwrap_or_else(|| vec![200]),
         );
+        hooks.stack = Some(stack.clone());
         if let Some(path) = t.hook_path() {
             // A --dev template is read from its sources: rebuild its hook (cargo skips what is current).
             if let (crate::blueprint::template::Source::Dev, Some(dir)) = (t.source, &t.dir) {
@@ -399,7 +442,13 @@ impl TemplateHooks {
             logs: Default::default(),
             memory_peak: Default::default(),
             notes: Vec::new(),
+            stack: None,
         }
+    }
+
+    /// The template's service graph (hooks loaded from a template have it).
+    pub fn stack(&self) -> Option<&Stack> {
+        self.stack.as_ref()
     }
 
     pub fn has_hook(&self) -> bool {

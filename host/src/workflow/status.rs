@@ -202,41 +202,28 @@ impl StatusReport {
     }
 }
 
-fn context_for(d: &Deployment) -> DeployContext {
-    DeployContext {
-        template: d.template.clone(),
-        template_version: d.template_version.clone(),
-        app_name: d.app_name.clone(),
-        env_name: d.env.clone(),
-        region: d.region.clone(),
-        linode_type: d.linode_type.clone().unwrap_or_default(),
-        image: d.image.clone().unwrap_or_default(),
-        internal_port: d.internal_port.unwrap_or(0),
-        external_port: d.health.port,
-        hostname: d.hostname.clone(),
-        key_env: d.key_env.clone(),
-        services: d
-            .probes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| crate::hooks::ServiceInfo {
-                name: p.service.clone(),
-                image: if i == 0 {
-                    d.image.clone().unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                port: if i == 0 {
-                    d.internal_port.unwrap_or(0)
-                } else {
-                    0
-                },
-                fronted: i == 0,
-            })
-            .collect(),
-        now: std::time::Duration::from_secs(Utc::now().timestamp().max(0) as u64),
-        env_vars: d.public_env.clone(),
-    }
+/// The context a hook judges a running deployment in: its record's place,
+/// and its template's services (with the image it was deployed with).
+fn context_for(d: &Deployment, stack: &crate::blueprint::stack::Stack) -> DeployContext {
+    let stack = match &d.image {
+        Some(image) => stack.clone().with_image(image),
+        None => stack.clone(),
+    };
+    DeployContext::new(
+        crate::hooks::ContextPlace {
+            template: d.template.clone(),
+            template_version: d.template_version.clone(),
+            app_name: d.app_name.clone(),
+            env_name: d.env.clone(),
+            region: d.region.clone(),
+            linode_type: d.linode_type.clone().unwrap_or_default(),
+            external_port: d.health.port,
+            hostname: d.hostname.clone(),
+            now: std::time::Duration::from_secs(Utc::now().timestamp().max(0) as u64),
+        },
+        &stack,
+        d.public_env.clone(),
+    )
 }
 
 /// The health of a running deployment: boot progress first, then every
@@ -280,11 +267,11 @@ pub async fn check_health(
         }
     }
     let http = probes.first().and_then(|(_, p, _)| p.http_status());
-    if !hooks.has_hook() {
+    let Some(stack) = hooks.stack().filter(|_| hooks.has_hook()) else {
         return (builtin_verdict(&probes), http, vec![]);
-    }
+    };
     let list = hook_probes(&probes);
-    let (verdict, logs) = hooks.health(&context_for(d), &list).await;
+    let (verdict, logs) = hooks.health(&context_for(d, stack), &list).await;
     let verdict = match verdict {
         Ok(Some(v)) => v,
         Ok(None) => builtin_verdict(&probes),

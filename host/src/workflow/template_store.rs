@@ -38,26 +38,24 @@ pub fn synthetic_context(
     env: crate::blueprint::template::EnvVars,
 ) -> DeployContext {
     let l = t.linode();
-    let fronted = stack.fronted_service();
-    DeployContext {
-        template: t.name().to_string(),
-        template_version: t.version().to_string(),
-        app_name: t.name().to_string(),
-        env_name: "default".into(),
-        region: l.region_default.clone().unwrap_or_else(|| "us-ord".into()),
-        linode_type: l
-            .type_default
-            .clone()
-            .unwrap_or_else(|| "g6-standard-2".into()),
-        image: fronted.image.clone(),
-        internal_port: fronted.port.unwrap_or(0),
-        external_port: 443,
-        hostname: None,
-        key_env: stack.proxy.key_env.clone(),
-        services: DeployContext::services_of(stack),
-        now: std::time::Duration::from_secs(chrono::Utc::now().timestamp().max(0) as u64),
-        env_vars: env,
-    }
+    DeployContext::new(
+        crate::hooks::ContextPlace {
+            template: t.name().to_string(),
+            template_version: t.version().to_string(),
+            app_name: t.name().to_string(),
+            env_name: "default".into(),
+            region: l.region_default.clone().unwrap_or_else(|| "us-ord".into()),
+            linode_type: l
+                .type_default
+                .clone()
+                .unwrap_or_else(|| "g6-standard-2".into()),
+            external_port: 443,
+            hostname: None,
+            now: std::time::Duration::from_secs(chrono::Utc::now().timestamp().max(0) as u64),
+        },
+        stack,
+        env,
+    )
 }
 
 /// Loads the template's hook (building it when needed) and calls both exports once.

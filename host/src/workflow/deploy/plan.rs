@@ -500,22 +500,21 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         acme_ca,
         env_file,
     };
-    let context = DeployContext {
-        template: settings.template.clone(),
-        template_version: settings.template_version.clone(),
-        app_name: settings.app_name.clone(),
-        env_name: settings.env_name.clone(),
-        region: settings.region.clone(),
-        linode_type: settings.linode_type.clone(),
-        image: settings.image.clone(),
-        internal_port: fronted.port.unwrap_or(0),
-        external_port: https_port,
-        hostname: domain.clone(),
-        key_env: stack.proxy.key_env.clone(),
-        services: DeployContext::services_of(&stack),
-        now: std::time::Duration::from_secs(cx.now.timestamp().max(0) as u64),
-        env_vars: env.clone(),
-    };
+    let context = DeployContext::new(
+        crate::hooks::ContextPlace {
+            template: settings.template.clone(),
+            template_version: settings.template_version.clone(),
+            app_name: settings.app_name.clone(),
+            env_name: settings.env_name.clone(),
+            region: settings.region.clone(),
+            linode_type: settings.linode_type.clone(),
+            external_port: https_port,
+            hostname: domain.clone(),
+            now: std::time::Duration::from_secs(cx.now.timestamp().max(0) as u64),
+        },
+        &stack,
+        env.clone(),
+    );
     let hooks = TemplateHooks::load_with_progress(&template, &stack, cx.hook_cache, cx.progress)?;
     notes.extend(hooks.notes.iter().cloned());
     let public_env: Vec<String> = specs
