@@ -36,6 +36,7 @@ pub mod health;
 pub mod naming;
 pub mod paths;
 pub mod registry;
+pub mod rt;
 pub mod sanitize;
 pub mod settings;
 pub mod shell;

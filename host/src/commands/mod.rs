@@ -132,9 +132,7 @@ impl Ctx {
     }
 }
 
-/// A runtime for the commands that talk HTTP.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+/// The process's one runtime, for the commands that talk HTTP.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    crate::rt::shared()
 }

@@ -637,12 +637,9 @@ impl TemplateHooks {
         if self.wasm.is_none() {
             return Ok(None);
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| {
-                HookError::Stopped(format!("{}: cannot start a runtime: {e}", self.who()))
-            })?;
+        let rt = crate::rt::shared().map_err(|e| {
+            HookError::Stopped(format!("{}: cannot start a runtime: {e}", self.who()))
+        })?;
         rt.block_on(self.render_async(ctx, doc))
     }
 

@@ -128,10 +128,7 @@ pub fn check_hook(template: &Template, hook_cache: &Path) -> Result<(bool, Vec<S
             )
         })
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
-    if let (Err(e), _) = rt.block_on(hooks.health(&ctx, &probes)) {
+    if let (Err(e), _) = crate::rt::shared()?.block_on(hooks.health(&ctx, &probes)) {
         bail!(
             "its evaluate-health failed on a synthetic probe (HTTP 200): {}",
             e.shown()
