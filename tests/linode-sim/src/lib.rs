@@ -19,7 +19,11 @@
 //! (`self_poweroff_ms`) and Lassie booting it again unless
 //! `watchdog_enabled` is off; capturing a private image from an offline
 //! Linode's disk, listing (X-Filter), getting, updating and deleting images,
-//! and Linodes made from them.
+//! and Linodes made from them. LKE and NodeBalancers (`lke.rs`): Kubernetes
+//! versions and types, clusters and node pools (each node a Linode), the
+//! kubeconfig (503 with Retry-After until it is ready; pointing at a
+//! configurable Kubernetes API) and API endpoints; NodeBalancers; what a
+//! cluster's cloud controller manager and CSI driver make, which outlive it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,11 +34,14 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use lke::KubeApi;
+
 pub mod app;
 pub mod filter;
 pub mod firewall;
 pub mod http;
 pub mod image;
+pub mod lke;
 pub mod upstream;
 pub mod volume;
 
@@ -145,6 +152,26 @@ pub struct SimConfig {
     /// The `size` (MB) of a captured image.
     #[serde(default = "default_image_size")]
     pub image_size_mb: u64,
+    /// How long a new LKE node stays `not_ready` before it is `ready`.
+    #[serde(default = "default_lke_node_ready")]
+    pub lke_node_ready_ms: u64,
+    /// How long after a cluster is made (or its kubeconfig regenerated) its
+    /// kubeconfig and API endpoints answer 503 with Retry-After.
+    #[serde(default = "default_lke_kubeconfig_ready")]
+    pub lke_kubeconfig_ready_ms: u64,
+    /// The Kubernetes API the kubeconfig points at (None: the placeholder
+    /// `https://127.0.0.1:6443`, no CA, token `sim-token`).
+    #[serde(default)]
+    pub kube_api: Option<KubeApi>,
+    /// Deleting an LKE cluster also deletes the NodeBalancers its cloud
+    /// controller manager made, as the spec says (delete-lke-cluster:
+    /// "Deletes all NodeBalancers created by this Kubernetes cluster"). Off
+    /// by default: real accounts keep them (linode-cloud-controller-manager
+    /// issue 140 "Stale NBs are left when deleting the underlying K8S
+    /// cluster"; an invoice with NodeBalancers of deleted LKE clusters,
+    /// percona/pmm-qa PR 1326), so a client must delete them itself.
+    #[serde(default)]
+    pub lke_delete_removes_nodebalancers: bool,
 }
 
 fn default_detach() -> u64 {
@@ -161,6 +188,12 @@ fn default_image_ready() -> u64 {
 }
 fn default_image_size() -> u64 {
     2600
+}
+fn default_lke_node_ready() -> u64 {
+    300
+}
+fn default_lke_kubeconfig_ready() -> u64 {
+    200
 }
 fn yes() -> bool {
     true
@@ -183,6 +216,10 @@ impl Default for SimConfig {
             self_poweroff_ms: None,
             image_ready_ms: default_image_ready(),
             image_size_mb: default_image_size(),
+            lke_node_ready_ms: default_lke_node_ready(),
+            lke_kubeconfig_ready_ms: default_lke_kubeconfig_ready(),
+            kube_api: None,
+            lke_delete_removes_nodebalancers: false,
         }
     }
 }
@@ -259,6 +296,8 @@ struct State {
     gates: Vec<(String, String, Arc<GateState>)>,
     /// `price` objects served instead of a plan's real one (hostile answers).
     prices: BTreeMap<String, Value>,
+    /// LKE clusters, node pools and NodeBalancers.
+    lke: lke::LkeState,
 }
 
 /// Held requests wait on this until it opens.
@@ -586,6 +625,47 @@ impl Sim {
     pub fn power_off(&self, id: u64) -> bool {
         image::power_off(&mut self.state.lock().unwrap(), id)
     }
+
+    /// LKE clusters as `GET /lke/clusters/{id}` shows them, by id.
+    pub fn lke_clusters(&self) -> Vec<Value> {
+        lke::clusters(&self.state)
+    }
+
+    /// A cluster's node pools as `GET /lke/clusters/{id}/pools` lists them
+    /// (empty for an unknown cluster).
+    pub fn lke_pools(&self, cluster_id: u64) -> Vec<Value> {
+        lke::pools(&self.state, cluster_id)
+    }
+
+    /// NodeBalancers as `GET /nodebalancers/{id}` shows them, by id.
+    pub fn nodebalancers(&self) -> Vec<Value> {
+        lke::nodebalancers(&self.state)
+    }
+
+    /// What the cluster's cloud controller manager does for a Service
+    /// (`namespace/name`) of type LoadBalancer: makes a NodeBalancer, labelled
+    /// and tagged as it does. Returns its id. Panics for an unknown cluster.
+    pub fn ccm_nodebalancer(&self, cluster_id: u64, service: &str) -> u64 {
+        match lke::ccm_nodebalancer(&self.state, cluster_id, service) {
+            Ok(nb) => nb["id"].as_u64().unwrap(),
+            Err(e) => panic!("ccm_nodebalancer: {e}"),
+        }
+    }
+
+    /// What the Linode CSI driver does for a PersistentVolumeClaim: makes a
+    /// Block Storage volume (`pvc-...`, at least 10 GB) attached to one of
+    /// the cluster's nodes. Returns its id. Panics for an unknown cluster.
+    pub fn csi_volume(&self, cluster_id: u64, size_gb: u64) -> u64 {
+        match lke::csi_volume(&self.state, cluster_id, size_gb) {
+            Ok(v) => v["id"].as_u64().unwrap(),
+            Err(e) => panic!("csi_volume: {e}"),
+        }
+    }
+
+    /// Points every kubeconfig (and `api-endpoints`) at this Kubernetes API.
+    pub fn set_kube_api(&self, api: KubeApi) {
+        self.state.lock().unwrap().config.kube_api = Some(api);
+    }
 }
 
 /// A loopback listener with a deep accept queue: a client opening 100
@@ -717,7 +797,9 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
         && (rest == "/regions"
             || rest == "/linode/types"
             || rest.starts_with("/linode/types/")
-            || rest == "/volumes/types");
+            || rest == "/volumes/types"
+            || rest == "/lke/types"
+            || rest == "/nodebalancers/types");
     let mut anonymous = false;
     if !public {
         let token = state.lock().unwrap().config.token.clone();
@@ -730,10 +812,16 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
             }
         }
     }
-    let (status, out) = if anonymous {
-        image::anonymous_route(rest, &query, filter.as_deref())
+    // LKE answers may carry a Retry-After (a kubeconfig not ready yet).
+    let (status, out, retry_after) = if anonymous {
+        let (s, o) = image::anonymous_route(rest, &query, filter.as_deref());
+        (s, o, None)
+    } else if rest == "/lke" || rest.starts_with("/lke/") {
+        let parts: Vec<&str> = rest.trim_matches('/').split('/').skip(1).collect();
+        lke::route(&state, &method, &parts, &query, body, filter.as_deref())
     } else {
-        route(&state, &method, rest, &query, body, filter.as_deref())
+        let (s, o) = route(&state, &method, rest, &query, body, filter.as_deref());
+        (s, o, None)
     };
     if let Some(f) = fault {
         if f.delay_ms > 0 {
@@ -744,12 +832,11 @@ fn handle(state: Arc<Mutex<State>>, req: Request) {
             return req.abort();
         }
     }
-    reply(
-        req,
-        status,
-        out,
-        &[("X-RateLimit-Limit".into(), "800".into())],
-    );
+    let mut headers = vec![("X-RateLimit-Limit".to_string(), "800".to_string())];
+    if let Some(s) = retry_after {
+        headers.push(("Retry-After".to_string(), s.to_string()));
+    }
+    reply(req, status, out, &headers);
 }
 
 struct InFlight(Arc<Mutex<State>>);
@@ -760,6 +847,9 @@ impl Drop for InFlight {
 }
 
 fn admin_request(state: &Arc<Mutex<State>>, req: Request, method: &Method, path: &str, body: &str) {
+    if let Some((status, out)) = lke::admin(state, method, path, body) {
+        return reply(req, status, out, &[]);
+    }
     let mut st = state.lock().unwrap();
     match (method, path) {
         (Method::Post, "faults") => match serde_json::from_str::<Fault>(body) {
@@ -906,9 +996,10 @@ fn instance_json(config: &SimConfig, i: &SimInstance) -> Value {
     obj.insert("group".into(), json!(""));
     obj.insert("hypervisor".into(), json!("kvm"));
     obj.insert("site_type".into(), json!("core"));
-    obj.insert("has_user_data".into(), json!(true));
+    // An LKE node's Linode stores its own (false, and its cluster's id below).
+    obj.entry("has_user_data").or_insert(json!(true));
     obj.insert("backups".into(), json!({"enabled": false, "available": false, "schedule": {"day": null, "window": null}, "last_successful": null}));
-    obj.insert("lke_cluster_id".into(), Value::Null);
+    obj.entry("lke_cluster_id").or_insert(Value::Null);
     obj.insert("placement_group".into(), Value::Null);
     obj.insert("disk_encryption".into(), json!("disabled"));
     v
@@ -1087,6 +1178,13 @@ fn route(
         }
         (_, ["images", rest @ ..]) => image::route(state, method, rest, query, body, filter),
         (_, ["volumes", rest @ ..]) => volume::route(state, method, rest, query, body, filter),
+        (_, ["lke", rest @ ..]) => {
+            let (s, v, _) = lke::route(state, method, rest, query, body, filter);
+            (s, v)
+        }
+        (_, ["nodebalancers", rest @ ..]) => {
+            lke::nodebalancer_route(state, method, rest, query, body, filter)
+        }
         (Method::Get, ["domains"]) => {
             let st = state.lock().unwrap();
             let items: Vec<Value> = st.domains.values().map(|d| d.body.clone()).collect();
@@ -1815,19 +1913,25 @@ fn create_firewall(state: &Arc<Mutex<State>>, body: Option<Value>) -> (u16, Valu
 }
 
 /// Real region ids and capabilities (from recorded API traffic), plus one
-/// region without Metadata.
+/// region without Metadata and Kubernetes.
 pub fn regions() -> Vec<Value> {
+    // Every real region lists NodeBalancers and Kubernetes (recorded); the
+    // stand-in's ap-west is the one without Metadata and Kubernetes.
     let all = [
         "Linodes",
+        "NodeBalancers",
         "Block Storage",
+        "Kubernetes",
         "Cloud Firewall",
         "Metadata",
         "Placement Group",
     ];
     let gpu = [
         "Linodes",
-        "GPU Linodes",
+        "NodeBalancers",
         "Block Storage",
+        "GPU Linodes",
+        "Kubernetes",
         "Cloud Firewall",
         "Metadata",
         "Placement Group",
