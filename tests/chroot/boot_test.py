@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""First boot with real cloud-init: the user-data linode-ai sends, booted by
-Debian's cloud-init (NoCloud) in a debootstrap chroot, with stand-ins for what
-a chroot cannot do (docker, systemd, apt, the GPU). Each scenario checks what
-the boot did, in order, from the stand-ins' record.
+"""First boot with real cloud-init: the user-data linode-ai sends (a deploy's,
+and the GPU base Image build's), booted by Debian's cloud-init (NoCloud) in a
+debootstrap chroot, with stand-ins for what a chroot cannot do (docker,
+systemd, apt, the GPU). Each scenario checks what the boot did, in order, from
+the stand-ins' record.
 
 Usage (root): tests/chroot/boot_test.py target/debug/linode-ai target/debug/linode-sim
 The base chroot is built once and cached in $LINODE_AI_CHROOT_CACHE
@@ -11,6 +12,7 @@ The base chroot is built once and cached in $LINODE_AI_CHROOT_CACHE
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -98,13 +100,44 @@ class Volume:
         subprocess.run(["losetup", "-d", self.dev], stderr=subprocess.DEVNULL)
 
 
+def image_build_user_data(linode_ai):
+    """The user-data of `linode-ai image build --gpu` (its dry run makes no API
+    call; the API host given is a closed port all the same)."""
+    home = tempfile.mkdtemp(prefix="boot-home-")
+    try:
+        env = {"PATH": os.environ["PATH"], "HOME": home, "XDG_CONFIG_HOME": home + "/c", "XDG_DATA_HOME": home + "/d",
+               "XDG_CACHE_HOME": home + "/k", "LINODE_CLI_API_HOST": "127.0.0.1:9", "LINODE_CLI_API_SCHEME": "http",
+               "LINODE_CLI_TOKEN": "test-token", "NO_COLOR": "1"}
+        out = subprocess.run([linode_ai, "image", "build", "--gpu", "--dry-run", "--json"], env=env, cwd=home,
+                             check=True, capture_output=True, text=True, timeout=60).stdout
+        return json.loads(out)["user_data"], "", []
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# The user-data source of a scenario that boots the GPU base Image build.
+IMAGE_BUILD = "image build --gpu"
+
+
 class Chroot:
-    def __init__(self, scenario):
+    def __init__(self, scenario, own_fs=False):
         self.dir = tempfile.mkdtemp(prefix="boot-%s-" % scenario)
         self.root = os.path.join(self.dir, "root")
         os.makedirs(self.root)
-        run(["tar", "xf", base_tar(), "-C", self.root])
         self.mounts = []
+        if own_fs:
+            # A root file system of its own (tmpfs), as the Linode's disk is:
+            # `df /` inside measures the chroot, not this machine's disk, and
+            # unpacking and removing the chroot costs no disk I/O (seconds,
+            # not tens of seconds while other jobs write to the disk). Not for
+            # tests/realboot (a subclass): its dockerd keeps GBs of images here.
+            run(["mount", "-t", "tmpfs", "-o", "size=4g,mode=0755", "tmpfs", self.root])
+            self.mounts.append(self.root)
+        try:
+            run(["tar", "xf", base_tar(), "-C", self.root])
+        except BaseException:
+            Chroot.close(self)  # this class's: a subclass's close may need what its __init__ sets later
+            raise
 
     def path(self, p):
         return os.path.join(self.root, p.lstrip("/"))
@@ -155,8 +188,24 @@ class Chroot:
                                 capture_output=True, text=True, timeout=60)
         self.status = status.stdout + status.stderr
         self.output = self.read("/var/log/cloud-init-output.log") or ""
-        self.calls = (self.read("/var/log/standin.log") or "").splitlines()
         self.boot_json = json.loads(self.read("/var/lib/linode-ai/status/boot.json") or "null")
+        self.start_units(env)
+        self.calls = (self.read("/var/log/standin.log") or "").splitlines()
+
+    def start_units(self, env):
+        """Starts the units the boot made with systemd-run (its stand-in keeps
+        their commands), now that cloud-init is done: what systemd would have
+        started at once, past its `cloud-init status --wait`. What the boot
+        said is read before (a unit may clean cloud-init's state)."""
+        self.units = {}
+        units = self.path("/var/lib/standin-units")
+        if not os.path.isdir(units):
+            return
+        for name in sorted(os.listdir(units)):
+            argv = [a.decode() for a in open(os.path.join(units, name), "rb").read().split(b"\0")[:-1]]
+            # A generous limit, only against a hang.
+            p = subprocess.run(["chroot", self.root, *argv], env=env, capture_output=True, text=True, timeout=120)
+            self.units[name[:-len(".cmd")]] = {"argv": argv, "rc": p.returncode, "output": p.stdout + p.stderr}
 
     def leftover_processes(self):
         out = []
@@ -204,13 +253,20 @@ def check(cond, what, box):
             what, "\n".join(box.calls), box.status, box.output[-3000:]))
 
 
-def scenario(name, linode_ai, sim, template, env_lines, settings, verify):
-    user_data, dotenv, labels = sim_user_data(linode_ai, sim, template, env_lines)
+def scenario(name, linode_ai, sim, template, env_lines, settings, verify, files=None):
+    """Boots `template`'s user-data (IMAGE_BUILD: the GPU base Image build's)
+    in a fresh chroot holding `files` (path: text) first."""
+    if template == IMAGE_BUILD:
+        user_data, dotenv, labels = image_build_user_data(linode_ai)
+    else:
+        user_data, dotenv, labels = sim_user_data(linode_ai, sim, template, env_lines)
     work = tempfile.mkdtemp(prefix="volumes-%s-" % name)
     volumes = [Volume(label, work) for label in labels]
-    box = Chroot(name)
+    box = Chroot(name, own_fs=True)
     started = time.time()
     try:
+        for path, text in (files or {}).items():
+            box.write(path, text)
         box.boot(user_data, settings)
         try:
             verify(box, dotenv)
@@ -376,6 +432,105 @@ def gpu_repo_fails(box, dotenv):
     check(len([x for x in c if "curl download" in x]) == 1, "curl was asked once (its own --retry does the retrying)", box)
 
 
+# What a GPU base Image holds (as the build leaves it): the marker, NVIDIA's
+# keyring and source list, nouveau off. Docker, nvidia-smi and nvidia-ctk are
+# the stand-ins every chroot has.
+GPU_BASE_FILES = {
+    "/etc/linode-ai/gpu-base": "driver 580.196.07 (580-server)\nkernel 6.8.0-49-generic\nbuilt 2026-12-01T10:00:00Z\n",
+    "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg": "FAKE PGP KEY\n",
+    "/etc/apt/sources.list.d/nvidia-container-toolkit.list":
+        "deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n",
+    "/etc/modprobe.d/blacklist-nouveau.conf": "blacklist nouveau\noptions nouveau modeset=0\n",
+}
+# A stock image has a machine id; the seal must not leave it in the Image.
+STOCK_MACHINE_ID = {"/etc/machine-id": "0123456789abcdef0123456789abcdef\n"}
+DRIVER_PACKAGES = ("install --no-install-recommends linux-modules-nvidia-580-server-6.8.0-49-generic "
+                   "nvidia-headless-no-dkms-580-server nvidia-utils-580-server")
+
+
+def gpu_image(box, dotenv):
+    c = box.calls
+    # Docker, the driver with signed modules (as gpu-prebuilt), the toolkit,
+    # the marker, a smaller disk, then the seal as a unit of its own, last.
+    in_order(c, "apt-get -o DPkg::Lock::Timeout=600 -q update", "install docker.io", "systemctl enable --now docker",
+             "apt-cache policy nvidia-utils-580-server", DRIVER_PACKAGES, "modprobe nvidia",
+             "curl download https://nvidia.github.io/libnvidia-container/gpgkey", "install nvidia-container-toolkit",
+             "nvidia-ctk runtime configure --runtime=docker", "systemctl reload docker", "nvidia-smi",
+             "nvidia-smi --query-gpu=driver_version", "apt-get clean",
+             "systemd-run --no-block --unit=linode-ai-seal --collect bash -c ", "systemctl poweroff")
+    install = [x for x in c if x.startswith("apt-get -o") and " install " in x and "docker.io" in x]
+    check(install and "DPkg::Lock::Timeout=600" in install[0], "the boot installs docker.io, waiting for the lock", box)
+    check(os.path.exists(box.path("/usr/local/sbin/docker")), "Docker is in the image", box)
+    check(box.boot_json and box.boot_json["state"] == "done" and box.boot_json["step"] == "seal and power off",
+          "boot.json said done before the seal: %r" % box.boot_json, box)
+    check("status: done" in box.status, "cloud-init finished without error", box)
+    # The marker names the driver nvidia-smi reports and the running kernel.
+    marker = (box.read("/etc/linode-ai/gpu-base") or "").splitlines()
+    check(len(marker) == 3 and marker[:2] == ["driver 580.196.07 (580-server)", "kernel 6.8.0-49-generic"]
+          and re.fullmatch(r"built \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", marker[2]), "the marker: %r" % marker, box)
+    check(not os.path.exists(box.path("/etc/linode-ai/gpu-base.tmp")), "no half-written marker", box)
+    # The disk, measured by the real df on the chroot's own file system (tmpfs).
+    used = re.search(r"linode-ai: the disk holds (\d+) MB \(a private Image holds at most (\d+)\)", box.output)
+    check(used and 0 < int(used.group(1)) <= int(used.group(2)), "the disk is measured and small enough", box)
+    check(os.listdir(box.path("/var/lib/apt/lists")) == [], "no package lists in the image", box)
+    # The seal: one unit, started by systemd-run with --no-block, that waits
+    # for cloud-init, then cleans it, then powers off. `cloud-init clean` is the
+    # real one (it runs in the chroot); its effects are checked below.
+    check(len([x for x in c if x.startswith("systemd-run")]) == 1 and list(box.units) == ["linode-ai-seal"],
+          "one seal unit: %r" % box.units, box)
+    seal = box.units["linode-ai-seal"]
+    check(seal["argv"][:2] == ["bash", "-c"] and seal["rc"] == 0, "the seal ran: %r" % seal, box)
+    script = seal["argv"][2]
+    at = [script.find(x) for x in ("cloud-init status --wait", "cloud-init clean --logs --machine-id", "systemctl poweroff")]
+    check(-1 not in at and at == sorted(at), "the seal waits for cloud-init, cleans it, then powers off: " + script, box)
+    check(os.listdir(box.path("/var/lib/cloud")) == ["seed"], "cloud-init forgot the instance: %r"
+          % os.listdir(box.path("/var/lib/cloud")), box)
+    for log in ("/var/log/cloud-init.log", "/var/log/cloud-init-output.log", "/var/log/linode-ai-steps.log"):
+        check(not os.path.exists(box.path(log)), "%s is not in the image" % log, box)
+    check(box.read("/etc/machine-id") in (None, "uninitialized\n"), "no machine id in the image", box)
+    check(not os.path.exists(box.path("/var/lib/linode-ai/status")), "no boot status in the image", box)
+    check(c[-1] == "systemctl poweroff" and c.count("systemctl poweroff") == 1, "the power-off comes last, once", box)
+
+
+def gpu_image_driver_fails(box, dotenv):
+    c = box.calls
+    failed = "NVIDIA: driver 580.196.07, signed modules for 6.8.0-49-generic"
+    check(any(DRIVER_PACKAGES in x for x in c), "the driver install was tried", box)
+    # boot.json is public: plain characters only (linode-ai-step drops the comma).
+    check(box.boot_json == {"state": "failed", "step": failed.replace(",", ""), "at": box.boot_json["at"]},
+          "boot.json names the failed step: %r" % box.boot_json, box)
+    check('FAILED at step "%s"' % failed in box.output, "the boot log names the step", box)
+    check("error" in box.status, "cloud-init reports the error", box)
+    check(box.read("/etc/linode-ai/gpu-base") is None and box.read("/etc/linode-ai/gpu-base.tmp") is None,
+          "no marker", box)
+    # The Linode stays on, its boot log and cloud-init's state kept for Lish.
+    check(not any(x.startswith("systemd-run") or x == "systemctl poweroff" for x in c) and not box.units,
+          "no seal, no power-off", box)
+    check(not any(x.startswith(("nvidia-ctk", "apt-get clean")) for x in c), "nothing after the failed step", box)
+    check(box.read("/var/log/cloud-init-output.log") and os.path.lexists(box.path("/var/lib/cloud/instance")),
+          "cloud-init's log and state are kept", box)
+
+
+def llm_api_from_image(box, dotenv):
+    c = box.calls
+    step = "NVIDIA: driver from the GPU base image"
+    check("linode-ai: " + step in box.output and "linode-ai: image driver 580.196.07 (580-server)" in box.output,
+          "the boot takes the image's driver and says which", box)
+    steps = box.read("/var/log/linode-ai-steps.log") or ""
+    check(" running " + step + "\n" in steps and "NVIDIA: find the driver" not in steps, "the step timeline: " + steps, box)
+    in_order(c, "systemctl enable --now docker", "nvidia-smi", "nvidia-ctk runtime configure --runtime=docker",
+             "systemctl reload docker", "docker run vllm")
+    installs = [x for x in c if x.startswith("apt-get") and " install " in x]
+    check(not any(re.search(r"nvidia|linux-modules|linux-headers", x) for x in installs),
+          "no driver or toolkit package installed: %r" % installs, box)
+    check(not any(x.startswith(("apt-cache", "modprobe", "gpg", "curl download")) for x in c),
+          "no driver lookup, module load or repository set-up", box)
+    check(c.count("nvidia-ctk runtime configure --runtime=docker") == 1, "the runtime is configured once", box)
+    vllm = [x for x in c if x.startswith("docker run vllm")][0]
+    check("--runtime nvidia" in vllm and "NVIDIA_VISIBLE_DEVICES" in vllm, "vLLM gets the GPU: " + vllm, box)
+    check(box.boot_json["state"] == "done" and "status: done" in box.status, "boot done: %r" % box.boot_json, box)
+
+
 # Project vars named like the boot script's own variables: the env file is
 # sourced in each service's subshell, so none of them may steer the boot.
 SHADOWS = ["NETWORK=host", "DOMAIN=evil.invalid", "HTTPS_PORT=1", "ENV_FILE=/nonexistent", "ip=127.0.0.9",
@@ -393,6 +548,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("tests/chroot/boot_test.py needs root (chroot, mount)")
     linode_ai, sim = sys.argv[1], sys.argv[2]
+    # Scenario names (or templates) to run; none: all.
     only = sys.argv[3:]
     scenarios = [
         ("chat-webui", "chat-webui", SHADOWS, {}, chat_webui),
@@ -405,10 +561,23 @@ def main():
         ("gpu-nvidia-smi-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_NVIDIA_SMI_FAILS": 1,
                                                   "STANDIN_SLOW_PULL": "vllm-openai"}, gpu_smi_fails),
         ("gpu-repo-fails", "llm-api", [], {"STANDIN_PREBUILT": 1, "STANDIN_FAIL_DOWNLOAD": "gpgkey"}, gpu_repo_fails),
+        # The GPU base Image build on a stock image (no Docker yet).
+        ("gpu-image", IMAGE_BUILD, [], {"STANDIN_PREBUILT": 1, "STANDIN_NO_DOCKER": 1}, gpu_image,
+         {"files": STOCK_MACHINE_ID}),
+        ("gpu-image-driver-fails", IMAGE_BUILD, [], {"STANDIN_PREBUILT": 1, "STANDIN_NO_DOCKER": 1,
+                                                     "STANDIN_FAIL_APT": "nvidia-utils-580-server"},
+         gpu_image_driver_fails, {"files": STOCK_MACHINE_ID}),
+        # An llm-api deploy on a Linode made from that Image.
+        ("llm-api-from-image", "llm-api", [], {"STANDIN_PREBUILT": 1}, llm_api_from_image, {"files": GPU_BASE_FILES}),
     ]
-    for name, template, env_lines, settings, verify in scenarios:
-        if not only or name in only:
-            scenario(name, linode_ai, sim, template, env_lines, settings, verify)
+    # Arguments pick scenarios by name or by template (llm-api: every llm-api boot).
+    known = {s[0] for s in scenarios} | {s[1] for s in scenarios}
+    unknown = [n for n in only if n not in known]
+    if unknown:
+        sys.exit("unknown scenario(s) %s; known: %s" % (", ".join(unknown), ", ".join(s[0] for s in scenarios)))
+    for name, template, env_lines, settings, verify, *opts in scenarios:
+        if not only or name in only or template in only:
+            scenario(name, linode_ai, sim, template, env_lines, settings, verify, **(opts[0] if opts else {}))
 
 
 if __name__ == "__main__":
