@@ -8,6 +8,8 @@ use anyhow::{bail, Result};
 pub const WIT: &str = include_str!("../../../wit/hooks.wit");
 /// The frozen 0.1.0 interface.
 pub const WIT_V0_1: &str = include_str!("../../../wit/since_v0.1.0/hooks.wit");
+/// The frozen 0.2.0 interface (what `since_v0_2_0` binds).
+pub const WIT_V0_2: &str = include_str!("../../../wit/since_v0.2.0/hooks.wit");
 const PACKAGE: &str = "linode-ai:hooks";
 const GUEST: &str = "guest";
 
@@ -119,6 +121,18 @@ pub fn detect(bytes: &[u8]) -> Result<Version> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_released_interface_is_frozen() {
+        // While wit/hooks.wit says 0.2.0 it is the frozen 0.2.0 text: a change
+        // to the interface needs a new version (and a since_v0_3_0 file).
+        assert_eq!(package_version(WIT_V0_2), "0.2.0");
+        if package_version(WIT) == "0.2.0" {
+            assert_eq!(WIT, WIT_V0_2, "wit/hooks.wit changed but still says 0.2.0");
+        }
+        assert_eq!(package_version(WIT_V0_1), "0.1.0");
+    }
+
     use super::*;
 
     #[test]

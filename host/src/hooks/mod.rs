@@ -1,7 +1,9 @@
 //! Template hooks: a template's WebAssembly component (world
-//! `linode-ai:hooks/template-hooks`, version 0.2 in `wit/hooks.wit`, 0.1 in
-//! `wit/since_v0.1.0/`) run in a sandbox, with the built-in defaults when a
-//! template has no hook or the hook defers.
+//! `linode-ai:hooks/template-hooks`) run in a sandbox, with the built-in
+//! defaults when a template has no hook or the hook defers. Each interface
+//! version has its own file, frozen with its WIT (`since_v0_1_0` with
+//! `wit/since_v0.1.0/`, `since_v0_2_0` with `wit/since_v0.2.0/`); `latest`
+//! names the newest, which `wit/hooks.wit` (what the guest SDK vendors) is.
 //!
 //! The sandbox: WASI is linked but grants nothing (no files, network, env or
 //! arguments; fixed clocks, seeded randomness). Every call gets a fresh store
@@ -17,6 +19,10 @@ pub mod cache;
 pub mod interface;
 pub mod limits;
 mod sandbox;
+mod since_v0_1_0;
+mod since_v0_2_0;
+/// The newest interface version.
+use since_v0_2_0 as latest;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
-use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -34,22 +40,6 @@ use interface::Version;
 use crate::blueprint::stack::Stack;
 use crate::blueprint::template::{EnvVars, Template};
 use crate::health::{HealthVerdict, ProbeErrorKind, ProbeResult};
-
-mod v01 {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "template-hooks",
-        exports: { default: async },
-    });
-}
-
-mod v02 {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "template-hooks",
-        exports: { default: async },
-    });
-}
 
 /// Fuel for one call (an endless loop runs out of it in well under a second).
 pub const FUEL: u64 = 2_000_000_000;
@@ -150,56 +140,6 @@ impl DeployContext {
     fn env(&self) -> impl Iterator<Item = (String, String)> + '_ {
         self.env_vars.iter().map(|(k, v)| (k.clone(), v.clone()))
     }
-
-    fn to_v01(&self) -> v01::linode_ai::hooks::types::DeployContext {
-        use v01::linode_ai::hooks::types as w;
-        w::DeployContext {
-            template: self.template.clone(),
-            template_version: self.template_version.clone(),
-            app_name: self.app_name.clone(),
-            env_name: self.env_name.clone(),
-            region: self.region.clone(),
-            linode_type: self.linode_type.clone(),
-            image: self.image.clone(),
-            internal_port: self.internal_port,
-            external_port: self.external_port,
-            env_vars: self
-                .env()
-                .map(|(name, value)| w::EnvVar { name, value })
-                .collect(),
-        }
-    }
-
-    fn to_v02(&self) -> v02::linode_ai::hooks::types::DeployContext {
-        use v02::linode_ai::hooks::types as w;
-        w::DeployContext {
-            template: self.template.clone(),
-            template_version: self.template_version.clone(),
-            app_name: self.app_name.clone(),
-            env_name: self.env_name.clone(),
-            region: self.region.clone(),
-            linode_type: self.linode_type.clone(),
-            image: self.image.clone(),
-            internal_port: self.internal_port,
-            https_port: self.external_port,
-            hostname: self.hostname.clone(),
-            key_env: self.key_env.clone(),
-            services: self
-                .services
-                .iter()
-                .map(|s| w::Service {
-                    name: s.name.clone(),
-                    image: s.image.clone(),
-                    port: s.port,
-                    fronted: s.fronted,
-                })
-                .collect(),
-            env_vars: self
-                .env()
-                .map(|(name, value)| w::EnvVar { name, value })
-                .collect(),
-        }
-    }
 }
 
 /// How a hook call went wrong.
@@ -252,26 +192,6 @@ impl State {
     }
 }
 
-/// The host functions of one interface version (`log` is alike in 0.1 and 0.2).
-macro_rules! host_impl {
-    ($v:ident) => {
-        impl $v::linode_ai::hooks::types::Host for State {}
-        impl $v::linode_ai::hooks::host::Host for State {
-            fn log(&mut self, level: $v::linode_ai::hooks::types::LogLevel, message: String) {
-                use $v::linode_ai::hooks::types::LogLevel as L;
-                let level = match level {
-                    L::Debug => "debug",
-                    L::Info => "info",
-                    L::Warn => "warn",
-                };
-                State::log(self, level, message)
-            }
-        }
-    };
-}
-host_impl!(v01);
-host_impl!(v02);
-
 /// The engine shared by all hooks, with an epoch ticker for deadlines.
 pub fn engine() -> Result<&'static Engine> {
     static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
@@ -310,8 +230,8 @@ fn slots() -> &'static tokio::sync::Semaphore {
 
 /// A component checked and pre-linked for one interface version.
 enum Pre {
-    V01(v01::TemplateHooksPre<State>),
-    V02(v02::TemplateHooksPre<State>),
+    V01(since_v0_1_0::TemplateHooksPre<State>),
+    V02(latest::TemplateHooksPre<State>),
 }
 
 struct Wasm {
@@ -321,8 +241,8 @@ struct Wasm {
 
 /// An instantiated hook.
 enum Bound {
-    V01(v01::TemplateHooks),
-    V02(v02::TemplateHooks),
+    V01(since_v0_1_0::TemplateHooks),
+    V02(latest::TemplateHooks),
 }
 
 /// Progress of loading a hook (compiling can take a while for large components).
@@ -406,12 +326,10 @@ impl TemplateHooks {
         let engine = engine()?;
         let size = bytes.len() as u64;
         let (component, load) = cache.load(engine, path, &bytes, &|t| progress(t, size))?;
-        let mut linker: Linker<State> = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        v01::TemplateHooks::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("{e}"))?;
-        v02::TemplateHooks::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("{e}"))?;
+        let linker = match version {
+            Version::V0_1 => since_v0_1_0::linker()?,
+            Version::V0_2 => latest::linker()?,
+        };
         let pre: InstancePre<State> = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("{e:#}"))
@@ -419,12 +337,12 @@ impl TemplateHooks {
         // Type-checks every export of the world, not just the names.
         let pre = match version {
             Version::V0_1 => Pre::V01(
-                v01::TemplateHooksPre::new(pre)
+                since_v0_1_0::TemplateHooksPre::new(pre)
                     .map_err(|e| anyhow!("{e:#}"))
                     .context("its exports do not match linode-ai:hooks@0.1.0")?,
             ),
             Version::V0_2 => Pre::V02(
-                v02::TemplateHooksPre::new(pre)
+                latest::TemplateHooksPre::new(pre)
                     .map_err(|e| anyhow!("{e:#}"))
                     .context("its exports do not match linode-ai:hooks@0.2.0")?,
             ),
@@ -604,16 +522,8 @@ impl TemplateHooks {
         };
         let (out, logs) = self
             .run(wasm, ctx.now, async |store, bound| match bound {
-                Bound::V01(h) => {
-                    h.linode_ai_hooks_guest()
-                        .call_render_user_data(store, &ctx.to_v01(), doc)
-                        .await
-                }
-                Bound::V02(h) => {
-                    h.linode_ai_hooks_guest()
-                        .call_render_user_data(store, &ctx.to_v02(), doc)
-                        .await
-                }
+                Bound::V01(h) => since_v0_1_0::render(h, store, ctx, doc).await,
+                Bound::V02(h) => latest::render(h, store, ctx, doc).await,
             })
             .await;
         self.logs
@@ -656,47 +566,8 @@ impl TemplateHooks {
         };
         let (out, logs) = self
             .run(wasm, ctx.now, async |store, bound| match bound {
-                Bound::V01(h) => {
-                    let probe = probes
-                        .first()
-                        .map(|(_, p)| to_v01_probe(p))
-                        .unwrap_or_else(|| {
-                            v01::linode_ai::hooks::types::ProbeResult::Error(
-                                "no health check".into(),
-                            )
-                        });
-                    let v = h
-                        .linode_ai_hooks_guest()
-                        .call_evaluate_health(store, &ctx.to_v01(), &probe)
-                        .await?;
-                    Ok(v.map(|v| {
-                        use v01::linode_ai::hooks::types::HealthVerdict as W;
-                        match v {
-                            W::Healthy => HealthVerdict::Healthy,
-                            W::Starting(r) => HealthVerdict::Starting(r),
-                            W::Unhealthy(r) => HealthVerdict::Unhealthy(r),
-                        }
-                    }))
-                }
-                Bound::V02(h) => {
-                    use v02::linode_ai::hooks::types as w;
-                    let list: Vec<w::ServiceProbe> = probes
-                        .iter()
-                        .map(|(s, p)| w::ServiceProbe {
-                            service: s.clone(),
-                            probe: to_v02_probe(p),
-                        })
-                        .collect();
-                    let v = h
-                        .linode_ai_hooks_guest()
-                        .call_evaluate_health(store, &ctx.to_v02(), &list)
-                        .await?;
-                    Ok(v.map(|v| match v {
-                        w::HealthVerdict::Healthy => HealthVerdict::Healthy,
-                        w::HealthVerdict::Starting(r) => HealthVerdict::Starting(r),
-                        w::HealthVerdict::Unhealthy(r) => HealthVerdict::Unhealthy(r),
-                    }))
-                }
+                Bound::V01(h) => since_v0_1_0::health(h, store, ctx, probes).await,
+                Bound::V02(h) => latest::health(h, store, ctx, probes).await,
             })
             .await;
         // Reasons are shown: short and escaped.
@@ -727,7 +598,7 @@ impl TemplateHooks {
 /// A probe's answer as status, headers, body and whether the body was cut.
 type ResponseParts = (u16, Vec<(String, String)>, String, bool);
 
-fn response_parts(p: &ProbeResult) -> Result<ResponseParts, String> {
+fn probe_parts(p: &ProbeResult) -> Result<ResponseParts, String> {
     match p {
         ProbeResult::Response {
             status,
@@ -741,26 +612,3 @@ fn response_parts(p: &ProbeResult) -> Result<ResponseParts, String> {
         }),
     }
 }
-
-/// A probe in one interface version's types (the records are alike in 0.1 and 0.2).
-macro_rules! to_probe {
-    ($name:ident, $($types:ident)::+) => {
-        fn $name(p: &ProbeResult) -> $($types)::+::ProbeResult {
-            use $($types)::+ as w;
-            match response_parts(p) {
-                Ok((status, headers, body, truncated)) => w::ProbeResult::Response(w::HttpResponse {
-                    status,
-                    headers: headers
-                        .into_iter()
-                        .map(|(name, value)| w::Header { name, value })
-                        .collect(),
-                    body,
-                    truncated,
-                }),
-                Err(m) => w::ProbeResult::Error(m),
-            }
-        }
-    };
-}
-to_probe!(to_v01_probe, v01::linode_ai::hooks::types);
-to_probe!(to_v02_probe, v02::linode_ai::hooks::types);
