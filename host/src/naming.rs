@@ -368,6 +368,12 @@ pub fn hostname_for(ipv4: &str, rdns: Option<&str>, domain: Option<&str>) -> Str
     }
 }
 
+/// Whether `given` (what a user typed after `--id`) names the deployment id
+/// `full`: the whole id, or at least its first 6 characters.
+pub fn id_matches(full: &str, given: &str) -> bool {
+    full == given || (given.len() >= 6 && full.starts_with(given))
+}
+
 /// This machine's name (recorded in pending records).
 pub fn machine_name() -> String {
     let mut buf = [0u8; 256];

@@ -256,6 +256,19 @@ fn default_timeout() -> u64 {
 }
 
 impl Deployment {
+    /// Whether `--id ID` names this deployment: its id (or 6+ of its first
+    /// characters), its label, or the id of its Linode (`instance`, when the
+    /// account knows it better than the record), or of its cache volume.
+    pub fn matches_id(&self, id: &str, instance: Option<u64>) -> bool {
+        crate::naming::id_matches(&self.deployment_id, id)
+            || id.parse::<u64>().ok().is_some_and(|n| {
+                Some(n) == instance
+                    || Some(n) == self.linode_id
+                    || self.cache_volume.as_ref().and_then(|c| c.id) == Some(n)
+            })
+            || self.label.as_deref() == Some(id)
+    }
+
     /// Its expiry (`--ttl`) has passed at `now`; the one rule `status` and
     /// `destroy --expired` share.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {

@@ -31,13 +31,7 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<super::Ex
     let matches: Vec<&Deployment> = data
         .filter(args.which.app(), args.which.env())
         .into_iter()
-        .filter(|d| {
-            args.id.as_deref().is_none_or(|id| {
-                d.deployment_id == id
-                    || (id.len() >= 6 && d.deployment_id.starts_with(id))
-                    || id.parse::<u64>().ok() == d.linode_id
-            })
-        })
+        .filter(|d| args.id.as_deref().is_none_or(|id| d.matches_id(id, None)))
         .collect();
     let d = match matches.as_slice() {
         [one] => *one,

@@ -92,24 +92,13 @@ fn firewalls_of(id: &str, firewalls: &[Firewall]) -> Vec<u64> {
         .collect()
 }
 
-fn matches_id(d: &Deployment, id: &str, instance: Option<u64>) -> bool {
-    d.deployment_id == id
-        || (id.len() >= 6 && d.deployment_id.starts_with(id))
-        || id.parse::<u64>().ok().is_some_and(|n| {
-            Some(n) == instance
-                || Some(n) == d.linode_id
-                || d.cache_volume.as_ref().and_then(|c| c.id) == Some(n)
-        })
-        || d.label.as_deref() == Some(id)
-}
-
 /// Whether `--id` names this firewall: its deployment id (or 6+ of its
 /// first characters), its label or its id.
 fn names_firewall(f: &Firewall, id: &str) -> bool {
     DeploymentTags::parse(&f.tags)
         .id
         .as_deref()
-        .is_some_and(|d| d == id || (id.len() >= 6 && d.starts_with(id)))
+        .is_some_and(|d| crate::naming::id_matches(&d, id))
         || f.label.as_deref() == Some(id)
         || id.parse::<u64>() == Ok(f.id)
 }
@@ -140,7 +129,7 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
             || sel
                 .id
                 .as_deref()
-                .is_some_and(|id| !matches_id(record, id, instance))
+                .is_some_and(|id| !record.matches_id(id, instance))
         {
             continue;
         }
