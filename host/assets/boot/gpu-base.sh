@@ -9,11 +9,20 @@ export DEBIAN_FRONTEND=noninteractive
 # shellcheck source=/dev/null
 . @LIB@
 trap on_error ERR
+# No upgrade under way while the disk is built and captured: a new kernel
+# would boot without the driver built here.
+systemctl stop unattended-upgrades.service apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service 2>/dev/null || true
 step "install Docker"
 apt_update
 apt_get install docker.io
 systemctl enable --now docker
 setup_gpu
+step "check the kernel the image boots"
+newest=$({ find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null || true; } | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
+if [[ -n $newest && $newest != "$(uname -r)" ]]; then
+  echo "linode-ai: kernel $newest was installed during the build, but the driver is for $(uname -r), which runs; the image would boot without it" >&2
+  false
+fi
 step "record what the image holds"
 mkdir -p "$(dirname @MARKER@)"
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1)
@@ -35,4 +44,5 @@ linode-ai-step "seal and power off" "done"
 # Once cloud-init is done with this boot: it forgets the instance (a Linode
 # made from the Image runs its own user-data, with new SSH host keys and a
 # new machine id), then the Linode powers off for the capture.
-systemd-run --no-block --unit=linode-ai-seal --collect bash -c 'cloud-init status --wait >/dev/null 2>&1 || true; cloud-init clean --logs --machine-id; rm -rf @STATUS_DIR@ /var/log/linode-ai-*; sync; systemctl poweroff'
+# A clean that fails leaves the Linode on (not captured half-sealed).
+systemd-run --no-block --unit=linode-ai-seal --collect bash -c 'cloud-init status --wait >/dev/null 2>&1 || true; cloud-init clean --logs --machine-id && rm -rf @STATUS_DIR@ /var/log/linode-ai-* && sync && systemctl poweroff'
