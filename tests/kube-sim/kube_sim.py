@@ -61,7 +61,11 @@ the real apiserver checks them:
   * 409 Conflict "Apply failed with N conflict(s): conflict with "mgr": .path"
     when another field manager owns a field with a different value and
     force is not set; force=true moves ownership.  Fields a manager stops
-    applying are removed unless another manager also owns them;
+    applying are removed unless another manager also owns them; values
+    nobody owns (defaults, allocations) stay on the live object, as with
+    structured-merge-diff, so e.g. switching a Deployment to Recreate
+    needs "rollingUpdate: null" exactly as on a real cluster; an explicit
+    null removes a field;
   * 409 when metadata.resourceVersion is sent and stale;
   * 400 "the name of the object (x) does not match the name on the URL (y)",
     same for namespace;
@@ -81,7 +85,9 @@ the real apiserver checks them:
     (accessModes, storage request, spec immutable but for a larger
     request), Secrets (data base64 -> 400 like the decoder, keys, 1 MiB,
     type immutable), ConfigMaps (keys, 1 MiB).
-  Creates answer 201, updates 200, with the object as JSON; metadata gets
+  ?fieldValidation= must be Ignore, Warn or Strict if given (no Warning
+  headers are sent).  Creates answer 201, updates 200, with the object as
+  JSON; metadata gets
   uid, resourceVersion (one increasing counter), creationTimestamp,
   generation (Deployments/StatefulSets: bumped when spec changes, and for
   Deployments when annotations change) and managedFields (the applier's
@@ -124,7 +130,9 @@ start, previous container not found.
 Watch (?watch=1 or /watch/ paths) is NOT implemented: 400 Status saying so.
 POST (create), PUT (replace) and other patch types are not implemented:
 405 MethodNotAllowed / 415, saying so.  Pods, replicasets, nodes and
-storageclasses are read-only (controller-made).
+storageclasses are read-only (controller-made; pods may be deleted).
+Subresources: GET .../status (the object), GET deployments|statefulsets
+/{name}/scale (autoscaling/v1 Scale), pods/log; others answer 405.
 
 Simulation (a controller loop every tick_ms, default 25)
 --------------------------------------------------------
@@ -1940,6 +1948,25 @@ def config_leaves(cfg, kind):
             and p[0] not in (("f", "apiVersion"), ("f", "kind"), ("f", "status"))}
 
 
+def null_paths(value, typ, path=(), out=None):
+    """Paths an apply body sets to null: "remove this field"."""
+    if out is None:
+        out = []
+    if isinstance(value, dict) and typ not in ATOMIC_STRUCTS and (typ in SCHEMA or typ.startswith("{")):
+        for k, v in value.items():
+            if v is None:
+                out.append(path + (("f", k),))
+            else:
+                null_paths(v, _sub_type(typ, k), path + (("f", k),), out)
+    elif isinstance(value, list) and typ.startswith("["):
+        inner, _, keys = typ[1:-1].partition("|")
+        if keys and keys != "=":
+            for item in value:
+                if isinstance(item, dict):
+                    null_paths(item, inner, path + (_key_pe(item, keys.split(",")),), out)
+    return out
+
+
 def merge_value(base, over, typ):
     if over is None:
         return copy.deepcopy(base)
@@ -2203,7 +2230,7 @@ class Sim:
         self.cond.notify_all()
 
     def get(self, res, ns, name):
-        return self.objects.get((res.plural, ns or "" if res.namespaced else "", name))
+        return self.objects.get((res.plural, (ns or "") if res.namespaced else "", name))
 
     def remove(self, st):
         if self.objects.get(st.key) is st:
@@ -2368,6 +2395,9 @@ class Sim:
                 raise ApiError(500, status_failure(500, "", "failed to create typed patch object (%s/%s; %s): %s" % (
                     m.get("namespace", "") or "", m.get("name", "") or "", res.gvk, typed_errors_message(errs))))
             meta = meta or {}
+            nulls = [n for n in null_paths({k: v for k, v in body.items() if k not in ("apiVersion", "kind",
+                                                                                     "metadata", "status")},
+                                           res.kind)]
             cfg = prune_nulls({k: v for k, v in body.items() if k not in ("apiVersion", "kind", "status")})
             if "metadata" in cfg:
                 cfg["metadata"] = {k: v for k, v in cfg["metadata"].items() if k not in STRIPPED_META}
@@ -2417,7 +2447,7 @@ class Sim:
                                         [{"reason": "NamespaceTerminating",
                                           "message": "namespace %s is being terminated" % ns,
                                           "field": "metadata.namespace"}])
-            obj, sysd = self.compose(res, ns, name, managers, old)
+            obj, sysd = self.compose(res, ns, name, managers, old, nulls)
             try:
                 if res.kind == "Service":
                     verrs = validate_service(obj, old.obj if old else None, self.cidr_check((res.plural, ns, name)))
@@ -2487,14 +2517,34 @@ class Sim:
                         "fieldsType": "FieldsV1", "fieldsV1": fv1, "subresource": "status"})
         return out
 
-    def compose(self, res, ns, name, managers, old):
+    def compose(self, res, ns, name, managers, old, nulls=()):
+        """The new live object: the old one with every field some manager owned taken out, the managers'
+        configs merged in, explicit nulls removed, server-set values and defaults filled.  Values nobody
+        owns (defaults, allocations) stay, as they do with structured-merge-diff."""
+        kind = res.kind
         merged = {}
         for m in managers:
-            merged = merge_value(merged, m["config"], res.kind)
+            merged = merge_value(merged, m["config"], kind)
         umeta = merged.get("metadata") or {}
-        body = {k: copy.deepcopy(v) for k, v in merged.items() if k not in ("metadata",)}
+        cfg_body = {k: v for k, v in merged.items() if k != "metadata"}
+        if old is not None:
+            base = {k: copy.deepcopy(v) for k, v in old.obj.items()
+                    if k not in ("kind", "apiVersion", "metadata", "status")}
+            owned = set()
+            for m in old.managers:
+                owned |= set(config_leaves(m["config"], kind))
+            # whole list items first (they are matched on their keys), then the remaining leaves
+            for path in sorted(owned, key=lambda q: (q[-1] != ("f", "."), -len(q))):
+                if path and path[0] != ("f", "metadata"):
+                    remove_path(base, path, kind)
+            if kind == "Service":
+                self.drop_type_dependent(base, old.obj, cfg_body)
+            body = merge_value(base, cfg_body, kind)
+        else:
+            body = copy.deepcopy(cfg_body)
+        for path in nulls:
+            remove_path(body, path, kind)
         sysd = copy.deepcopy(old.sys) if old else {"labels": {}, "annotations": {}, "finalizers": []}
-        kind = res.kind
         if kind == "Secret":
             data = dict(body.get("data") or {})
             for k, v in data.items():
@@ -2582,6 +2632,28 @@ class Sim:
         obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
         obj.update(order_keys(body, TOP_ORDER))
         return obj, sysd
+
+    @staticmethod
+    def drop_type_dependent(base, old_obj, cfg_body):
+        new_type = (cfg_body.get("spec") or {}).get("type", "ClusterIP")
+        old_type = (old_obj.get("spec") or {}).get("type", "ClusterIP")
+        spec = base.get("spec")
+        if new_type == old_type or not isinstance(spec, dict):
+            return
+        cfg_spec = cfg_body.get("spec") or {}
+        if new_type not in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                port.pop("nodePort", None)
+            for k in ("externalTrafficPolicy", "healthCheckNodePort"):
+                if k not in cfg_spec:
+                    spec.pop(k, None)
+        if new_type != "LoadBalancer":
+            for k in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+                if k not in cfg_spec:
+                    spec.pop(k, None)
+        if new_type == "ExternalName":
+            for k in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
+                spec.pop(k, None)
 
     # -- reads ----------------------------------------------------------------
 
@@ -3008,8 +3080,13 @@ class Sim:
                            "spec": {"replicas": want, "selector": sel, "template": t},
                            "status": {"replicas": 0}}
                 self.commit(rst)
+            strat = spec.get("strategy") or {}
+            surge = 0
+            if strat.get("type", "RollingUpdate") == "RollingUpdate":
+                surge = int_or_percent((strat.get("rollingUpdate") or {}).get("maxSurge", "25%"),
+                                       spec.get("replicas", 1), True)
             ann = {"deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
-                   "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1) + 1),
+                   "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1) + surge),
                    "deployment.kubernetes.io/revision": str(rev)}
             status = {"replicas": len(pods)}
             ready = sum(1 for p in pods if self.pod_ready(p))
@@ -3798,7 +3875,19 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 return 200
             if sub == "log":
                 return self.pod_log(ns, name, params)
-            self.send_json(200, sim.get_object(res, ns, name))
+            obj = sim.get_object(res, ns, name)
+            if sub == "scale":
+                sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+                obj = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                       "metadata": {k: obj["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                                    "creationTimestamp") if k in obj["metadata"]},
+                       "spec": {"replicas": obj["spec"].get("replicas", 1)},
+                       "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                                  "selector": ",".join("%s=%s" % kv for kv in sorted(sel.items()))}}
+            elif sub not in (None, "status"):
+                raise err_method_not_allowed(res, "get " + sub, "kube-sim: the %s subresource is not implemented"
+                                             % sub)
+            self.send_json(200, obj)
             return 200
         if method == "PATCH":
             if name is None or sub is not None:
@@ -3847,6 +3936,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             errs.append(TooLong("fieldManager", 128))
         elif any(not ch.isprintable() for ch in manager):
             errs.append(Inv("fieldManager", manager, "must only contain printable characters"))
+        fv = params.get("fieldValidation", [""])[0]
+        if fv not in ("", "Ignore", "Warn", "Strict"):
+            errs.append(NotSup("fieldValidation", fv, ["Ignore", "Strict", "Warn"]))
         if errs:
             raise err_invalid("PatchOptions", "meta.k8s.io", "", errs)
         force_s = params.get("force", ["false"])[0].lower()
@@ -4064,6 +4156,10 @@ class AdminHandler(http.server.BaseHTTPRequestHandler):
                     t = time.time()
                     stamped = [(t + i * 0.000001, x) for i, x in enumerate(lines)]
                     if body.get("append"):
+                        if key not in sim.logs and key[1] == "pod":
+                            pst = sim.get(R_POD, ns, key[2])
+                            if pst is not None:  # append to what the pod shows now
+                                sim.logs[key] = sim.log_lines(pst, key[3], False)
                         sim.logs.setdefault(key, []).extend(stamped)
                     else:
                         sim.logs[key] = stamped

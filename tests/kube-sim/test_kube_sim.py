@@ -251,6 +251,19 @@ class Apply(unittest.TestCase):
         status, out = K.apply(path, deployment("web", "apply-conflict", replicas=4), manager="linode-ai")
         self.assertEqual(status, 200)
 
+    def test_unowned_defaults_stay_so_recreate_needs_rolling_update_null(self):
+        make_ns("apply-recreate")
+        path = dep_path("apply-recreate", "web")
+        K.apply(path, deployment("web", "apply-recreate"))
+        status, err = K.apply(path, deployment("web", "apply-recreate", strategy={"type": "Recreate"}))
+        self.assertEqual(status, 422)                   # the defaulted rollingUpdate is nobody's: it stays
+        self.assertIn("spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is "
+                      "'Recreate'", err["message"])
+        status, d = K.apply(path, deployment("web", "apply-recreate",
+                                             strategy={"type": "Recreate", "rollingUpdate": None}))
+        self.assertEqual(status, 200, d)
+        self.assertEqual(d["spec"]["strategy"], {"type": "Recreate"})
+
     def test_stale_resource_version_in_the_body_is_a_conflict(self):
         make_ns("apply-rv")
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apply-rv"}}
@@ -610,6 +623,66 @@ class Simulation(unittest.TestCase):
         K.apply("/api/v1/namespaces/sim-lb/services/held", held)
         wait_for(lambda: K.get("/api/v1/namespaces/sim-lb/services/api2")[1]["status"]["loadBalancer"], what="tick")
         self.assertEqual(K.get("/api/v1/namespaces/sim-lb/services/held")[1]["status"], {"loadBalancer": {}})
+
+    def test_a_deleted_pod_lingers_then_is_replaced(self):
+        make_ns("sim-podrm")
+        K.apply(dep_path("sim-podrm", "web"), deployment("web", "sim-podrm"))
+        wait_for(lambda: deployment_ready("sim-podrm", "web"), what="ready")
+        name = pods("sim-podrm")[0]["metadata"]["name"]
+        status, p = K.delete("/api/v1/namespaces/sim-podrm/pods/" + name)
+        self.assertEqual((status, p["kind"]), (200, "Pod"))
+        self.assertEqual(p["metadata"]["deletionGracePeriodSeconds"], 30)
+        self.assertIn("deletionTimestamp", p["metadata"])
+        wait_for(lambda: [x["metadata"]["name"] for x in pods("sim-podrm")] not in ([], [name])
+                 and name not in [x["metadata"]["name"] for x in pods("sim-podrm")], what="replacement")
+        wait_for(lambda: deployment_ready("sim-podrm", "web"), what="ready again")
+
+    def test_gpu_capacity_keeps_a_rolling_update_pending(self):
+        make_ns("sim-gpu")
+        K.admin("POST", "/config", {"gpu_capacity": 1})
+        try:
+            gpu = {"name": "llm", "image": "vllm:1", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+            K.apply(dep_path("sim-gpu", "llm"), deployment("llm", "sim-gpu", containers=[gpu]))
+            wait_for(lambda: deployment_ready("sim-gpu", "llm"), what="first rollout")
+            K.apply(dep_path("sim-gpu", "llm"), deployment("llm", "sim-gpu", containers=[dict(gpu, image="vllm:2")]))
+
+            def pending_pod():
+                for p in pods("sim-gpu"):
+                    for c in p["status"].get("conditions") or []:
+                        if c["type"] == "PodScheduled" and c["status"] == "False":
+                            return c
+            c = wait_for(pending_pod, what="an unschedulable pod")
+            self.assertEqual(c["reason"], "Unschedulable")
+            self.assertIn("Insufficient nvidia.com/gpu", c["message"])
+            d = K.get(dep_path("sim-gpu", "llm"))[1]
+            self.assertEqual((d["status"]["updatedReplicas"], d["status"]["readyReplicas"]), (1, 1))  # the old pod
+            self.assertIsNone(deployment_ready("sim-gpu", "llm"))
+            K.apply(dep_path("sim-gpu", "llm"), deployment("llm", "sim-gpu", containers=[dict(gpu, image="vllm:2")],
+                                                           strategy={"type": "Recreate", "rollingUpdate": None}))
+            wait_for(lambda: deployment_ready("sim-gpu", "llm"), what="Recreate frees the GPU first")
+        finally:
+            K.admin("POST", "/config", {"gpu_capacity": None})
+
+    def test_follow_streams_appended_lines_until_the_pod_goes(self):
+        make_ns("sim-follow")
+        K.apply(dep_path("sim-follow", "web"), deployment("web", "sim-follow"))
+        wait_for(lambda: deployment_ready("sim-follow", "web"), what="ready")
+        pod = pods("sim-follow")[0]["metadata"]["name"]
+        c = http.client.HTTPSConnection("127.0.0.1", int(K.server.rsplit(":", 1)[1]), context=K.ctx, timeout=10)
+        c.request("GET", "/api/v1/namespaces/sim-follow/pods/%s/log?follow=true" % pod,
+                  headers={"Authorization": "Bearer " + K.info["token"]})
+        r = c.getresponse()
+        self.assertEqual((r.status, r.getheader("Transfer-Encoding")), (200, "chunked"))
+        self.assertIn(b"started", r.read1())
+        K.admin("POST", "/logs", {"namespace": "sim-follow", "pod": pod, "container": "app",
+                                  "lines": ["later"], "append": True})
+        got = b""
+        while b"later" not in got:
+            got += r.read1()
+        K.delete("/api/v1/namespaces/sim-follow/pods/%s?gracePeriodSeconds=0" % pod)
+        while r.read1():
+            pass
+        c.close()
 
     def test_pod_logs(self):
         make_ns("sim-logs")
