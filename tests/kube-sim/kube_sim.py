@@ -47,8 +47,8 @@ Server-side apply: PATCH .../{resource}/{name} (namespaces are cluster-scoped:
 PATCH /api/v1/namespaces/{name}) with Content-Type
 application/apply-patch+yaml (YAML or JSON body), ?fieldManager=...
 (required: 422 PatchOptions.meta.k8s.io "" is invalid), &force=true,
-&dryRun=All.  Other patch types get 415 UnsupportedMediaType.  In the order
-the real apiserver checks them:
+&dryRun=All.  Other patch types get 415 UnsupportedMediaType.  Checked in
+this order (the real apiserver's order, as far as it is known here):
   * 415 content type, 422 PatchOptions, 400 "error decoding YAML",
   * 400 "invalid object type: apps/v1, Kind=Service" when apiVersion/kind do
     not match the URL, 400 "metadata.managedFields must be nil",
@@ -66,9 +66,10 @@ the real apiserver checks them:
     structured-merge-diff, so e.g. switching a Deployment to Recreate
     needs "rollingUpdate: null" exactly as on a real cluster; an explicit
     null removes a field;
-  * 409 when metadata.resourceVersion is sent and stale;
   * 400 "the name of the object (x) does not match the name on the URL (y)",
     same for namespace;
+  * 409 "the object has been modified" when metadata.resourceVersion is
+    sent and stale;
   * 404 namespaces "x" not found / 403 "unable to create new content in
     namespace x because it is being terminated" (creates only);
   * 422 Invalid with causes, message formats from k8s.io/apimachinery:
@@ -87,8 +88,8 @@ the real apiserver checks them:
     type immutable), ConfigMaps (keys, 1 MiB).
   ?fieldValidation= must be Ignore, Warn or Strict if given (no Warning
   headers are sent).  Creates answer 201, updates 200, with the object as
-  JSON; metadata gets
-  uid, resourceVersion (one increasing counter), creationTimestamp,
+  JSON; metadata gets uid, resourceVersion (one increasing counter),
+  creationTimestamp,
   generation (Deployments/StatefulSets: bumped when spec changes, and for
   Deployments when annotations change) and managedFields (the applier's
   Apply entry, controllers' Update entries for status).  An apply that
@@ -171,10 +172,21 @@ Simulation (a controller loop every tick_ms, default 25)
   with the linode-loadbalancer-hostname-only-ingress annotation).
   Defaults lb_ip 127.0.0.1, lb_hostname nb-127-0-0-1.us-ord.nodebalancer.
   linode.com: stand-ins hand out loopback addresses only.
-* Nodes lke<cluster>-<pool>-<hex> (config nodes, default 3), Ready.
-  Config gpu_capacity (default null: unlimited) makes pods asking for more
-  nvidia.com/gpu than is free stay Pending/Unschedulable with the
-  scheduler's message; terminating pods hold their GPUs.
+* Pods do not start while what they need is missing: an env
+  secretKeyRef/configMapKeyRef/envFrom naming an absent Secret/ConfigMap
+  (or key) gives CreateContainerConfigError with the kubelet's message; a
+  secret/configMap volume that does not exist keeps ContainerCreating; a
+  PVC that is missing or not Bound keeps the pod Unschedulable.
+* Nodes lke<cluster>-<pool>-<hex> (config nodes, default 3, read at start
+  and on /reset), Ready.  Config gpu_capacity (default null: unlimited)
+  makes pods asking for more nvidia.com/gpu than is free stay
+  Pending/Unschedulable with the scheduler's message; terminating pods
+  hold their GPUs (so a RollingUpdate of a 1-GPU workload on a 1-GPU
+  cluster never finishes, Recreate does).
+* Holds (admin API) override the timing per workload or pod: pending
+  (ContainerCreating), crashloop (Running, CrashLoopBackOff, restartCount
+  growing, lastState exit 1), imagepull (ImagePullBackOff), unschedulable,
+  ready (now).
 
 Admin API (plain HTTP on loopback, no auth)
 -------------------------------------------
@@ -213,12 +225,17 @@ What it CANNOT prove (compared with a real API server on LKE)
 -------------------------------------------------------------
 
 * Nothing runs: no scheduler beyond a GPU count, no kubelet, no containers,
-  images are never pulled, probes never run, ports never listen, volumes
-  are never mounted, DNS does not exist.  Readiness is a timer and the
-  holds; a pod that would crash on LKE is ready here unless held.
+  images are never pulled (a misspelt image or a private registry without
+  an imagePullSecret is "ready" here), probes never run, ports never
+  listen, volumes are never mounted, DNS does not exist, no CPU/memory
+  requests are checked against node capacity, nothing is OOM-killed or
+  evicted.  Readiness is a timer and the holds; a pod that would crash on
+  LKE is ready here unless held.  Pod logs are what the admin API set.
 * No NodeBalancer, no Linode Block Storage volume, no CCM/CSI behaviour
   beyond the status fields named above; the LoadBalancer address is
-  loopback and nothing is forwarded to it.
+  loopback and nothing is forwarded to it; node names, pod IPs, UIDs and
+  image digests are made up.  LKE-specific add-ons (the Linode CCM's
+  annotations beyond hostname-only, Calico, CoreDNS) are absent.
 * No admission webhooks, no PodSecurity admission, no ResourceQuota or
   LimitRange, no RBAC (the one token can do everything), no API priority
   and fairness (429s only when injected), no events, no endpoints /
@@ -228,9 +245,11 @@ What it CANNOT prove (compared with a real API server on LKE)
   the rest of the apiserver's validation (probes, securityContext,
   affinity, volume sources, quantities' canonical form, and much more) is
   not done, and the field table is newer than LKE's apiserver, so fields
-  LKE does not know yet are accepted.  Some messages are approximations
-  (Secret base64 errors on the apply path, PVC immutability without the
-  diff, unknown-field error codes: real clusters answer 500 today).
+  LKE does not know yet are accepted (/version says 1.33; nothing here
+  differs by version).  Some messages are approximations (Secret base64
+  errors on the apply path, PVC immutability without the diff, the order
+  of several errors).  Unknown fields and type errors answer 500 as
+  today's apiservers do; an open upstream change would make them 400.
 * Server-side apply is modelled, not run: ownership per leaf field with
   associative lists keyed as the schema says; the merge of several
   managers, the removal of fields a manager stops applying, managedFields
@@ -239,9 +258,13 @@ What it CANNOT prove (compared with a real API server on LKE)
   edit, controllers writing spec) do not exist here.
 * No watch, no protobuf, no Table output, no aggregated discovery, no
   OpenAPI documents, no create/replace/merge/JSON/strategic patches, no
-  subresources but pods/log (no exec, port-forward, scale, status).
+  writes to subresources, no exec / attach / port-forward / proxy.
 * resourceVersion is a single counter with no etcd semantics (no 410
   Gone, list resourceVersion parameters are ignored).
+* Controllers are simplified: a RollingUpdate starts every new pod at
+  once instead of maxSurge at a time, minReadySeconds only delays
+  "available", OnDelete and partitions are honoured only roughly, and
+  the namespace controller removes everything in one step.
 * Timing is compressed: real rollouts, image pulls, NodeBalancer and
   volume provisioning take seconds to minutes, and real termination
   grace is 30 s.
@@ -261,7 +284,6 @@ import re
 import secrets
 import signal
 import socket
-import socketserver
 import ssl
 import subprocess
 import sys
@@ -382,8 +404,6 @@ QTY_SUFFIX = {
     "P": 10 ** 15, "E": 10 ** 18, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40,
     "Pi": 2 ** 50, "Ei": 2 ** 60,
 }
-QTY_FORMAT_ERR = ("quantities must match the regular expression "
-                  "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
 
 
 def parse_quantity(v):
@@ -704,10 +724,6 @@ def key_path_element(item, keys):
     if not parts:
         return None
     return "[" + ",".join("%s=%s" % (k, go_quote(v) if isinstance(v, str) else _go_v(v)) for k, v in parts) + "]"
-
-
-def item_key(item, keys):
-    return tuple((k, json.dumps(item.get(k, LIST_KEY_DEFAULTS.get(k)))) for k in sorted(keys))
 
 
 def schema_check(value, typ, path, errs):
@@ -1142,8 +1158,6 @@ def dict_ordered(**kw):
     return {k: v for k, v in kw.items() if v is not None}
 
 
-STATUS_SUB = ("status", None, ["get", "patch", "update"], None, None)
-SCALE_SUB = ("scale", "Scale", ["get", "patch", "update"], "autoscaling", "v1")
 
 RESOURCES = [
     Res("", "v1", "namespaces", "namespace", "Namespace", False,
