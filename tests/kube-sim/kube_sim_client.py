@@ -30,6 +30,15 @@ KUBE_SIM = os.path.join(HERE, "kube_sim.py")
 APPLY = "application/apply-patch+yaml"
 
 
+def _die_with_parent():
+    """Linux: the stand-in gets SIGTERM if the test process dies without stopping it."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class KubeSim:
     def __init__(self, state_dir=None, args=(), config=None, python=None, start_timeout=30):
         self.state_dir = state_dir
@@ -51,7 +60,8 @@ class KubeSim:
         os.makedirs(self.state_dir, exist_ok=True)
         err = open(os.path.join(self.state_dir, "kube-sim.stderr"), "ab")
         self.proc = subprocess.Popen([self.python, KUBE_SIM, "--port", "0", "--state-dir", self.state_dir]
-                                     + self.args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+                                     + self.args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
         err.close()
         deadline = time.monotonic() + self.start_timeout
         line = b""
