@@ -3732,6 +3732,15 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.handle_api("HEAD")
 
+    entry = None
+
+    def send_response(self, code, message=None):
+        # log the answer before any byte of it leaves, so a client that reads the request log right after
+        # the response sees the status
+        if self.entry is not None and self.entry["status"] is None:
+            self.server.sim.finish_request_log(self.entry, code)
+        super().send_response(code, message)
+
     def read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = b""
@@ -3781,7 +3790,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         params = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         ctype = self.headers.get("Content-Type", "")
-        entry = sim.log_request(method, url.path, url.query, params, ctype, self.headers, body)
+        entry = self.entry = sim.log_request(method, url.path, url.query, params, ctype, self.headers, body)
         code = 500
         try:
             if self.headers.get("Authorization", "") != "Bearer " + self.server.token:
@@ -3819,7 +3828,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             self.send_json(500, status_failure(500, "InternalError", "Internal error occurred: kube-sim: %r" % e,
                                                {"causes": [{"message": repr(e)}]}))
         finally:
-            sim.finish_request_log(entry, code)
+            if entry["status"] is None:  # nothing was sent (a dropped connection)
+                sim.finish_request_log(entry, code)
+            self.entry = None
 
     def route(self, method, path, params, ctype, body):
         sim = self.server.sim
