@@ -15,10 +15,10 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use linode_ai::hooks::types as w;
+use self::linode_ai::hooks::types as w;
 
 impl w::Host for State {}
-impl linode_ai::hooks::host::Host for State {
+impl self::linode_ai::hooks::host::Host for State {
     fn log(&mut self, level: w::LogLevel, message: String) {
         let level = match level {
             w::LogLevel::Debug => "debug",
