@@ -29,11 +29,100 @@ pub const DEFAULT_KEY_ENV: &str = "LINODE_AI_API_KEY";
 pub const BOOT_VARS: &[&str] = &["LINODE_AI_HOSTNAME", "LINODE_AI_URL"];
 /// Pages linode-ai serves from the proxy itself.
 pub const PAGES: &[&str] = &["chat"];
+/// A checked identifier: made only by its `parse` (service names by
+/// [`check_service_name`], images by [`check_image`]), so the generators
+/// that take one (the boot script, the Caddyfile, Kubernetes manifests)
+/// cannot receive an unchecked string. Reads as a `&str`.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl PartialEq<str> for $name {
+            fn eq(&self, o: &str) -> bool {
+                self.0 == o
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, o: &&str) -> bool {
+                self.0 == *o
+            }
+        }
+        impl PartialEq<String> for $name {
+            fn eq(&self, o: &String) -> bool {
+                &self.0 == o
+            }
+        }
+        impl PartialEq<$name> for String {
+            fn eq(&self, o: &$name) -> bool {
+                *self == o.0
+            }
+        }
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A service's name: 1-32 lower-case letters, digits and '-', starting
+    /// with a letter, not `proxy`.
+    ServiceName
+);
+checked_name!(
+    /// A container image reference `docker run` takes as one argument.
+    ImageRef
+);
+
+impl ServiceName {
+    pub fn parse(name: &str) -> Result<ServiceName> {
+        check_service_name(name)?;
+        Ok(ServiceName(name.to_string()))
+    }
+}
+
+impl ImageRef {
+    /// `field` names where it came from in the error.
+    pub fn parse(image: &str, field: &str) -> Result<ImageRef> {
+        check_image(image, field)?;
+        Ok(ImageRef(image.to_string()))
+    }
+}
+
 /// One container of the app, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
-    pub name: String,
-    pub image: String,
+    pub name: ServiceName,
+    pub image: ImageRef,
     pub args: Vec<String>,
     pub port: Option<u16>,
     /// Project env var patterns this service receives.
@@ -61,7 +150,7 @@ impl Service {
 /// Where a route goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Service { name: String, port: u16 },
+    Service { name: ServiceName, port: u16 },
     Page(String),
 }
 
@@ -400,8 +489,8 @@ impl Stack {
                 }
             }
             services.push(Service {
-                name: s.name.clone(),
-                image: s.image.clone(),
+                name: ServiceName::parse(&s.name)?,
+                image: ImageRef::parse(&s.image, &format!("service \"{}\" image", s.name))?,
                 args: s.args.clone(),
                 port: s.port,
                 env: s.env.clone(),
@@ -447,8 +536,8 @@ impl Stack {
         let proxy_spec = l.proxy.clone().unwrap_or_default();
         let with_port: Vec<&Service> = services.iter().filter(|s| s.port.is_some()).collect();
         let fronted: Option<String> = match fronts.as_slice() {
-            [one] => Some(one.name.clone()),
-            [] if with_port.len() == 1 => Some(with_port[0].name.clone()),
+            [one] => Some(one.name.to_string()),
+            [] if with_port.len() == 1 => Some(with_port[0].name.to_string()),
             [] => proxy_spec.routes.iter().find_map(|r| r.service.clone()),
             _ => bail!("only one service may say `front: true`"),
         };
@@ -464,6 +553,7 @@ impl Stack {
         let Some(front_port) = front.port else {
             bail!("service \"{fronted}\" is what the proxy fronts but has no port");
         };
+        let front_name = front.name.clone();
         if proxy_spec.routes.is_empty() && fronts.is_empty() && with_port.len() > 1 {
             bail!(
                 "several services listen on a port; mark the one the proxy fronts with `front: true`, or list `proxy.routes`"
@@ -508,7 +598,7 @@ impl Stack {
             routes.push(Route {
                 path: p.clone(),
                 target: Target::Service {
-                    name: fronted.clone(),
+                    name: front_name.clone(),
                     port: front_port,
                 },
                 auth: RouteAuth::Public,
@@ -544,7 +634,7 @@ impl Stack {
                             );
                         };
                         Target::Service {
-                            name: svc.clone(),
+                            name: s.name.clone(),
                             port,
                         }
                     }
@@ -575,7 +665,7 @@ impl Stack {
                 routes.push(Route {
                     path: p.clone(),
                     target: Target::Service {
-                        name: fronted.clone(),
+                        name: front_name.clone(),
                         port: front_port,
                     },
                     auth: default_auth,
@@ -587,7 +677,7 @@ impl Stack {
             routes.push(Route {
                 path: "/*".into(),
                 target: Target::Service {
-                    name: fronted.clone(),
+                    name: front_name.clone(),
                     port: front_port,
                 },
                 auth: default_auth,
@@ -664,10 +754,10 @@ impl Stack {
     }
 
     /// Replaces the fronted service's image (`--image`, `deploy.image`).
-    pub fn with_image(mut self, image: &str) -> Stack {
+    pub fn with_image(mut self, image: &ImageRef) -> Stack {
         let fronted = self.fronted.clone();
         if let Some(s) = self.services.iter_mut().find(|s| s.name == fronted) {
-            s.image = image.to_string();
+            s.image = image.clone();
         }
         self
     }
@@ -680,7 +770,7 @@ impl Stack {
             .filter_map(|s| {
                 let h = s.health.as_ref()?;
                 Some(Probe {
-                    service: s.name.clone(),
+                    service: s.name.to_string(),
                     path: format!("{HEALTH_PREFIX}{}", s.name),
                     success_codes: h.success_codes.clone(),
                     timeout_seconds: h.timeout_seconds,
@@ -875,7 +965,7 @@ mod tests {
             match ready {
                 Some(i) => done.push(remaining.remove(i)),
                 None => {
-                    let mut path = vec![remaining[0].name.clone()];
+                    let mut path = vec![remaining[0].name.to_string()];
                     loop {
                         let cur = path.last().unwrap();
                         let next = remaining
@@ -901,7 +991,7 @@ mod tests {
                 }
             }
         }
-        Ok(done.into_iter().map(|s| s.name).collect())
+        Ok(done.into_iter().map(|s| s.name.into()).collect())
     }
 
     /// A chain of `n` services, each depending on the next (the last on none):
@@ -963,8 +1053,8 @@ mod tests {
                     }
                 }
                 svcs.push(Service {
-                    name: format!("s{i}"),
-                    image: "i:1".into(),
+                    name: ServiceName::parse(&format!("s{i}")).unwrap(),
+                    image: ImageRef::parse("i:1", "image").unwrap(),
                     args: vec![],
                     port: None,
                     env: vec![],
@@ -980,7 +1070,7 @@ mod tests {
             let got = boot_order(svcs.clone());
             assert_eq!(
                 got.as_ref()
-                    .map(|o| o.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+                    .map(|o| o.iter().map(|s| s.name.to_string()).collect::<Vec<_>>())
                     .map_err(|e| e.to_string()),
                 reference_order(svcs.clone()),
                 "the linear sort gives the order (or names the cycle) the simple one did"

@@ -112,7 +112,7 @@ impl DeployContext {
             env_name: place.env_name,
             region: place.region,
             linode_type: place.linode_type,
-            image: fronted.image.clone(),
+            image: fronted.image.to_string(),
             internal_port: fronted.port.unwrap_or(0),
             external_port: place.external_port,
             hostname: place.hostname,
@@ -129,8 +129,8 @@ impl DeployContext {
             .services
             .iter()
             .map(|s| ServiceInfo {
-                name: s.name.clone(),
-                image: s.image.clone(),
+                name: s.name.to_string(),
+                image: s.image.to_string(),
                 port: s.port.unwrap_or(0),
                 fronted: s.name == stack.fronted,
             })

@@ -205,8 +205,13 @@ impl StatusReport {
 /// The context a hook judges a running deployment in: its record's place,
 /// and its template's services (with the image it was deployed with).
 fn context_for(d: &Deployment, stack: &crate::blueprint::stack::Stack) -> DeployContext {
-    let stack = match &d.image {
-        Some(image) => stack.clone().with_image(image),
+    // The image it was deployed with, when the record's still reads as one.
+    let stack = match d
+        .image
+        .as_deref()
+        .and_then(|i| crate::blueprint::stack::ImageRef::parse(i, "image").ok())
+    {
+        Some(image) => stack.clone().with_image(&image),
         None => stack.clone(),
     };
     DeployContext::new(

@@ -297,7 +297,7 @@ fn awaited(stack: &Stack) -> Vec<String> {
                     .chain(&stack.proxy.depends_on)
                     .any(|(d, c)| d == &s.name && *c == Condition::Healthy)
         })
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .collect()
 }
 
@@ -348,8 +348,8 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
     // The steps.
     let mut images: Vec<String> = vec![CADDY_IMAGE.to_string()];
     for s in &stack.services {
-        if !images.contains(&s.image) {
-            images.push(s.image.clone());
+        if !images.iter().any(|i| *i == s.image) {
+            images.push(s.image.to_string());
         }
     }
     let image_args: Vec<String> = images.iter().map(|i| shell_quote(i)).collect();
@@ -400,7 +400,7 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
             shell_quote(&s.image),
             s.name
         ));
-        if awaited.contains(&s.name) {
+        if awaited.iter().any(|a| *a == s.name) {
             if s.health.is_some() {
                 out.push_str(&format!("step \"wait for {}\"\n", s.name));
                 out.push_str(&wait_line(s));
@@ -411,16 +411,16 @@ fn boot_script(stack: &Stack, input: &BootInput<'_>) -> String {
                     s.name
                 ));
             }
-            waited.push(s.name.clone());
+            waited.push(s.name.to_string());
         }
-        ready.push(s.name.clone());
+        ready.push(s.name.to_string());
         if !proxy_started && proxy_ready(&ready) {
             out.push_str(&proxy_step);
             proxy_started = true;
         }
     }
     for s in &stack.services {
-        if s.health.is_some() && !waited.contains(&s.name) {
+        if s.health.is_some() && !waited.iter().any(|w| *w == s.name) {
             out.push_str(&format!("step \"wait for {}\"\n", s.name));
             out.push_str(&wait_line(s));
         }

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::blueprint::catalog::Catalog;
 use crate::blueprint::envfile;
 use crate::blueprint::manifest::ProjectManifest;
-use crate::blueprint::stack::Stack;
-use crate::blueprint::template::{check_image, reserved_env_name, EnvVarSpec, EnvVars, Template};
+use crate::blueprint::stack::{ImageRef, Stack};
+use crate::blueprint::template::{reserved_env_name, EnvVarSpec, EnvVars, Template};
 use crate::hooks::{DeployContext, TemplateHooks};
 use crate::linode::{CreateFirewall, CreateInstance, Metadata};
 use crate::naming;
@@ -406,8 +406,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
     let cache = cache_choice(opts, &template, deployment_id, &mut notes)?;
     let mut stack = Stack::from_spec(&template.spec)?;
     if let Some(image) = pick(&opts.image, &m.image) {
-        check_image(&image, "--image")?;
-        stack = stack.with_image(&image);
+        stack = stack.with_image(&ImageRef::parse(&image, "--image")?);
     }
     let https_port = opts.https_port.or(m.port).unwrap_or(443);
     if https_port == 0 || https_port == 80 {
@@ -493,7 +492,7 @@ pub fn plan(project_dir: &Path, opts: &DeployOptions, cx: &PlanContext<'_>) -> R
         linode_type,
         app_name,
         env_name,
-        image: fronted.image.clone(),
+        image: fronted.image.to_string(),
         base_image: linode.image.clone(),
         https_port,
         domain: domain.clone(),
