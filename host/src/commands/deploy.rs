@@ -430,7 +430,7 @@ fn run_with(
         print_summary(ctx, &plan, &record, offer.price.as_ref(), &url, out)?;
     }
     match wait_error {
-        Some(e) => Err(e),
+        Some(e) => Err(e.into()),
         None => Ok(()),
     }
 }

@@ -133,8 +133,38 @@ pub fn check_against_catalog(
 }
 
 /// Fetches regions and types and checks the plan against them.
+/// Why a preflight failed: the API did not answer as it should, or it did
+/// and the plan does not fit what it offers.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error(transparent)]
+    Api(#[from] crate::linode::ApiError),
+    #[error(transparent)]
+    Plan(anyhow::Error),
+}
+
+impl PreflightError {
+    /// Says nothing about the plan: unreachable, timed out, rate-limited or
+    /// an outage (a dry run notes it and goes on).
+    fn is_outage(&self) -> bool {
+        match self {
+            PreflightError::Api(e) => {
+                matches!(
+                    e,
+                    crate::linode::ApiError::Network { .. }
+                        | crate::linode::ApiError::Timeout { .. }
+                ) || matches!(e.status(), Some(429 | 500..=599))
+            }
+            PreflightError::Plan(_) => false,
+        }
+    }
+}
+
 /// With a token, a GPU template's plan also looks for a GPU base Image.
-pub async fn preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
+pub async fn preflight(
+    client: &LinodeClient,
+    plan: &DeployPlan,
+) -> std::result::Result<Offer, PreflightError> {
     let linode = plan.template.linode();
     let wants_base = plan.stack.needs_gpu() && linode.gpu && client.has_token();
     let images = async {
@@ -145,7 +175,7 @@ pub async fn preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer
         }
     };
     let (regions, types, images) = tokio::try_join!(client.regions(), client.types(), images)?;
-    let mut offer = check_against_catalog(plan, &regions, &types)?;
+    let mut offer = check_against_catalog(plan, &regions, &types).map_err(PreflightError::Plan)?;
     offer.gpu_base = images.as_deref().and_then(|all| {
         crate::workflow::image::find_gpu_base(all, &linode.nvidia_driver, &plan.settings.base_image)
             .cloned()
@@ -191,19 +221,14 @@ pub async fn dry_run_preflight(client: &LinodeClient, plan: &DeployPlan) -> Resu
         .with_retry(crate::linode::RetryPolicy::once());
     match tokio::time::timeout(std::time::Duration::from_secs(10), preflight(&quick, plan)).await {
         Ok(Ok(offer)) => Ok(DryRunCheck::Passed(Box::new(offer))),
-        Ok(Err(e)) => match e.downcast_ref::<crate::linode::ApiError>() {
-            Some(
-                crate::linode::ApiError::Network { .. } | crate::linode::ApiError::Timeout { .. },
-            ) => Ok(DryRunCheck::Skipped(format!(
-                "the API at {} is unreachable ({e})",
-                client.base_url()
-            ))),
-            // Rate limits and outages say nothing about the plan.
-            Some(api) if matches!(api.status(), Some(429 | 500..=599)) => Ok(DryRunCheck::Skipped(
-                format!("the API answered {} ({e})", api.status().unwrap_or(0)),
-            )),
-            _ => Err(e),
-        },
+        // Rate limits and outages say nothing about the plan.
+        Ok(Err(e)) if e.is_outage() => Ok(DryRunCheck::Skipped(match &e {
+            PreflightError::Api(api) if api.status().is_some() => {
+                format!("the API answered {} ({e})", api.status().unwrap_or(0))
+            }
+            _ => format!("the API at {} is unreachable ({e})", client.base_url()),
+        })),
+        Ok(Err(e)) => Err(e.into()),
         Err(_) => Ok(DryRunCheck::Skipped(format!(
             "the API at {} did not answer within 10s",
             client.base_url()

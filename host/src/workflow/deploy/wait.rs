@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-
 use super::execute::Progress;
 use crate::health::{HealthVerdict, Prober};
 use crate::hooks::TemplateHooks;
@@ -23,6 +21,11 @@ pub enum WaitError {
     },
     #[error("the app is unhealthy: {0}")]
     Failed(String),
+    #[error("Linode {id} is {state}; it will not become healthy")]
+    LinodeDown { id: u64, state: String },
+    /// The check itself failed (the API did not answer as it should).
+    #[error(transparent)]
+    Check(#[from] crate::linode::ApiError),
 }
 
 /// Polls until healthy; reports each change of status as progress.
@@ -34,7 +37,7 @@ pub async fn wait_until_healthy(
     timeout: Duration,
     poll: Duration,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<()> {
+) -> std::result::Result<(), WaitError> {
     let start = Instant::now();
     let mut last: Option<(Status, Option<String>)> = None;
     let mut seen_logs = std::collections::HashSet::new();
@@ -62,14 +65,13 @@ pub async fn wait_until_healthy(
         match (&state, &verdict) {
             (_, HealthVerdict::Healthy) => return Ok(()),
             (Some(s), _) if s.is_final() => {
-                bail!(
-                    "Linode {} is {}; it will not become healthy",
-                    record.linode_id.unwrap_or(0),
-                    s.as_str()
-                )
+                return Err(WaitError::LinodeDown {
+                    id: record.linode_id.unwrap_or(0),
+                    state: s.as_str().to_string(),
+                })
             }
             // A failed boot step does not heal by waiting.
-            (_, HealthVerdict::BootFailed(r)) => return Err(WaitError::Failed(r.clone()).into()),
+            (_, HealthVerdict::BootFailed(r)) => return Err(WaitError::Failed(r.clone())),
             _ => {}
         }
         if start.elapsed() >= timeout {
@@ -80,8 +82,7 @@ pub async fn wait_until_healthy(
                     "{status}{}",
                     detail.map(|d| format!(", {d}")).unwrap_or_default()
                 ),
-            }
-            .into());
+            });
         }
         tokio::time::sleep(
             poll.min(timeout.saturating_sub(start.elapsed()))
