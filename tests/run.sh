@@ -14,6 +14,8 @@ tests/build-guests.sh
 cargo build --workspace --locked --bins
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
+# The Kubernetes API stand-in the LKE target will be tested against (issue 18).
+/usr/bin/python3 tests/kube-sim/test_kube_sim.py
 tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
 # The first boot for real: each stock template on a real Docker engine.
 tests/images/contract_test.py /var/cache/linode-ai-ci/images
