@@ -229,8 +229,25 @@ pub struct InitArgs {
     pub directory: Option<PathBuf>,
 }
 
+/// `deploy --target`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetKind {
+    /// One Linode booted by cloud-init.
+    #[default]
+    Vm,
+    /// A Linode Kubernetes Engine cluster.
+    Lke,
+}
+
 #[derive(Debug, Default, Args)]
 pub struct DeployArgs {
+    /// Where it runs: one Linode (`vm`), or an LKE cluster (`lke`: only the
+    /// plan and its Kubernetes objects for now, with --dry-run)
+    #[arg(long, value_enum, default_value = "vm")]
+    pub target: TargetKind,
+    /// LKE: replicas of the fronted service (a stateless one), one node each
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub replicas: u32,
     /// Linode region id, e.g. us-ord
     #[arg(long, value_parser = non_empty)]
     pub region: Option<String>,

@@ -40,7 +40,10 @@ fn options(args: &DeployArgs) -> DeployOptions {
         ssh_from,
         firewall,
         no_firewall,
-        // The command's own: how to run, not what to deploy.
+        // The command's own: how to run, not what to deploy (the LKE plan
+        // reads --target and --replicas itself).
+        target: _,
+        replicas: _,
         replace: _,
         new: _,
         wait: _,
@@ -302,6 +305,13 @@ fn run_with(
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 
+    if args.target == crate::cli::TargetKind::Lke {
+        if !args.dry_run {
+            bail!("deploying to LKE is not in this version yet: 'deploy --target lke --dry-run' shows the cluster, its price and the Kubernetes objects ('--json' gives them, for kubectl apply)");
+        }
+        let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+        return print_lke_plan(&plan, &check, args.replicas, args.json, out);
+    }
     if args.dry_run {
         let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
         if let DryRunCheck::Passed(offer) = &check {
@@ -536,6 +546,98 @@ fn print_summary(
     if record.last_status != Status::Running {
         writeln!(out, "The first boot takes a few minutes (the certificate, the images, the model). Run `linode-ai status` to check when it's ready.")?;
     }
+    Ok(())
+}
+
+/// `deploy --target lke --dry-run`: the cluster, its price and the objects.
+fn print_lke_plan(
+    plan: &DeployPlan,
+    check: &DryRunCheck,
+    replicas: u32,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let price = match check {
+        DryRunCheck::Passed(offer) => offer.price,
+        DryRunCheck::Skipped(_) => None,
+    };
+    let lke = deploy::lke::lke_plan(plan, replicas, price.as_ref())?;
+    let checks = match check {
+        DryRunCheck::Passed(_) => "passed".to_string(),
+        DryRunCheck::Skipped(why) => format!("skipped: {why}"),
+    };
+    if as_json {
+        write!(
+            out,
+            "{}",
+            crate::output::json(&json!({
+                "dry_run": true,
+                "target": "lke",
+                "settings": plan.settings,
+                "api_checks": checks,
+                "cluster": lke.cluster,
+                "namespace": lke.namespace,
+                "monthly_usd": lke.monthly_usd,
+                "objects": lke.objects,
+                "notes": lke.notes,
+            }))
+        )?;
+        return Ok(());
+    }
+    let st = &plan.settings;
+    writeln!(
+        out,
+        "Plan for {} on LKE (dry run: nothing is created)",
+        st.template
+    )?;
+    writeln!(out, "App / env:   {} / {}", st.app_name, st.env_name)?;
+    writeln!(
+        out,
+        "Cluster:     {} in {}",
+        lke.cluster.label, lke.cluster.region
+    )?;
+    for p in &lke.cluster.node_pools {
+        writeln!(
+            out,
+            "Node pool:   {} x {}{}",
+            p.count,
+            p.linode_type,
+            price
+                .map(|p| format!(", {} each", deploy::format_price(&p)))
+                .unwrap_or_default()
+        )?;
+    }
+    writeln!(
+        out,
+        "Storage:     {} GB of Block Storage for the volumes and the proxy's certificates",
+        lke.cluster.volume_gb
+    )?;
+    writeln!(
+        out,
+        "Per month:   {}",
+        lke.monthly_usd
+            .map(|m| format!("${m:.2} (nodes, the NodeBalancer, the volumes)"))
+            .unwrap_or_else(|| "unknown (the API's prices were not read)".into())
+    )?;
+    writeln!(out, "Namespace:   {}", lke.namespace)?;
+    let mut kinds: Vec<String> = Vec::new();
+    for o in &lke.objects {
+        kinds.push(format!(
+            "{} {}",
+            o["kind"].as_str().unwrap_or("?"),
+            o["metadata"]["name"].as_str().unwrap_or("?")
+        ));
+    }
+    writeln!(out, "Objects:     {}", kinds.join(", "))?;
+    writeln!(out, "API checks:  {checks}")?;
+    // (The plan's own notes are about a VM: SSH, expiry tags, cache volume.)
+    for n in &lke.notes {
+        writeln!(out, "note: {}", sanitize::block(n))?;
+    }
+    writeln!(
+        out,
+        "'--json' prints every object (the Secret's values redacted)."
+    )?;
     Ok(())
 }
 

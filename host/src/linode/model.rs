@@ -535,6 +535,10 @@ pub const IMAGE_MONTHLY_PER_GB: f64 = 0.10;
 /// A private Image holds at most this many MB (6 GB, uncompressed; same source).
 pub const IMAGE_MAX_MB: u64 = 6 * 1024;
 
+/// A NodeBalancer's price, USD per month (linode/docs
+/// `docs/products/networking/nodebalancers/_index.md`; `/nodebalancers/types`).
+pub const NODEBALANCER_MONTHLY: f64 = 10.0;
+
 /// Block Storage's price, USD per GB and month (linode/docs
 /// `docs/products/storage/block-storage/_index.md`: $0.10/GB-month; the
 /// API's `/volumes/types` says the same for core regions).

@@ -1,4 +1,5 @@
-//! What turns a blueprint into something that runs. Today one target, a
-//! Linode VM booted by cloud-init ([`vm`]); LKE will sit beside it.
+//! What turns a blueprint into something that runs: a Linode VM booted by
+//! cloud-init ([`vm`]), or Kubernetes objects for an LKE cluster ([`lke`]).
 
+pub mod lke;
 pub mod vm;

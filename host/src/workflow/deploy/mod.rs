@@ -4,6 +4,7 @@
 //! [`wait`] (until the app answers).
 
 pub mod execute;
+pub mod lke;
 pub mod plan;
 pub mod preflight;
 pub mod replace;

@@ -1,0 +1,547 @@
+//! Kubernetes objects for one deployment, as JSON values (server-side apply
+//! takes JSON as YAML), and the LKE cluster it needs.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::blueprint::proxy::{self, CADDY_IMAGE};
+use crate::blueprint::stack::{pieces, Piece, Service, Stack, Target, PROXY};
+use crate::blueprint::template::{Condition, EnvVars};
+
+/// The Secret holding the project's variables.
+pub const SECRET: &str = "app-env";
+/// The ConfigMap holding the proxy's Caddyfile, its status file and pages.
+pub const PROXY_CONFIG: &str = "proxy-config";
+/// The ConfigMap holding what is known only once the load balancer has its
+/// name (`LINODE_AI_HOSTNAME`, `LINODE_AI_URL`).
+pub const BOOT_VARS: &str = "app-boot";
+/// Linode's CSI storage class that keeps a volume when its claim goes.
+pub const STORAGE_CLASS: &str = "linode-block-storage-retain";
+/// Linode Block Storage's smallest volume.
+pub const MIN_VOLUME_GB: u32 = 10;
+/// What the LoadBalancer Service's annotations start with (Linode's CCM).
+const CCM: &str = "service.beta.kubernetes.io/linode-loadbalancer-";
+
+/// What the objects are rendered from.
+pub struct LkeInput<'a> {
+    pub stack: &'a Stack,
+    pub namespace: &'a str,
+    /// `linode-ai/app`, `linode-ai/env`, `linode-ai/id` labels.
+    pub app: &'a str,
+    pub env_name: &'a str,
+    pub deployment_id: &'a str,
+    /// The project's variables (their values go into the Secret).
+    pub env: &'a EnvVars,
+    /// `--domain`, else the load balancer's name (filled in once known).
+    pub hostname: Option<&'a str>,
+    pub acme_ca: Option<&'a str>,
+    /// The Cloud Firewall the NodeBalancer gets, once made.
+    pub firewall_id: Option<u64>,
+    /// Replicas of the fronted service.
+    pub replicas: u32,
+    /// Each claim's size (GB, at least [`MIN_VOLUME_GB`]).
+    pub volume_gb: u32,
+}
+
+/// A DNS-1123 label from any name: lower case, `-` for the rest, at most 63.
+pub fn dns_label(s: &str) -> String {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out.truncate(63);
+    out.trim_matches('-').to_string()
+}
+
+/// `${VAR}` as Kubernetes expands it in env values and args: `$(VAR)`.
+fn k8s_expand(value: &str) -> String {
+    match pieces(value) {
+        Ok(parts) => parts
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.replace("$(", "$$("),
+                Piece::Var(v) => format!("$({v})"),
+            })
+            .collect(),
+        Err(_) => value.replace("$(", "$$("),
+    }
+}
+
+fn labels(input: &LkeInput<'_>, component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": dns_label(component),
+        "app.kubernetes.io/part-of": dns_label(input.app),
+        "app.kubernetes.io/managed-by": "linode-ai",
+        "linode-ai/env": dns_label(input.env_name),
+        "linode-ai/id": input.deployment_id,
+    })
+}
+
+fn selector(component: &str) -> Value {
+    json!({ "app.kubernetes.io/name": dns_label(component) })
+}
+
+fn meta(input: &LkeInput<'_>, name: &str, component: &str) -> Value {
+    json!({ "name": name, "namespace": input.namespace, "labels": labels(input, component) })
+}
+
+/// A named volume `name:/path[:ro]` as (claim name, mount path, read-only).
+fn claim(v: &str, service: &str) -> Result<(String, String, bool)> {
+    let parts: Vec<&str> = v.split(':').collect();
+    if parts[0].starts_with('/') {
+        bail!("service \"{service}\" mounts the host path {}: there is no host on LKE; use a named volume", parts[0]);
+    }
+    Ok((
+        dns_label(parts[0]),
+        parts.get(1).unwrap_or(&"/data").to_string(),
+        parts.get(2) == Some(&"ro"),
+    ))
+}
+
+/// The project variables a service receives, then its fixed values (which
+/// may name the former as `$(VAR)`), then the boot's own names it uses.
+fn container_env(s: &Service, input: &LkeInput<'_>) -> Vec<Value> {
+    let uses = |var: &str| {
+        s.environment
+            .iter()
+            .any(|(_, v)| v.contains(&format!("${{{var}}}")))
+            || s.args.iter().any(|a| a.contains(&format!("${{{var}}}")))
+    };
+    // What it receives, and what its args and values name (`$(VAR)` expands
+    // only a variable the container has).
+    let mut env: Vec<Value> = input
+        .env
+        .keys()
+        .filter(|k| s.receives(k) || uses(k))
+        .map(|k| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": k}}}))
+        .collect();
+    for var in crate::blueprint::stack::BOOT_VARS {
+        if uses(var) {
+            env.push(json!({"name": var, "valueFrom": {"configMapKeyRef": {"name": BOOT_VARS, "key": var}}}));
+        }
+    }
+    for (k, v) in &s.environment {
+        env.push(json!({"name": k, "value": k8s_expand(v)}));
+    }
+    if s.gpus {
+        env.push(json!({"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}));
+        env.push(json!({"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"}));
+    }
+    env
+}
+
+fn probes(s: &Service, port: u16) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(h) = &s.health {
+        let get = json!({"path": h.path, "port": port});
+        let timeout = h.timeout_seconds.clamp(1, 30);
+        out.insert(
+            "startupProbe".into(),
+            json!({"httpGet": get, "periodSeconds": 10, "timeoutSeconds": timeout,
+                   "failureThreshold": h.start_timeout_seconds.div_ceil(10).max(1)}),
+        );
+        out.insert(
+            "readinessProbe".into(),
+            json!({"httpGet": get, "periodSeconds": 10, "timeoutSeconds": timeout, "failureThreshold": 3}),
+        );
+        out.insert(
+            "livenessProbe".into(),
+            json!({"httpGet": get, "periodSeconds": 30, "timeoutSeconds": timeout, "failureThreshold": 5}),
+        );
+    }
+    out
+}
+
+/// The workload (and its Service) of one service.
+fn workload(s: &Service, input: &LkeInput<'_>, fronted: bool) -> Result<Vec<Value>> {
+    let name = dns_label(&s.name);
+    let claims: Vec<(String, String, bool)> = s
+        .volumes
+        .iter()
+        .map(|v| claim(v, &s.name))
+        .collect::<Result<_>>()?;
+    let stateful = !claims.is_empty();
+    let replicas = if fronted { input.replicas.max(1) } else { 1 };
+    if stateful && replicas > 1 {
+        bail!(
+            "--replicas {replicas}: service \"{}\" keeps state in volumes ({}) and runs once; only a stateless fronted service scales",
+            s.name,
+            s.volumes.join(", ")
+        );
+    }
+    let mut container = Map::new();
+    container.insert("name".into(), json!(name));
+    container.insert("image".into(), json!(s.image.as_str()));
+    if !s.args.is_empty() {
+        container.insert(
+            "args".into(),
+            json!(s.args.iter().map(|a| k8s_expand(a)).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(port) = s.port {
+        container.insert(
+            "ports".into(),
+            json!([{"name": "http", "containerPort": port}]),
+        );
+        container.extend(probes(s, port));
+    }
+    container.insert("env".into(), json!(container_env(s, input)));
+    let mut mounts: Vec<Value> = claims
+        .iter()
+        .map(|(c, path, ro)| json!({"name": c, "mountPath": path, "readOnly": ro}))
+        .collect();
+    let mut volumes: Vec<Value> = Vec::new();
+    if s.ipc_host {
+        // No host IPC on a shared cluster: shared memory the size it needs instead.
+        mounts.push(json!({"name": "dshm", "mountPath": "/dev/shm"}));
+        volumes.push(json!({"name": "dshm", "emptyDir": {"medium": "Memory"}}));
+    }
+    if !mounts.is_empty() {
+        container.insert("volumeMounts".into(), json!(mounts));
+    }
+    if s.gpus {
+        container.insert("resources".into(), json!({"limits": {"nvidia.com/gpu": 1}}));
+    }
+    container.insert(
+        "securityContext".into(),
+        json!({"allowPrivilegeEscalation": false}),
+    );
+    let mut pod_spec =
+        json!({ "containers": [Value::Object(container)], "enableServiceLinks": false });
+    if !volumes.is_empty() {
+        pod_spec["volumes"] = json!(volumes);
+    }
+    let template = json!({ "metadata": {"labels": labels(input, &s.name)}, "spec": pod_spec });
+    let mut out = Vec::new();
+    if stateful {
+        out.push(json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": meta(input, &name, &s.name),
+            "spec": {
+                "serviceName": name, "replicas": 1,
+                "selector": {"matchLabels": selector(&s.name)},
+                "template": template,
+                "volumeClaimTemplates": claims.iter().map(|(c, _, _)| json!({
+                    "metadata": {"name": c, "labels": labels(input, &s.name)},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": STORAGE_CLASS,
+                             "resources": {"requests": {"storage": format!("{}Gi", input.volume_gb.max(MIN_VOLUME_GB))}}},
+                })).collect::<Vec<_>>(),
+            },
+        }));
+    } else {
+        out.push(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta(input, &name, &s.name),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector(&s.name)},
+                "template": template,
+            },
+        }));
+    }
+    if let Some(port) = s.port {
+        out.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": meta(input, &name, &s.name),
+            "spec": {"type": "ClusterIP", "selector": selector(&s.name),
+                     "ports": [{"name": "http", "port": port, "targetPort": port}]},
+        }));
+    }
+    Ok(out)
+}
+
+/// Every object of the deployment, in apply order: the namespace, the
+/// Secret, the workloads in boot order with their Services, the proxy.
+pub fn render(input: &LkeInput<'_>) -> Result<Vec<Value>> {
+    let stack = input.stack;
+    let mut out = vec![json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": input.namespace, "labels": labels(input, PROXY)},
+    })];
+    out.push(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": meta(input, SECRET, PROXY),
+        "stringData": input.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>(),
+    }));
+    let hostname = input.hostname.unwrap_or("");
+    out.push(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": meta(input, BOOT_VARS, PROXY),
+        "data": {"LINODE_AI_HOSTNAME": hostname,
+                 "LINODE_AI_URL": if hostname.is_empty() { String::new() } else { format!("https://{hostname}") }},
+    }));
+    for s in &stack.services {
+        if s.post_start_script.is_some() {
+            // Its script runs `docker exec` on a VM; on a cluster it would be a Job.
+            bail!(
+                "service \"{}\" has a post-start script, which runs on a VM only; LKE does not run it yet",
+                s.name
+            );
+        }
+        out.extend(workload(s, input, s.name == stack.fronted)?);
+    }
+    if stack.post_start_script.is_some() {
+        bail!("the template's post-start script runs on a VM only; LKE does not run it yet");
+    }
+    out.extend(proxy_objects(input)?);
+    Ok(out)
+}
+
+/// The proxy: its Caddyfile and files, its certificate store, the same
+/// Caddy, and the LoadBalancer Service in front of it.
+fn proxy_objects(input: &LkeInput<'_>) -> Result<Vec<Value>> {
+    let stack = input.stack;
+    let mut data = Map::new();
+    data.insert("Caddyfile".into(), json!(proxy::caddyfile(stack)));
+    data.insert(
+        "boot.json".into(),
+        json!("{\"state\":\"done\",\"step\":\"done\"}\n"),
+    );
+    let mut mounts = vec![
+        json!({"name": "config", "mountPath": "/etc/caddy/Caddyfile", "subPath": "Caddyfile", "readOnly": true}),
+        json!({"name": "config", "mountPath": "/srv/linode-ai/boot.json", "subPath": "boot.json", "readOnly": true}),
+        json!({"name": "data", "mountPath": "/data"}),
+    ];
+    let pages: Vec<&str> = stack
+        .proxy
+        .routes
+        .iter()
+        .filter_map(|r| match &r.target {
+            Target::Page(p) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    if pages.contains(&"chat") {
+        let page = crate::targets::vm::boot::minify(&crate::targets::vm::boot::CHAT_PAGE.replace(
+            "CHAT_API_KEY",
+            stack.proxy.key_env.as_deref().unwrap_or("CHAT_API_KEY"),
+        ));
+        data.insert("chat.html".into(), json!(page));
+        mounts.push(json!({"name": "config", "mountPath": "/srv/www/chat/index.html", "subPath": "chat.html", "readOnly": true}));
+    }
+    let mut env = vec![
+        json!({"name": "LINODE_AI_HOSTNAME", "valueFrom": {"configMapKeyRef": {"name": BOOT_VARS, "key": "LINODE_AI_HOSTNAME"}}}),
+        json!({"name": "LINODE_AI_HTTPS_PORT", "value": "443"}),
+        json!({"name": "LINODE_AI_STATUS_DIR", "value": "/srv/linode-ai"}),
+        json!({"name": "LINODE_AI_WWW_DIR", "value": "/srv/www"}),
+    ];
+    if let Some(ca) = input.acme_ca {
+        env.push(json!({"name": "LINODE_AI_ACME_CA", "value": ca}));
+    }
+    if let Some(key) = &stack.proxy.key_env {
+        env.push(json!({"name": key, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key}}}));
+    }
+    let mut annotations = Map::new();
+    annotations.insert(format!("{CCM}default-protocol"), json!("tcp"));
+    if let Some(id) = input.firewall_id {
+        annotations.insert(format!("{CCM}firewall-id"), json!(id.to_string()));
+    }
+    Ok(vec![
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": meta(input, PROXY_CONFIG, PROXY),
+            "data": data,
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": meta(input, "proxy-data", PROXY),
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": STORAGE_CLASS,
+                     "resources": {"requests": {"storage": format!("{MIN_VOLUME_GB}Gi")}}},
+        }),
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta(input, PROXY, PROXY),
+            "spec": {
+                // One Caddy: its certificate store is a ReadWriteOnce volume.
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": selector(PROXY)},
+                "template": {
+                    "metadata": {"labels": labels(input, PROXY)},
+                    "spec": {
+                        "enableServiceLinks": false,
+                        "containers": [{
+                            "name": PROXY, "image": CADDY_IMAGE,
+                            "ports": [{"name": "http", "containerPort": 80}, {"name": "https", "containerPort": 443}],
+                            "env": env,
+                            "volumeMounts": mounts,
+                            "readinessProbe": {"tcpSocket": {"port": 443}, "periodSeconds": 10},
+                            "securityContext": {"allowPrivilegeEscalation": false},
+                        }],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": PROXY_CONFIG}},
+                            {"name": "data", "persistentVolumeClaim": {"claimName": "proxy-data"}},
+                        ],
+                    },
+                },
+            },
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": PROXY, "namespace": input.namespace, "labels": labels(input, PROXY),
+                         "annotations": annotations},
+            "spec": {"type": "LoadBalancer", "selector": selector(PROXY),
+                     "ports": [{"name": "http", "port": 80, "targetPort": 80},
+                               {"name": "https", "port": 443, "targetPort": 443}]},
+        }),
+    ])
+}
+
+/// One node pool of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodePool {
+    #[serde(rename = "type")]
+    pub linode_type: String,
+    pub count: u32,
+}
+
+/// The cluster a deployment needs, before its price is known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterPlan {
+    pub label: String,
+    pub region: String,
+    /// `None` until the API's newest is read (`GET /lke/versions`).
+    pub k8s_version: Option<String>,
+    pub node_pools: Vec<NodePool>,
+    /// GB of Block Storage the claims ask for (each at least [`MIN_VOLUME_GB`]).
+    pub volume_gb: u32,
+}
+
+/// The pool: the template's plan (a GPU plan when a service needs one), a
+/// node per replica of the fronted service, at least two so a node can be
+/// recycled without taking the app down when it is stateless.
+pub fn cluster_plan(
+    stack: &Stack,
+    label: &str,
+    region: &str,
+    linode_type: &str,
+    k8s_version: Option<&str>,
+    replicas: u32,
+    volume_gb: u32,
+) -> ClusterPlan {
+    let claims: u32 = stack
+        .services
+        .iter()
+        .map(|s| s.volumes.iter().filter(|v| !v.starts_with('/')).count() as u32)
+        .sum::<u32>();
+    ClusterPlan {
+        label: label.to_string(),
+        region: region.to_string(),
+        k8s_version: k8s_version.map(str::to_string),
+        node_pools: vec![NodePool {
+            linode_type: linode_type.to_string(),
+            count: replicas.max(1),
+        }],
+        volume_gb: claims * volume_gb.max(MIN_VOLUME_GB) + MIN_VOLUME_GB,
+    }
+}
+
+/// What the depends-on conditions of a stack say cannot be kept on a
+/// cluster: none (probes gate traffic; the order is Kubernetes' to keep).
+pub fn order_notes(stack: &Stack) -> Vec<String> {
+    let healthy: Vec<&str> = stack
+        .services
+        .iter()
+        .flat_map(|s| &s.depends_on)
+        .filter(|(_, c)| *c == Condition::Healthy)
+        .map(|(d, _)| d.as_str())
+        .collect();
+    if healthy.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "on LKE services start at once; each waits for {} through its readiness probe and restarts until it answers",
+            healthy.join(", ")
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::catalog::Catalog;
+
+    fn objects(template: &str, replicas: u32) -> Result<Vec<Value>> {
+        let t = Catalog::stock().get(template).unwrap().clone();
+        let stack = Stack::from_spec(&t.spec).unwrap();
+        let mut env = EnvVars::default();
+        for k in [
+            "CHAT_API_KEY",
+            "VLLM_API_KEY",
+            "API_KEY",
+            "HF_TOKEN",
+            "OLLAMA_MODEL",
+            "LLM_MODEL",
+        ] {
+            env.insert(k.into(), "v".into());
+        }
+        render(&LkeInput {
+            stack: &stack,
+            namespace: "chat-default",
+            app: "chat",
+            env_name: "default",
+            deployment_id: "0f6c1a52-5d0b-4b63-9d7a-8f9f2b1e2c3d",
+            env: &env,
+            hostname: None,
+            acme_ca: None,
+            firewall_id: Some(5001),
+            replicas,
+            volume_gb: 20,
+        })
+    }
+
+    #[test]
+    fn selectors_match_their_pods_and_services_name_the_routes_upstreams() {
+        let objs = objects("llm-api", 1).unwrap();
+        let kinds: Vec<&str> = objs.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds[0], "Namespace");
+        assert!(kinds.contains(&"Secret") && kinds.contains(&"ConfigMap"));
+        for o in &objs {
+            if let Some(sel) = o["spec"]["selector"]["matchLabels"].as_object() {
+                for (k, v) in sel {
+                    assert_eq!(&o["spec"]["template"]["metadata"]["labels"][k], v, "{o}");
+                }
+            }
+        }
+        // The Caddyfile's upstreams are the Services' names.
+        let vllm = objs
+            .iter()
+            .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "vllm")
+            .unwrap();
+        assert_eq!(vllm["spec"]["ports"][0]["port"], 8000);
+        let dep = objs
+            .iter()
+            .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == "vllm")
+            .unwrap();
+        let c = &dep["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], 1);
+        assert!(c["readinessProbe"]["httpGet"]["path"].is_string());
+        // `${LLM_MODEL}` in args is Kubernetes' `$(LLM_MODEL)`, which
+        // expands only a variable the container has.
+        assert!(c["args"].to_string().contains("$(LLM_MODEL)"), "{c}");
+        assert!(c["env"].to_string().contains("\"LLM_MODEL\""), "{c}");
+        let lb = objs
+            .iter()
+            .find(|o| o["spec"]["type"] == "LoadBalancer")
+            .unwrap();
+        assert_eq!(
+            lb["metadata"]["annotations"]
+                ["service.beta.kubernetes.io/linode-loadbalancer-firewall-id"],
+            "5001"
+        );
+    }
+
+    #[test]
+    fn a_service_with_volumes_does_not_scale() {
+        let e = objects("llm-api", 3).unwrap_err().to_string();
+        assert!(e.contains("keeps state"), "{e}");
+    }
+
+    #[test]
+    fn expansion_and_names() {
+        assert_eq!(k8s_expand("--model ${M} x"), "--model $(M) x");
+        assert_eq!(dns_label("My_App.v2"), "my-app-v2");
+    }
+}
