@@ -675,44 +675,92 @@ fn print_dry_run(
     let routes = crate::blueprint::proxy::describe(&plan.stack);
     let hook_logs: Vec<String> = plan.hook_logs.iter().map(|l| sanitize::line(l)).collect();
     if as_json {
-        let services: Vec<_> = plan
-            .stack
-            .services
-            .iter()
-            .map(|s| json!({"name": s.name, "image": s.image, "port": s.port, "gpus": s.gpus, "depends_on": s.depends_on.iter().map(|(d, _)| d).collect::<Vec<_>>()}))
-            .collect();
-        let mut requests = Vec::new();
-        if let Some(b) = &firewall_request {
-            requests.push(json!({ "method": "POST", "path": "/networking/firewalls", "body": b }));
-        }
-        requests.push(json!({ "method": "POST", "path": "/linode/instances", "body": request }));
-        write!(
+        return write_dry_run_json(
+            plan,
+            &checks,
+            price,
+            &request,
+            firewall_request.as_ref(),
+            &routes,
+            &caddyfile,
+            &hook_logs,
             out,
-            "{}",
-            crate::output::json(&json!({
-                "dry_run": true,
-                "settings": plan.settings,
-                "url": plan.url_hint(),
-                "services": services,
-                "request": { "method": "POST", "path": "/linode/instances", "body": request },
-                "requests": requests,
-                "cache": plan.cache.as_ref().map(|c| json!({"label": c.label, "size_gb": c.size_gb, "monthly_usd": c.monthly_price()})),
-                "firewall": match &plan.firewall { FirewallPlan::Create(b) => json!({"create": b.label}), FirewallPlan::Existing(id) => json!({"existing": id}), FirewallPlan::Disabled => json!("none") },
-                "proxy": { "routes": routes, "caddyfile": caddyfile, "key_env": plan.stack.proxy.key_env },
-                "user_data": plan.user_data_display,
-                "user_data_bytes": plan.user_data.len(),
-                "api_checks": checks,
-                "price": price,
-                "generated": plan.generated,
-                "has_hook": plan.hooks.has_hook(),
-                "hook_load": plan.hooks.load_kind(),
-                "hook_logs": hook_logs,
-                "hook_changes": plan.hook_diff.iter().map(|(s, a, r)| json!({"section": s, "added": a, "removed": r})).collect::<Vec<_>>(),
-                "notes": plan.notes,
-            }))
-        )?;
-        return Ok(());
+        );
     }
+    write_plan_summary(ctx, plan, &checks, price, has_token, &hook_logs, out)?;
+    write_plan_documents(
+        ctx,
+        plan,
+        &request,
+        firewall_request.as_ref(),
+        &routes,
+        &caddyfile,
+        out,
+    )
+}
+
+/// `--dry-run --json`: the plan as one document.
+#[allow(clippy::too_many_arguments)]
+fn write_dry_run_json(
+    plan: &DeployPlan,
+    checks: &str,
+    price: Option<crate::linode::Price>,
+    request: &serde_json::Value,
+    firewall_request: Option<&serde_json::Value>,
+    routes: &[String],
+    caddyfile: &str,
+    hook_logs: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let services: Vec<_> = plan
+        .stack
+        .services
+        .iter()
+        .map(|s| json!({"name": s.name, "image": s.image, "port": s.port, "gpus": s.gpus, "depends_on": s.depends_on.iter().map(|(d, _)| d).collect::<Vec<_>>()}))
+        .collect();
+    let mut requests = Vec::new();
+    if let Some(b) = firewall_request {
+        requests.push(json!({ "method": "POST", "path": "/networking/firewalls", "body": b }));
+    }
+    requests.push(json!({ "method": "POST", "path": "/linode/instances", "body": request }));
+    write!(
+        out,
+        "{}",
+        crate::output::json(&json!({
+            "dry_run": true,
+            "settings": plan.settings,
+            "url": plan.url_hint(),
+            "services": services,
+            "request": { "method": "POST", "path": "/linode/instances", "body": request },
+            "requests": requests,
+            "cache": plan.cache.as_ref().map(|c| json!({"label": c.label, "size_gb": c.size_gb, "monthly_usd": c.monthly_price()})),
+            "firewall": match &plan.firewall { FirewallPlan::Create(b) => json!({"create": b.label}), FirewallPlan::Existing(id) => json!({"existing": id}), FirewallPlan::Disabled => json!("none") },
+            "proxy": { "routes": routes, "caddyfile": caddyfile, "key_env": plan.stack.proxy.key_env },
+            "user_data": plan.user_data_display,
+            "user_data_bytes": plan.user_data.len(),
+            "api_checks": checks,
+            "price": price,
+            "generated": plan.generated,
+            "has_hook": plan.hooks.has_hook(),
+            "hook_load": plan.hooks.load_kind(),
+            "hook_logs": hook_logs,
+            "hook_changes": plan.hook_diff.iter().map(|(s, a, r)| json!({"section": s, "added": a, "removed": r})).collect::<Vec<_>>(),
+            "notes": plan.notes,
+        }))
+    )?;
+    Ok(())
+}
+
+/// The plan's key facts, a line each.
+fn write_plan_summary(
+    ctx: &Ctx,
+    plan: &DeployPlan,
+    checks: &str,
+    price: Option<crate::linode::Price>,
+    has_token: bool,
+    hook_logs: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
     let s = &ctx.style;
     let st = &plan.settings;
     writeln!(
@@ -829,7 +877,7 @@ fn print_dry_run(
     for n in &plan.notes {
         writeln!(out, "Note:        {}", sanitize::line(n))?;
     }
-    for l in &hook_logs {
+    for l in hook_logs {
         writeln!(out, "Hook log:    {l}")?;
     }
     if plan.hooks.has_hook() {
@@ -848,17 +896,31 @@ fn print_dry_run(
             )?;
         }
     }
-    if let Some(b) = &firewall_request {
+    Ok(())
+}
+
+/// The requests, the routes, the proxy's config and the user-data, in full.
+fn write_plan_documents(
+    ctx: &Ctx,
+    plan: &DeployPlan,
+    request: &serde_json::Value,
+    firewall_request: Option<&serde_json::Value>,
+    routes: &[String],
+    caddyfile: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let s = &ctx.style;
+    if let Some(b) = firewall_request {
         writeln!(out)?;
         writeln!(out, "{}", s.bold("Request: POST /networking/firewalls"))?;
         writeln!(out, "{}", serde_json::to_string_pretty(b)?)?;
     }
     writeln!(out)?;
     writeln!(out, "{}", s.bold("Request: POST /linode/instances"))?;
-    writeln!(out, "{}", serde_json::to_string_pretty(&request)?)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(request)?)?;
     writeln!(out)?;
     writeln!(out, "{}", s.bold("Proxy routes"))?;
-    for r in &routes {
+    for r in routes {
         writeln!(out, "  {r}")?;
     }
     writeln!(out)?;
