@@ -174,7 +174,7 @@ pub fn caddyfile(stack: &Stack) -> String {
                 ));
             }
             let fixed = route.rewrite.clone().or_else(|| {
-                (route.read_only && !route.path.contains('*')).then(|| route.path.clone())
+                (route.read_only && !route.path.contains('*')).then(|| route.path.to_string())
             });
             match (&fixed, route.read_only) {
                 (Some(rw), true) => b.push_str(&format!("{indent}rewrite * {rw}?\n")),

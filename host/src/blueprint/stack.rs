@@ -103,6 +103,25 @@ checked_name!(
     ImageRef
 );
 
+checked_name!(
+    /// A route's URL path: `/` then letters, digits and `/ . _ ~ -`, no `..`
+    /// or `//`, optionally ending in `*`.
+    UrlPath
+);
+
+impl UrlPath {
+    /// `field` names where it came from in the error.
+    pub fn parse(p: &str, field: &str, allow_glob: bool) -> Result<UrlPath> {
+        crate::blueprint::template::check_url_path(p, field, allow_glob)?;
+        Ok(UrlPath(p.to_string()))
+    }
+
+    /// `/healthz/<service>`: made of a checked name.
+    pub fn health(service: &ServiceName) -> UrlPath {
+        UrlPath(format!("{HEALTH_PREFIX}{service}"))
+    }
+}
+
 impl ServiceName {
     pub fn parse(name: &str) -> Result<ServiceName> {
         check_service_name(name)?;
@@ -158,7 +177,7 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// `/exact` or `/prefix/*`.
-    pub path: String,
+    pub path: UrlPath,
     pub target: Target,
     pub auth: RouteAuth,
     /// Path sent upstream instead of the request's (health routes).
@@ -576,7 +595,7 @@ impl Stack {
         for s in &services {
             if let (Some(h), Some(port)) = (&s.health, s.port) {
                 routes.push(Route {
-                    path: format!("{HEALTH_PREFIX}{}", s.name),
+                    path: UrlPath::health(&s.name),
                     target: Target::Service {
                         name: s.name.clone(),
                         port,
@@ -594,9 +613,8 @@ impl Stack {
             }
         }
         for p in &public_paths {
-            check_url_path(p, "proxy.public_paths entry", false)?;
             routes.push(Route {
-                path: p.clone(),
+                path: UrlPath::parse(p, "proxy.public_paths entry", false)?,
                 target: Target::Service {
                     name: front_name.clone(),
                     port: front_port,
@@ -613,7 +631,7 @@ impl Stack {
         let default_auth = RouteAuth::Key;
         if !proxy_spec.routes.is_empty() {
             for r in &proxy_spec.routes {
-                check_url_path(&r.path, "proxy.routes path", true)?;
+                let path = UrlPath::parse(&r.path, "proxy.routes path", true)?;
                 let target = match (&r.service, &r.page) {
                     (Some(svc), None) => {
                         let Some(s) = services.iter().find(|s| &s.name == svc) else {
@@ -652,7 +670,7 @@ impl Stack {
                     _ => bail!("route {} needs exactly one of `service` or `page`", r.path),
                 };
                 routes.push(Route {
-                    path: r.path.clone(),
+                    path,
                     target,
                     auth: r.auth,
                     rewrite: None,
@@ -661,9 +679,8 @@ impl Stack {
             }
         } else if !proxy_spec.allowed_paths.is_empty() {
             for p in &proxy_spec.allowed_paths {
-                check_url_path(p, "proxy.allowed_paths entry", true)?;
                 routes.push(Route {
-                    path: p.clone(),
+                    path: UrlPath::parse(p, "proxy.allowed_paths entry", true)?,
                     target: Target::Service {
                         name: front_name.clone(),
                         port: front_port,
@@ -675,7 +692,7 @@ impl Stack {
             }
         } else {
             routes.push(Route {
-                path: "/*".into(),
+                path: UrlPath("/*".into()),
                 target: Target::Service {
                     name: front_name.clone(),
                     port: front_port,
@@ -771,7 +788,7 @@ impl Stack {
                 let h = s.health.as_ref()?;
                 Some(Probe {
                     service: s.name.to_string(),
-                    path: format!("{HEALTH_PREFIX}{}", s.name),
+                    path: UrlPath::health(&s.name).to_string(),
                     success_codes: h.success_codes.clone(),
                     timeout_seconds: h.timeout_seconds,
                 })
