@@ -14,6 +14,7 @@ tests/build-guests.sh
 cargo build --workspace --locked --bins
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
+tests/lke/validate_manifests.py "$PWD/target/debug/linode-ai"
 # The Kubernetes API stand-in the LKE target will be tested against (issue 18).
 /usr/bin/python3 tests/kube-sim/test_kube_sim.py
 tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
