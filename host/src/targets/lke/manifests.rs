@@ -102,7 +102,7 @@ fn claim(v: &str, service: &str) -> Result<(String, String, bool)> {
 
 /// The project variables a service receives, then its fixed values (which
 /// may name the former as `$(VAR)`), then the boot's own names it uses.
-fn container_env(s: &Service, input: &LkeInput<'_>) -> Vec<Value> {
+fn container_env(s: &Service, input: &LkeInput<'_>) -> Result<Vec<Value>> {
     let uses = |var: &str| {
         s.environment
             .iter()
@@ -123,13 +123,25 @@ fn container_env(s: &Service, input: &LkeInput<'_>) -> Vec<Value> {
         }
     }
     for (k, v) in &s.environment {
+        let from_secret = env.iter().any(|e| e["name"] == json!(k));
+        if from_secret {
+            // `NAME: ${NAME}` passes the project's value on: the Secret's
+            // entry is that (a second `NAME` would be refused by the API).
+            if *v == format!("${{{k}}}") {
+                continue;
+            }
+            bail!(
+                "service \"{}\" sets {k} from other values, and also receives the project's {k}; LKE cannot give a container both yet",
+                s.name
+            );
+        }
         env.push(json!({"name": k, "value": k8s_expand(v)}));
     }
     if s.gpus {
         env.push(json!({"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}));
         env.push(json!({"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"}));
     }
-    env
+    Ok(env)
 }
 
 fn probes(s: &Service, port: u16) -> Map<String, Value> {
@@ -187,7 +199,7 @@ fn workload(s: &Service, input: &LkeInput<'_>, fronted: bool) -> Result<Vec<Valu
         );
         container.extend(probes(s, port));
     }
-    container.insert("env".into(), json!(container_env(s, input)));
+    container.insert("env".into(), json!(container_env(s, input)?));
     let mut mounts: Vec<Value> = claims
         .iter()
         .map(|(c, path, ro)| json!({"name": c, "mountPath": path, "readOnly": ro}))
@@ -531,6 +543,57 @@ mod tests {
                 ["service.beta.kubernetes.io/linode-loadbalancer-firewall-id"],
             "5001"
         );
+    }
+
+    #[test]
+    fn a_value_passed_on_from_the_project_is_one_env_entry() {
+        // rag's webui sets QDRANT_API_KEY: ${QDRANT_API_KEY}; a second entry
+        // of the same name is refused by server-side apply (found by tests/lke).
+        let t = Catalog::stock().get("rag").unwrap().clone();
+        let mut stack = Stack::from_spec(&t.spec).unwrap();
+        stack.post_start_script = None;
+        for s in &mut stack.services {
+            s.post_start_script = None;
+        }
+        let mut env = EnvVars::default();
+        for k in [
+            "QDRANT_API_KEY",
+            "EMBEDDINGS_API_KEY",
+            "WEBUI_SECRET_KEY",
+            "OLLAMA_MODEL",
+        ] {
+            env.insert(k.into(), "v".into());
+        }
+        let objs = render(&LkeInput {
+            stack: &stack,
+            namespace: "rag-default",
+            app: "rag",
+            env_name: "default",
+            deployment_id: "0f6c1a52-5d0b-4b63-9d7a-8f9f2b1e2c3d",
+            env: &env,
+            hostname: None,
+            acme_ca: None,
+            firewall_id: None,
+            replicas: 1,
+            volume_gb: 10,
+        })
+        .unwrap();
+        for o in &objs {
+            for c in o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let names: Vec<&str> = c["env"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["name"].as_str().unwrap())
+                    .collect();
+                let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+                assert_eq!(unique.len(), names.len(), "{}: {names:?}", c["name"]);
+            }
+        }
     }
 
     #[test]
