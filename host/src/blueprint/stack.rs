@@ -122,6 +122,22 @@ impl UrlPath {
     }
 }
 
+checked_name!(
+    /// An environment variable's name (letters, digits and `_`, not starting
+    /// with a digit): what the proxy's key is read from.
+    EnvName
+);
+
+impl EnvName {
+    /// `field` names where it came from in the error.
+    pub fn parse(name: &str, field: &str) -> Result<EnvName> {
+        if !is_env_name(name) {
+            bail!("{field} {} is not a variable name", quote(name));
+        }
+        Ok(EnvName(name.to_string()))
+    }
+}
+
 impl ServiceName {
     pub fn parse(name: &str) -> Result<ServiceName> {
         check_service_name(name)?;
@@ -189,7 +205,7 @@ pub struct Route {
 /// What the proxy does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proxy {
-    pub key_env: Option<String>,
+    pub key_env: Option<EnvName>,
     /// In match order; anything else gets 404.
     pub routes: Vec<Route>,
     pub depends_on: Vec<(String, Condition)>,
@@ -580,9 +596,7 @@ impl Stack {
         }
 
         if let Some(k) = &proxy_spec.key_env {
-            if !is_env_name(k) {
-                bail!("field `proxy.key_env` {} is not a variable name", quote(k));
-            }
+            EnvName::parse(k, "field `proxy.key_env`")?;
             if !declared.contains(k.as_str()) && k != DEFAULT_KEY_ENV {
                 bail!(
                     "field `proxy.key_env` names {k}, which the template does not declare under env (declare it, e.g. with `generate: key`)"
@@ -717,8 +731,10 @@ impl Stack {
         });
         let key_env = proxy_spec
             .key_env
-            .clone()
-            .or_else(|| implicit_key.as_ref().map(|k| k.name().to_string()));
+            .as_deref()
+            .or_else(|| implicit_key.as_ref().map(|k| k.name()))
+            .map(|k| EnvName::parse(k, "field `proxy.key_env`"))
+            .transpose()?;
         let mut paths = BTreeSet::new();
         for r in &routes {
             if r.path.starts_with(HEALTH_PREFIX) && r.rewrite.is_none() {

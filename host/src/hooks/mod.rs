@@ -116,7 +116,7 @@ impl DeployContext {
             internal_port: fronted.port.unwrap_or(0),
             external_port: place.external_port,
             hostname: place.hostname,
-            key_env: stack.proxy.key_env.clone(),
+            key_env: stack.proxy.key_env.as_ref().map(|k| k.to_string()),
             services: Self::services_of(stack),
             now: place.now,
             env_vars,

@@ -100,7 +100,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         }),
         probes: plan.probes.clone(),
         domain: s.domain.clone(),
-        key_env: plan.stack.proxy.key_env.clone(),
+        key_env: plan.stack.proxy.key_env.as_ref().map(|k| k.to_string()),
         ssh_identity: plan.ssh_identity.clone(),
         dns_records: Vec::new(),
         cache_volume: plan.cache.as_ref().map(|c| VolumeRecord {

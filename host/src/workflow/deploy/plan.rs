@@ -269,10 +269,10 @@ pub fn load_env(
             vars.insert(name.to_string(), default.to_string());
         }
     }
-    if let Some(key) = &stack.proxy.key_env {
+    if let Some(key) = stack.proxy.key_env.as_deref() {
         match vars.get(key) {
             Some(v) if !v.is_empty() => {
-                if !generated.contains(key) {
+                if !generated.iter().any(|g| g == key) {
                     crate::blueprint::secrets::check_key(key, v)
                         .with_context(|| format!("in {}", path.display()))?;
                 }
