@@ -222,6 +222,15 @@ fn workload(s: &Service, input: &LkeInput<'_>, fronted: bool) -> Result<Vec<Valu
     );
     let mut pod_spec =
         json!({ "containers": [Value::Object(container)], "enableServiceLinks": false });
+    if replicas > 1 {
+        // A node each when there are enough (a node's loss takes one replica).
+        pod_spec["topologySpreadConstraints"] = json!([{
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(&s.name)},
+        }]);
+    }
     if !volumes.is_empty() {
         pod_spec["volumes"] = json!(volumes);
     }
