@@ -408,11 +408,11 @@ fn full_lifecycle_firewall_https_status_destroy() {
     for want in [
         "Deployed chat-agent (env: default)".to_string(),
         "Status:    provisioning".to_string(),
-        format!("URL:       https://localhost:{port}"),
-        format!("Chat:      https://localhost:{port}/"),
+        format!("URL:       https://{SERVED_NAME}:{port}"),
+        format!("Chat:      https://{SERVED_NAME}:{port}/"),
         format!("(open: 80/tcp, {port}/tcp, 22/tcp from 1 network)"),
         format!(
-            "curl -H \"Authorization: Bearer $CHAT_API_KEY\" https://localhost:{port}/api/tags"
+            "curl -H \"Authorization: Bearer $CHAT_API_KEY\" https://{SERVED_NAME}:{port}/api/tags"
         ),
     ] {
         assert!(
@@ -532,7 +532,7 @@ fn full_lifecycle_firewall_https_status_destroy() {
         0o600
     );
     let rec = &env.records()[0];
-    assert_eq!(rec["hostname"], "localhost");
+    assert_eq!(rec["hostname"], SERVED_NAME);
     assert_eq!(rec["firewall"]["kind"], "created");
     assert_eq!(rec["firewall"]["id"], fw_id);
     assert_eq!(rec["key_env"], "CHAT_API_KEY");
@@ -625,7 +625,7 @@ fn status_waits_for_a_certificate_instead_of_calling_it_degraded() {
     let env = Env::new();
     // A certificate from a CA the probes do not trust: no valid certificate yet.
     let other = TestCa::new();
-    let app = AppServer::https(&other, &["localhost"]);
+    let app = AppServer::https(&other, &["localhost", SERVED_NAME]);
     let dir = env.project("embeddings");
     env.run(&["deploy", "--port", &app.port.to_string()], Some(&dir))
         .ok();

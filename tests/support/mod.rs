@@ -117,6 +117,11 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The name a Linode at the stand-in's address (127.0.0.1) serves: derived
+/// from the IPv4, as its boot derives it (the stand-in's rDNS, `localhost`,
+/// stands for a custom rDNS name, which is not used).
+pub const SERVED_NAME: &str = "127-0-0-1.ip.linodeusercontent.com";
+
 impl Env {
     pub fn new() -> Env {
         Env::with(SimConfig {
@@ -182,9 +187,11 @@ impl Env {
         dir
     }
 
-    /// An HTTPS stand-in for a deployed proxy, trusted by the probes.
+    /// An HTTPS stand-in for a deployed proxy, trusted by the probes, with a
+    /// certificate for the name a deployment on the stand-in's 127.0.0.1
+    /// serves.
     pub fn https_app(&self) -> AppServer {
-        AppServer::https(&self.ca, &["localhost"])
+        AppServer::https(&self.ca, &["localhost", SERVED_NAME])
     }
 
     pub fn cmd(&self, args: &[&str], cwd: Option<&Path>) -> Command {

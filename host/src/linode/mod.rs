@@ -559,23 +559,6 @@ impl LinodeClient {
         .await
     }
 
-    pub async fn instance_ips(&self, id: u64) -> Result<InstanceIps, ApiError> {
-        self.request::<_, ()>(
-            Method::GET,
-            &format!("/linode/instances/{id}/ips"),
-            None,
-            None,
-            true,
-        )
-        .await
-    }
-
-    /// Every IP address of the account with its Linode and rDNS name
-    /// (`GET /networking/ips`, all pages): one list instead of `/ips` per Linode.
-    pub async fn list_ips(&self) -> Result<Vec<IpAddress>, ApiError> {
-        self.list_all("/networking/ips", None, true).await
-    }
-
     /// Every instance matching `filter` (`X-Filter`), all pages of 500.
     pub async fn list_instances(
         &self,

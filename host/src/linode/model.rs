@@ -130,39 +130,6 @@ pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|n| n.and_utc())
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct InstanceIps {
-    #[serde(default)]
-    pub ipv4: Option<Ipv4Groups>,
-}
-
-impl InstanceIps {
-    /// The reverse-DNS names of the public IPv4 addresses, by address.
-    pub fn public_rdns(self) -> impl Iterator<Item = (String, String)> {
-        self.ipv4
-            .map(|g| g.public)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|a| Some((a.address, a.rdns?)))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct Ipv4Groups {
-    #[serde(default, deserialize_with = "nullable_list")]
-    pub public: Vec<IpAddress>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct IpAddress {
-    pub address: String,
-    #[serde(default)]
-    pub rdns: Option<String>,
-    /// The Linode it belongs to (in `GET /networking/ips`).
-    #[serde(default)]
-    pub linode_id: Option<u64>,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Region {
     pub id: String,

@@ -371,7 +371,7 @@ pub fn record_from_instance(i: &Instance, catalog: &Catalog) -> Deployment {
     r.hostname = r
         .ipv4
         .as_deref()
-        .map(|ip| crate::naming::hostname_for(ip, None, None));
+        .map(|ip| crate::naming::hostname_for(ip, None));
     r.url = r.hostname.as_deref().map(|h| app_url(h, 443));
     r.linode_type = i.linode_type.clone();
     r.label = i.label.clone();

@@ -1,8 +1,6 @@
 //! `adopt` as data: the deployments the account holds (by their tags) but
-//! this machine's registry does not, recorded with their real rDNS names and
+//! this machine's registry does not, recorded with the names they serve and
 //! the firewalls made for them.
-
-use std::collections::HashMap;
 
 use anyhow::Result;
 
@@ -22,34 +20,6 @@ pub struct Adopted {
     pub records: Vec<Deployment>,
     /// Instances skipped because their tags could not be read (see [`account::skipped_note`]).
     pub skipped_note: Option<String>,
-}
-
-/// The rDNS names of the instances' addresses, keyed by (Linode, address):
-/// from the account's one list of addresses, else (that list refused) from
-/// each Linode's `/ips`, a few at a time.
-async fn rdns_names(
-    client: &LinodeClient,
-    untracked: &[(Deployment, u64)],
-) -> HashMap<(u64, String), String> {
-    if let Ok(ips) = client.list_ips().await {
-        return ips
-            .into_iter()
-            .filter_map(|a| Some(((a.linode_id?, a.address), a.rdns?)))
-            .collect();
-    }
-    use futures_util::StreamExt;
-    futures_util::stream::iter(untracked.iter().map(|(_, id)| *id))
-        .map(|id| async move { (id, client.instance_ips(id).await) })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .flat_map(|(id, ips)| {
-            ips.into_iter()
-                .flat_map(|i| i.public_rdns())
-                .map(move |(address, rdns)| ((id, address), rdns))
-        })
-        .collect()
 }
 
 /// Records every untracked deployment `q` matches (none: an empty list).
@@ -73,17 +43,12 @@ pub async fn adopt(
             _ => None,
         })
         .collect();
-    let rdns = if untracked.is_empty() {
-        HashMap::new()
-    } else {
-        rdns_names(client, &untracked).await
-    };
     let mut adopted = Vec::new();
-    for (mut record, linode) in untracked {
-        // The real rDNS name, and the firewall made for it.
+    for (mut record, _linode) in untracked {
+        // The name it serves (derived from its IPv4, as its boot did), and
+        // the firewall made for it.
         if let Some(ip) = &record.ipv4 {
-            let name = rdns.get(&(linode, ip.clone())).map(String::as_str);
-            let host = crate::naming::hostname_for(ip, name, None);
+            let host = crate::naming::hostname_for(ip, None);
             record.url = Some(crate::health::app_url(&host, record.health.port));
             record.hostname = Some(host);
         }

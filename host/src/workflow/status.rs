@@ -321,7 +321,7 @@ async fn check_instance(
     }
     if d.hostname.is_none() {
         if let Some(ip) = &d.ipv4 {
-            let host = crate::naming::hostname_for(ip, None, d.domain.as_deref());
+            let host = crate::naming::hostname_for(ip, d.domain.as_deref());
             d.url = Some(health::app_url(&host, d.health.port));
             d.hostname = Some(host);
         }
@@ -595,7 +595,7 @@ pub async fn status(
             d.hostname = d
                 .ipv4
                 .as_deref()
-                .map(|ip| crate::naming::hostname_for(ip, None, d.domain.as_deref()));
+                .map(|ip| crate::naming::hostname_for(ip, d.domain.as_deref()));
         }
     }
     let prober = Prober::new(pinned.iter(), q.probe_ca)?;

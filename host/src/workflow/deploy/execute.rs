@@ -297,15 +297,8 @@ pub async fn execute(
         .await;
     }
     let ipv4 = instance.public_ipv4().map(str::to_string);
-    let rdns = match client.instance_ips(instance.id).await {
-        Ok(ips) => ips
-            .public_rdns()
-            .find(|(a, _)| Some(a) == ipv4.as_ref())
-            .map(|(_, rdns)| rdns),
-        Err(_) => None,
-    };
     if let Some(ip) = &ipv4 {
-        let host = hostname_for(ip, rdns.as_deref(), plan.settings.domain.as_deref());
+        let host = hostname_for(ip, plan.settings.domain.as_deref());
         record.url = Some(app_url(&host, plan.settings.https_port));
         record.hostname = Some(host);
     }
