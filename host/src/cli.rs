@@ -269,8 +269,9 @@ pub struct DeployArgs {
     /// HTTPS port the proxy listens on (default 443; port 80 always serves the certificate check)
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// Serve your own DNS name instead of the name derived from the IPv4 (a-b-c-d.ip.linodeusercontent.com) (its A record is made when the name is in
-    /// your Linode DNS Manager; otherwise point it at the instance yourself)
+    /// Serve your own DNS name instead of a-b-c-d.ip.linodeusercontent.com (its A
+    /// record is made when the name is in your Linode DNS Manager; otherwise
+    /// point it at the instance yourself)
     #[arg(long, value_name = "NAME", value_parser = non_empty)]
     pub domain: Option<String>,
     /// ACME directory the certificate is ordered from (default Let's Encrypt; its staging
