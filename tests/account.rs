@@ -932,8 +932,6 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
     // Their ids are in a tag on the instance and the firewall (what another machine reads),
     // set with bodies the official spec accepts.
     let tag = |r: &serde_json::Value| format!("build_ai_dns={zone}.{}", r["id"]);
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
     let puts: Vec<_> = env
         .sim
         .requests()
@@ -948,11 +946,7 @@ fn a_domain_in_the_accounts_dns_gets_its_record_and_loses_it_on_destroy() {
             "PUT /networking/firewalls/{firewallId}"
         };
         let body = p.body.clone().unwrap();
-        let errors: Vec<String> = jsonschema::validator_for(&spec["requests"][name])
-            .unwrap()
-            .iter_errors(&body)
-            .map(|e| e.to_string())
-            .collect();
+        let errors = spec_errors(name, &body);
         assert!(errors.is_empty(), "{name}: {errors:?}");
         let tags: Vec<String> = serde_json::from_value(body["tags"].clone()).unwrap();
         assert!(
@@ -1143,19 +1137,13 @@ fn a_cache_volume_is_made_priced_and_removed_with_its_deployment() {
         env.sim.instances()[0]["tags"],
         "the deployment's tags"
     );
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
     let post = env
         .sim
         .requests()
         .into_iter()
         .find(|r| r.method == "POST" && r.path.ends_with("/volumes"))
         .unwrap();
-    let errors: Vec<String> = jsonschema::validator_for(&spec["requests"]["POST /volumes"])
-        .unwrap()
-        .iter_errors(post.body.as_ref().unwrap())
-        .map(|e| e.to_string())
-        .collect();
+    let errors = spec_errors("POST /volumes", post.body.as_ref().unwrap());
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(env.records()[0]["cache_volume"]["id"], v["id"]);
     // The user-data mounts that volume.
@@ -1373,14 +1361,10 @@ fn park_keeps_the_volume_and_resume_comes_back_on_it() {
         .into_iter()
         .find(|r| r.method == "POST" && r.path.ends_with("/attach"))
         .unwrap();
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
-    let errors: Vec<String> =
-        jsonschema::validator_for(&spec["requests"]["POST /volumes/{volumeId}/attach"])
-            .unwrap()
-            .iter_errors(attach.body.as_ref().unwrap())
-            .map(|e| e.to_string())
-            .collect();
+    let errors = spec_errors(
+        "POST /volumes/{volumeId}/attach",
+        attach.body.as_ref().unwrap(),
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let rec = env
         .records()
@@ -1515,8 +1499,6 @@ fn a_gpu_base_image_is_built_used_and_cleaned_up() {
         .unwrap()
         .contains(&serde_json::json!("build_ai_gpu_base=580-server")));
     // Every body the build sent, checked against the official spec.
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("data/linode-openapi-subset.json")).unwrap();
     for r in requests.iter().filter(|r| r.body.is_some()) {
         let name = match (r.method.as_str(), r.path.trim_start_matches("/v4")) {
             ("POST", "/images") => "POST /images",
@@ -1525,11 +1507,7 @@ fn a_gpu_base_image_is_built_used_and_cleaned_up() {
             ("PUT", p) if p.starts_with("/linode/instances/") => "PUT /linode/instances/{linodeId}",
             (m, p) => panic!("unexpected body for {m} {p}"),
         };
-        let errors: Vec<String> = jsonschema::validator_for(&spec["requests"][name])
-            .unwrap()
-            .iter_errors(r.body.as_ref().unwrap())
-            .map(|e| e.to_string())
-            .collect();
+        let errors = spec_errors(name, r.body.as_ref().unwrap());
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
     assert!(env.sim.instances().is_empty() && env.sim.firewalls().is_empty());

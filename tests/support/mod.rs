@@ -117,6 +117,22 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// What the official Linode spec (the subset in tests/data) finds wrong with
+/// a request body; `name` is `POST /volumes`, `PUT /linode/instances/{linodeId}`...
+pub fn spec_errors(name: &str, body: &serde_json::Value) -> Vec<String> {
+    static SPEC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| {
+        serde_json::from_str(include_str!("../data/linode-openapi-subset.json")).unwrap()
+    });
+    let schema = &spec["requests"][name];
+    assert!(schema.is_object(), "{name} is in the subset");
+    jsonschema::validator_for(schema)
+        .unwrap()
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
+
 /// The name a Linode at the stand-in's address (127.0.0.1) serves: derived
 /// from the IPv4, as its boot derives it (the stand-in's rDNS, `localhost`,
 /// stands for a custom rDNS name, which is not used).
