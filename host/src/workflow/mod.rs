@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod dns;
 pub mod image;
 pub mod park;
+pub mod project;
 pub mod scaffold;
 pub mod status;
 pub mod template_store;
