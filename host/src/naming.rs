@@ -278,7 +278,7 @@ pub fn parse_ttl(s: &str) -> Result<Option<chrono::Duration>, String> {
     if !num.is_empty() {
         return Err(bad());
     }
-    if minutes < TTL_MIN_MINUTES || minutes > TTL_MAX_DAYS * 24 * 60 {
+    if !(TTL_MIN_MINUTES..=TTL_MAX_DAYS * 24 * 60).contains(&minutes) {
         return Err(format!(
             "{} is outside {TTL_MIN_MINUTES}m-{TTL_MAX_DAYS}d",
             crate::sanitize::quote(s)

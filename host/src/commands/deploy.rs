@@ -482,7 +482,7 @@ fn print_summary(
             &url
         }
     )?;
-    if let Some(chat) = page_url(&plan, &url) {
+    if let Some(chat) = page_url(plan, url) {
         writeln!(
             out,
             "Chat:      {chat}  (open it in a browser; it asks for the key once)"

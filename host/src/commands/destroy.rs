@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
     registry.load()?;
     let client = ctx.authed_client()?;
     let rt = runtime()?;
-    let Some(targets) = choose(ctx, &client, &rt, &args.pick, args.keep_volume, out)? else {
+    let Some(targets) = choose(ctx, &client, rt, &args.pick, args.keep_volume, out)? else {
         return Ok(());
     };
     let words = Words {

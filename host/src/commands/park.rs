@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, args: &ParkArgs, out: &mut dyn Write) -> Result<()> {
     registry.load()?;
     let client = ctx.authed_client()?;
     let rt = runtime()?;
-    let Some(targets) = choose(ctx, &client, &rt, &args.pick, false, out)? else {
+    let Some(targets) = choose(ctx, &client, rt, &args.pick, false, out)? else {
         return Ok(());
     };
     // Firewalls left without a deployment are destroy's business.

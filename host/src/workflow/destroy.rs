@@ -98,7 +98,7 @@ fn names_firewall(f: &Firewall, id: &str) -> bool {
     DeploymentTags::parse(&f.tags)
         .id
         .as_deref()
-        .is_some_and(|d| crate::naming::id_matches(&d, id))
+        .is_some_and(|d| crate::naming::id_matches(d, id))
         || f.label.as_deref() == Some(id)
         || id.parse::<u64>() == Ok(f.id)
 }
