@@ -230,6 +230,11 @@ fn bad_settings_fail_before_any_create_call() {
     let cases: &[(&[&str], &str)] = &[
         (&["--region", "us-chi"], "does not exist"),
         (&["--region", "ap-west"], "no Metadata service"),
+        (&["--replicas", "2"], "--replicas is for --target lke"),
+        (
+            &["--target", "lke"],
+            "deploying to LKE is not in this version yet",
+        ),
         (
             &["--linode-type", "g6-nanode-1"],
             "needs 4096 MB of memory, but g6-nanode-1 has 1024 MB",

@@ -305,6 +305,9 @@ fn run_with(
     let client = ctx.client(&config)?;
     let rt = runtime()?;
 
+    if args.target == crate::cli::TargetKind::Vm && args.replicas > 1 {
+        bail!("--replicas is for --target lke (Kubernetes does the replicas); one Linode runs one copy of the app");
+    }
     if args.target == crate::cli::TargetKind::Lke {
         if !args.dry_run {
             bail!("deploying to LKE is not in this version yet: 'deploy --target lke --dry-run' shows the cluster, its price and the Kubernetes objects ('--json' gives them, for kubectl apply)");
