@@ -134,7 +134,7 @@ fn print_plan(
         out,
         "  Image:     {} (cloud-init; at most {} GB, $0.10/GB-month: about $0.40/month)",
         plan.image_label,
-        image::MAX_MB / 1024
+        crate::linode::IMAGE_MAX_MB / 1024
     )?;
     writeln!(
         out,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::blueprint::catalog::Catalog;
 use crate::linode::{
     CreateFirewall, CreateImage, CreateInstance, FirewallRules, Image, Instance, LinodeClient,
-    Metadata, IMAGE_MAX_MB,
+    Metadata,
 };
 use crate::naming;
 use crate::state::InstanceState;
@@ -485,9 +485,6 @@ pub fn describe(image: &Image) -> String {
             .unwrap_or_default()
     )
 }
-
-/// The cap, for the plan.
-pub const MAX_MB: u64 = IMAGE_MAX_MB;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::blueprint::proxy::{self, CADDY_IMAGE};
-use crate::blueprint::stack::{pieces, Piece, Service, Stack, Target, PROXY};
+use crate::blueprint::stack::{pieces, references, Piece, Service, Stack, Target, PROXY};
 use crate::blueprint::template::{Condition, EnvVars};
 
 /// The Secret holding the project's variables.
@@ -103,12 +103,16 @@ fn claim(v: &str, service: &str) -> Result<(String, String, bool)> {
 /// The project variables a service receives, then its fixed values (which
 /// may name the former as `$(VAR)`), then the boot's own names it uses.
 fn container_env(s: &Service, input: &LkeInput<'_>) -> Result<Vec<Value>> {
-    let uses = |var: &str| {
-        s.environment
-            .iter()
-            .any(|(_, v)| v.contains(&format!("${{{var}}}")))
-            || s.args.iter().any(|a| a.contains(&format!("${{{var}}}")))
-    };
+    // The names its args and fixed values reference, read once with the
+    // stack's one `${NAME}` reader (the stack checked them already).
+    let named: std::collections::BTreeSet<String> = s
+        .environment
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .chain(s.args.iter().map(String::as_str))
+        .flat_map(|v| references(v).unwrap_or_default())
+        .collect();
+    let uses = |var: &str| named.contains(var);
     // What it receives, and what its args and values name (`$(VAR)` expands
     // only a variable the container has).
     let mut env: Vec<Value> = input
@@ -127,7 +131,7 @@ fn container_env(s: &Service, input: &LkeInput<'_>) -> Result<Vec<Value>> {
         if from_secret {
             // `NAME: ${NAME}` passes the project's value on: the Secret's
             // entry is that (a second `NAME` would be refused by the API).
-            if *v == format!("${{{k}}}") {
+            if matches!(pieces(v).as_deref(), Ok([Piece::Var(name)]) if name == k) {
                 continue;
             }
             bail!(

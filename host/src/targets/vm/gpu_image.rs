@@ -58,7 +58,20 @@ mod tests {
         let doc = render("580-server");
         let script = doc.file(BUILD_SCRIPT).unwrap().decoded().unwrap();
         let lib = doc.file(BOOT_LIB).unwrap().decoded().unwrap();
-        assert!(!script.contains('@') || !script.contains("@LIB@"));
+        // Every placeholder filled: no `@NAME@` left anywhere.
+        let placeholder = |doc: &str| {
+            doc.match_indices('@').any(|(i, _)| {
+                let rest = &doc[i + 1..];
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                !word.is_empty() && rest[word.len()..].starts_with('@')
+            })
+        };
+        assert!(placeholder("x @LIB@ y"), "the check finds one");
+        assert!(!placeholder(&script), "{script}");
+        assert!(!placeholder(&lib), "{lib}");
         let order = [
             "apt_get install docker.io",
             "setup_gpu",
