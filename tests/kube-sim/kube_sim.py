@@ -40,7 +40,8 @@ Discovery: GET /version (v1.33-shaped), /api, /api/v1, /apis, /apis/apps,
 Resources (name, singularName, namespaced, kind, verbs, shortNames,
 categories as the real server lists them): namespaces, configmaps, secrets,
 services, persistentvolumeclaims, pods (+pods/log), nodes; apps/v1
-deployments, statefulsets, replicasets; storage.k8s.io/v1 storageclasses.
+daemonsets, deployments, statefulsets, replicasets; storage.k8s.io/v1
+storageclasses.
 Unknown paths: 404 Status "the server could not find the requested resource".
 
 Server-side apply: PATCH .../{resource}/{name} (namespaces are cluster-scoped:
@@ -77,7 +78,14 @@ this order (the real apiserver's order, as far as it is known here):
     namespaces, DNS-1035 label for services), labels and annotation keys,
     Deployment/StatefulSet selector required and matching the template
     labels, selector immutable, restartPolicy Always, StatefulSet spec
-    updates limited to replicas/template/updateStrategy/..., containers
+    updates limited to replicas/template/updateStrategy/..., DaemonSets as
+    ValidateDaemonSetSpec (selector matching the template labels -- a
+    missing one is only that error, there is no "Required value" --, not
+    empty, immutable; restartPolicy Always; no activeDeadlineSeconds;
+    updateStrategy RollingUpdate|OnDelete; exactly one of maxUnavailable /
+    maxSurge non-zero, so maxSurge 1 needs maxUnavailable 0 since the
+    default is 1; on an update each spec error is listed twice in
+    details.causes, as the registry validates the spec twice), containers
     (name DNS-1123 label, unique, image required, ports 1-65535, port
     names IANA, env var names, volumeMounts naming a volume, requests <=
     limits, nvidia.com/gpu integer and request == limit, limit required),
@@ -90,29 +98,40 @@ this order (the real apiserver's order, as far as it is known here):
   headers are sent).  Creates answer 201, updates 200, with the object as
   JSON; metadata gets uid, resourceVersion (one increasing counter),
   creationTimestamp,
-  generation (Deployments/StatefulSets: bumped when spec changes, and for
-  Deployments when annotations change) and managedFields (the applier's
-  Apply entry, controllers' Update entries for status).  An apply that
-  changes nothing does not bump resourceVersion.  Defaults are filled the
-  way the real server fills them (strategy, revisionHistoryLimit,
-  progressDeadlineSeconds, imagePullPolicy, terminationMessagePath,
+  generation (Deployments/StatefulSets/DaemonSets: bumped when spec
+  changes, and for Deployments when annotations change; DaemonSets also
+  carry the deprecated.daemonset.template.generation annotation, 1 at
+  creation and bumped when the template changes) and managedFields (the
+  applier's Apply entry, controllers' Update entries for status).  An
+  apply that changes nothing does not bump resourceVersion.  Defaults are
+  filled the way the real server fills them (strategy, revisionHistoryLimit,
+  progressDeadlineSeconds, DaemonSet updateStrategy RollingUpdate with
+  maxUnavailable 1 / maxSurge 0, imagePullPolicy, terminationMessagePath,
   protocol TCP, targetPort, sessionAffinity, ipFamilies, volumeMode, the
   default StorageClass linode-block-storage-retain, Secret type Opaque and
   stringData folded into data, namespace label kubernetes.io/metadata.name).
 
 Reads: GET one object (404 NotFound Status, details {name, group, kind:
 <resource plural>} as the real one), GET lists per namespace and across
-namespaces (/api/v1/pods, /apis/apps/v1/deployments) with labelSelector
+namespaces (/api/v1/pods, /apis/apps/v1/deployments, /apis/apps/v1/daemonsets)
+with labelSelector
 (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name,
 metadata.namespace; pods also status.phase, spec.nodeName), limit/continue.
 Lists are {kind: XList, apiVersion, metadata: {resourceVersion[, continue,
 remainingItemCount]}, items} and, like the real server, the items carry no
 kind/apiVersion.  Status integers that are zero are omitted where the Go
-type says omitempty (a Deployment with no ready pod has no readyReplicas).
+type says omitempty (a Deployment with no ready pod has no readyReplicas;
+a DaemonSet always has currentNumberScheduled, numberMisscheduled,
+desiredNumberScheduled and numberReady, and updatedNumberScheduled,
+numberAvailable, numberUnavailable only when non-zero).  GET
+/api/v1/nodes shows each node's labels (instance type, LKE pool id),
+spec.taints, status.capacity and status.allocatable, so a client can see
+whether any node advertises nvidia.com/gpu.
 
 Delete: DELETE one object with optional DeleteOptions body (propagationPolicy
 Orphan, gracePeriodSeconds 0 for pods, preconditions, dryRun).  ConfigMaps,
-Secrets, Deployments, StatefulSets answer Status Success with details;
+Secrets, Deployments, StatefulSets, DaemonSets answer Status Success with
+details;
 pods, services, PVCs and namespaces answer the object (ReturnDeletedObject),
 with deletionTimestamp where they linger: pods terminate for delete_ms,
 PVCs keep kubernetes.io/pvc-protection while a pod mounts them,
@@ -161,6 +180,24 @@ Simulation (a controller loop every tick_ms, default 25)
   replicas, readyReplicas, currentReplicas, updatedReplicas,
   availableReplicas, currentRevision, updateRevision, collisionCount,
   observedGeneration; no conditions (the real controller sets none).
+* DaemonSets: one pod <name>-<5 chars> per node that should run one: the
+  template's nodeSelector and required node affinity match the node's
+  labels, and every NoSchedule/NoExecute taint of the node is tolerated
+  (Kubernetes' ToleratesTaint: same key, or operator Exists without a key;
+  same effect or none; Exists, or Equal with the same value) by the
+  template's tolerations plus those the controller adds (not-ready,
+  unreachable, disk/memory/pid-pressure, unschedulable).  Pods carry
+  controller-revision-hash and pod-template-generation labels, those
+  tolerations, and node affinity on metadata.name for their node; they are
+  ready ready_ms after being scheduled, like other pods.  A pod on a node
+  that no longer fits is removed.  RollingUpdate replaces pods node by
+  node within maxUnavailable (maxSurge > 0: the new pod starts next to the
+  old one, which goes once the new one is available); OnDelete replaces
+  only pods that were deleted.  Status: desiredNumberScheduled,
+  currentNumberScheduled, numberReady, numberAvailable, numberUnavailable,
+  updatedNumberScheduled (counted on each node's scheduled, then oldest,
+  pod, as the controller does), numberMisscheduled, observedGeneration;
+  no conditions, no collisionCount.
 * PVCs: Bound ready_ms after creation when their StorageClass exists
   (linode-block-storage, linode-block-storage-retain), spec.volumeName
   pvc-<uid>, status.capacity rounded up to the 10Gi Linode minimum, the
@@ -178,11 +215,41 @@ Simulation (a controller loop every tick_ms, default 25)
   secret/configMap volume that does not exist keeps ContainerCreating; a
   PVC that is missing or not Bound keeps the pod Unschedulable.
 * Nodes lke<cluster>-<pool>-<hex> (config nodes, default 3, read at start
-  and on /reset), Ready.  Config gpu_capacity (default null: unlimited)
-  makes pods asking for more nvidia.com/gpu than is free stay
-  Pending/Unschedulable with the scheduler's message; terminating pods
-  hold their GPUs (so a RollingUpdate of a 1-GPU workload on a 1-GPU
-  cluster never finishes, Recreate does).
+  and on /reset), Ready, labelled as LKE labels them (kubernetes.io/
+  hostname, lke.linode.com/pool-id, node.kubernetes.io/instance-type
+  g6-standard-2, topology.kubernetes.io/region).  The last gpu_nodes of
+  them (default 0, also read at start and on /reset) are GPU nodes: a
+  second pool (its own pool id and names), instance type
+  g2-gpu-rtx4000a1-s, spec.taints from gpu_node_taints (default none; LKE
+  pools may be tainted).  A GPU node's status.capacity and allocatable
+  have nvidia.com/gpu "1" only while a ready pod of a DaemonSet whose
+  container image contains nvidia/k8s-device-plugin (e.g.
+  nvcr.io/nvidia/k8s-device-plugin:v0.17.0) runs on it -- the device
+  plugin registering with the kubelet -- and lose it when that pod goes;
+  with gpu_plugin_preinstalled (default false, read live) they advertise
+  it from the start, as on a cluster that ships the plugin.
+* Scheduling: a pod waits (Pending, PodScheduled False Unschedulable with
+  the scheduler's message) for a missing or unbound PVC, then for the
+  gpu_capacity cap, then until some node passes the filters in the
+  scheduler's order: untolerated NoSchedule/NoExecute taint ("node(s) had
+  untolerated taint {key: value}"), nodeSelector / required node affinity
+  ("node(s) didn't match Pod's node affinity/selector"), and with GPU
+  nodes, nvidia.com/gpu allocatable minus what pods already scheduled on
+  the node hold ("Insufficient nvidia.com/gpu"); the message counts the
+  reasons per node, e.g. "0/3 nodes are available: 3 Insufficient
+  nvidia.com/gpu. preemption: 0/3 nodes are available: 3 No preemption
+  victims found for incoming pod.".  Pods are spread over the nodes that
+  pass.  GPUs, two models:
+    - gpu_nodes 0 (the default): GPUs are a count only.  gpu_capacity
+      (default null: unlimited) is the number of nvidia.com/gpu in the
+      cluster (shown on the nodes, spread over them, when set at start);
+      a pod asking for more than is free stays Unschedulable.
+    - gpu_nodes > 0: GPUs are per node, as above; gpu_capacity, when not
+      null, is an extra cap on the cluster-wide count on top (0 keeps
+      every GPU pod waiting even on an advertising node).
+  Either way, terminating pods hold their GPUs (so a RollingUpdate of a
+  1-GPU workload on a 1-GPU cluster never finishes, Recreate does), and a
+  running GPU pod is not evicted when its node stops advertising.
 * Holds (admin API) override the timing per workload or pod: pending
   (ContainerCreating), crashloop (Running, CrashLoopBackOff, restartCount
   growing, lastState exit 1), imagepull (ImagePullBackOff), unschedulable,
@@ -199,17 +266,22 @@ GET  /requests[?since=N]          request log: seq, method, path, query,
 DELETE /requests                  clear the log
 GET/POST /config                  ready_ms, lb_ms, delete_ms, observe_ms,
                                   lb_ip, lb_hostname, progress_deadline_ms,
-                                  gpu_capacity, nodes, tick_ms
+                                  gpu_capacity, nodes, gpu_nodes,
+                                  gpu_node_taints, gpu_plugin_preinstalled,
+                                  tick_ms (nodes, gpu_nodes and
+                                  gpu_node_taints take effect on /reset)
 POST /hold   {"namespace","kind","name","state"}  state: auto (default
              timing), ready (now), pending, crashloop, imagepull,
-             unschedulable; kinds Deployment, StatefulSet, Pod (a pod's
-             own hold wins over its workload's), PersistentVolumeClaim,
-             Service (pending: no ingress), Namespace (pending: stays
-             Terminating).  Holds may be set before the object exists.
+             unschedulable; kinds Deployment, StatefulSet, DaemonSet, Pod
+             (a pod's own hold wins over its workload's),
+             PersistentVolumeClaim, Service (pending: no ingress),
+             Namespace (pending: stays Terminating).  Holds may be set
+             before the object exists.
 GET  /holds
 POST /logs   {"namespace","pod"|"workload","container","lines":[...],
               "append": false}  lines for one pod, or for every pod of a
-             Deployment/StatefulSet; a default line per container otherwise
+             Deployment/StatefulSet/DaemonSet; a default line per container
+             otherwise
 POST /fail   {"method","path_prefix","status","times":1,"skip":0,
               "retry_after","message","reason","delay_ms","drop"}
              inject errors (Status body shaped per code; 429/503 with
@@ -224,7 +296,13 @@ GET  /healthz
 What it CANNOT prove (compared with a real API server on LKE)
 -------------------------------------------------------------
 
-* Nothing runs: no scheduler beyond a GPU count, no kubelet, no containers,
+* Nothing runs: no scheduler beyond taints, node selectors / required
+  node affinity and GPUs (no pod affinity, topology spread, ports,
+  priorities or preemption), no kubelet, no device plugin (the GPU appears
+  on a timer once a pod with the plugin's image is "ready"; a wrong
+  plugin version, a missing driver, a plugin DaemonSet that does not
+  tolerate the GPU pool's taint on a real cluster all look fine here as
+  long as the pod is placed), no containers,
   images are never pulled (a misspelt image or a private registry without
   an imagePullSecret is "ready" here), probes never run, ports never
   listen, volumes are never mounted, DNS does not exist, no CPU/memory
@@ -264,7 +342,14 @@ What it CANNOT prove (compared with a real API server on LKE)
 * Controllers are simplified: a RollingUpdate starts every new pod at
   once instead of maxSurge at a time, minReadySeconds only delays
   "available", OnDelete and partitions are honoured only roughly, and
-  the namespace controller removes everything in one step.
+  the namespace controller removes everything in one step.  DaemonSets
+  make no ControllerRevisions (controllerrevisions is not served), their
+  pods are placed with the scheduler model above (when one cannot be,
+  the message counts every other node as not matching its node
+  affinity; the real scheduler words that case differently), and GPU
+  nodes are all one type with one GPU each.  Scheduler messages are
+  v1.33's wording (newer schedulers say "untolerated taint(s)" without
+  the values).
 * Timing is compressed: real rollouts, image pulls, NodeBalancer and
   volume provisioning take seconds to minutes, and real termination
   grace is 30 s.
@@ -324,6 +409,9 @@ DEFAULT_CONFIG = {
     "progress_deadline_ms": None,
     "gpu_capacity": None,
     "nodes": 3,
+    "gpu_nodes": 0,
+    "gpu_node_taints": None,
+    "gpu_plugin_preinstalled": False,
 }
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -331,6 +419,9 @@ STORAGE_PROVISIONER = "linodebs.csi.linode.com"
 LINODE_MIN_VOLUME = 10 * 2 ** 30
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 LB_CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+DS_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+DEVICE_PLUGIN_IMAGE = "nvidia/k8s-device-plugin"
+GPU_NODE_TYPE = "g2-gpu-rtx4000a1-s"
 PVC_FINALIZER = "kubernetes.io/pvc-protection"
 HOSTNAME_ONLY_ANN = "service.beta.kubernetes.io/linode-loadbalancer-hostname-only-ingress"
 
@@ -507,6 +598,9 @@ ContainerPort: name=s hostPort=i containerPort=i protocol=s hostIP=s
 ContainerResizePolicy: resourceName=s restartPolicy=s
 ContainerRestartRule: action=s exitCodes=ContainerRestartRuleOnExitCodes
 ContainerRestartRuleOnExitCodes: operator=s values=[i|=]
+DaemonSet: metadata=ObjectMeta spec=DaemonSetSpec status=*
+DaemonSetSpec: selector=LabelSelector template=PodTemplateSpec updateStrategy=DaemonSetUpdateStrategy minReadySeconds=i revisionHistoryLimit=i
+DaemonSetUpdateStrategy: type=s rollingUpdate=RollingUpdateDaemonSet
 Deployment: metadata=ObjectMeta spec=DeploymentSpec status=*
 DeploymentSpec: replicas=i selector=LabelSelector template=PodTemplateSpec strategy=DeploymentStrategy minReadySeconds=i revisionHistoryLimit=i paused=b progressDeadlineSeconds=i
 DeploymentStrategy: type=s rollingUpdate=RollingUpdateDeployment
@@ -582,6 +676,7 @@ RBDVolumeSource: monitors=[s] image=s fsType=s pool=s user=s keyring=s secretRef
 ResourceClaim: name=s request=s
 ResourceFieldSelector: containerName=s resource=s divisor=q
 ResourceRequirements: limits={q} requests={q} claims=[ResourceClaim|name]
+RollingUpdateDaemonSet: maxUnavailable=x maxSurge=x
 RollingUpdateDeployment: maxUnavailable=x maxSurge=x
 RollingUpdateStatefulSetStrategy: partition=i maxUnavailable=x
 SELinuxOptions: user=s role=s type=s level=s
@@ -649,7 +744,7 @@ def _load_schema():
 
 SCHEMA = _load_schema()
 for _kind in ("Namespace", "ConfigMap", "Secret", "Service", "PersistentVolumeClaim", "Pod",
-              "Deployment", "StatefulSet"):
+              "Deployment", "StatefulSet", "DaemonSet"):
     SCHEMA[_kind].update({"apiVersion": "s", "kind": "s"})
 
 # keys that have a schema default (so an item may omit them)
@@ -1176,6 +1271,8 @@ RESOURCES = [
                       ("status", "Pod", ["get", "patch", "update"], None, None)]),
     Res("", "v1", "nodes", "node", "Node", False, short=["no"], applyable=False, returns_object=True,
         subresources=[("status", "Node", ["get", "patch", "update"], None, None)]),
+    Res("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, short=["ds"], categories=["all"],
+        generation=True, subresources=[("status", "DaemonSet", ["get", "patch", "update"], None, None)]),
     Res("apps", "v1", "deployments", "deployment", "Deployment", True, short=["deploy"], categories=["all"],
         generation=True, subresources=[("scale", "Scale", ["get", "patch", "update"], "autoscaling", "v1"),
                                        ("status", "Deployment", ["get", "patch", "update"], None, None)]),
@@ -1333,6 +1430,23 @@ def default_statefulset(s):
             if isinstance(t.get("spec"), dict):
                 t["spec"].setdefault("volumeMode", "Filesystem")
             t.setdefault("status", {"phase": "Pending"})
+    tmpl = spec.setdefault("template", {})
+    if isinstance(tmpl, dict):
+        default_pod_spec(tmpl.setdefault("spec", {}))
+
+
+def default_daemonset(d):
+    """SetDefaults_DaemonSet (apps/v1): RollingUpdate 1/0, revisionHistoryLimit 10."""
+    spec = d.setdefault("spec", {})
+    us = spec.setdefault("updateStrategy", {})
+    if isinstance(us, dict):
+        us.setdefault("type", "RollingUpdate")
+        if us["type"] == "RollingUpdate":
+            ru = us.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                ru.setdefault("maxUnavailable", 1)
+                ru.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
     tmpl = spec.setdefault("template", {})
     if isinstance(tmpl, dict):
         default_pod_spec(tmpl.setdefault("spec", {}))
@@ -1712,6 +1826,105 @@ def validate_deployment(obj, old):
     if old is not None:
         osel = (old.get("spec") or {}).get("selector")
         if osel is not None and not deep_equal(osel, spec.get("selector")):
+            errs.append(Inv("spec.selector", spec.get("selector"), "field is immutable"))
+    return errs
+
+
+def _percent(v):
+    """getPercentValue: the number of a valid "N%" string, else None."""
+    if isinstance(v, str) and re.fullmatch(r"[0-9]+%", v):
+        return int(v[:-1])
+    return None
+
+
+def _int_or_percent_value(v):
+    """getIntOrPercentValue: a percentage's number, an int, or 0 (IntValue of other strings)."""
+    p = _percent(v)
+    if p is not None:
+        return p
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+def validate_positive_int_or_percent(v, path):
+    if isinstance(v, str):
+        if _percent(v) is None:
+            return [Inv(path, v, regex_error("a valid percent string must be a numeric string followed by an "
+                                             "ending '%'", "[0-9]+%", "1%", "93%"))]
+        return []
+    if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+        return [Inv(path, v, "must be greater than or equal to 0")]
+    return []
+
+
+def validate_daemonset_spec(spec):
+    """ValidateDaemonSetSpec (pkg/apis/apps/validation), in its order."""
+    errs = []
+    sel = spec.get("selector")
+    tmpl = spec.get("template") or {}
+    tmeta = tmpl.get("metadata") or {}
+    tlabels = tmeta.get("labels") or {}
+    empty = isinstance(sel, dict) and not sel.get("matchLabels") and not sel.get("matchExpressions")
+    if isinstance(sel, dict):
+        errs += validate_selector(sel, "spec.selector")
+    # LabelSelectorAsSelector: a missing selector is labels.Nothing() (matches nothing: there is no
+    # "Required value" for a DaemonSet, only this), an empty one labels.Everything()
+    if sel is None or (not empty and not selector_matches(sel, tlabels)):
+        errs.append(Inv("spec.template.metadata.labels", tlabels, "`selector` does not match template `labels`"))
+    if empty:
+        errs.append(Inv("spec.selector", sel, "empty selector is invalid for daemonset"))
+    errs += validate_labels(tlabels, "spec.template.metadata.labels")
+    errs += validate_annotations(tmeta.get("annotations"), "spec.template.metadata.annotations")
+    pspec = tmpl.get("spec")
+    errs += validate_pod_spec(pspec, "spec.template.spec")
+    if isinstance(pspec, dict) and pspec.get("activeDeadlineSeconds") is not None:
+        errs.append(Forb("spec.template.spec.activeDeadlineSeconds",
+                         "activeDeadlineSeconds in DaemonSet is not Supported"))
+    mrs = spec.get("minReadySeconds", 0)
+    if isinstance(mrs, int) and mrs < 0:
+        errs.append(Inv("spec.minReadySeconds", mrs, "must be greater than or equal to 0"))
+    us = spec.get("updateStrategy") or {}
+    typ = us.get("type", "RollingUpdate")
+    if typ == "RollingUpdate":
+        ru = us.get("rollingUpdate")
+        if ru is None:
+            errs.append(Req("spec.updateStrategy.rollingUpdate"))
+        else:
+            rp = "spec.updateStrategy.rollingUpdate"
+            mu, ms = ru.get("maxUnavailable", 0), ru.get("maxSurge", 0)
+            errs += validate_positive_int_or_percent(mu, rp + ".maxUnavailable")
+            errs += validate_positive_int_or_percent(ms, rp + ".maxSurge")
+            for k, v in (("maxUnavailable", mu), ("maxSurge", ms)):
+                if (_percent(v) or 0) > 100:
+                    errs.append(Inv(rp + "." + k, v, "must not be greater than 100%"))
+            has_u, has_s = _int_or_percent_value(mu) != 0, _int_or_percent_value(ms) != 0
+            if has_u and has_s:
+                errs.append(Inv(rp + ".maxSurge", ms, "may not be set when maxUnavailable is non-zero"))
+            elif not has_u and not has_s:
+                errs.append(Req(rp + ".maxUnavailable", "cannot be 0 when maxSurge is 0"))
+    elif typ != "OnDelete":
+        errs.append(NotSup("spec.updateStrategy", us, ["RollingUpdate", "OnDelete"]))
+    rhl = spec.get("revisionHistoryLimit")
+    if isinstance(rhl, int) and rhl < 0:
+        errs.append(Inv("spec.revisionHistoryLimit", rhl, "must be greater than or equal to 0"))
+    return errs
+
+
+def validate_daemonset(obj, old):
+    errs = validate_meta(obj["metadata"], is_dns1123_subdomain)
+    spec = obj.get("spec") or {}
+    spec_errs = validate_daemonset_spec(spec)
+    errs += spec_errs
+    if old is not None:
+        # the registry runs ValidateDaemonSet and ValidateDaemonSetUpdate, and both validate the spec: an
+        # update lists each spec error twice in details.causes (the message names it once)
+        errs += spec_errs
+        osel = (old.get("spec") or {}).get("selector")
+        if not deep_equal(osel, spec.get("selector")):
             errs.append(Inv("spec.selector", spec.get("selector"), "field is immutable"))
     return errs
 
@@ -2112,6 +2325,7 @@ VALIDATORS = {
     "PersistentVolumeClaim": validate_pvc,
     "Deployment": validate_deployment,
     "StatefulSet": validate_statefulset,
+    "DaemonSet": validate_daemonset,
 }
 
 TOP_ORDER = ["spec", "immutable", "data", "binaryData", "stringData", "type", "status"]
@@ -2187,6 +2401,114 @@ def int_or_percent(v, total, round_up):
         return 0
 
 
+def toleration_tolerates(t, taint):
+    """Toleration.ToleratesTaint."""
+    if t.get("effect") and t["effect"] != taint.get("effect"):
+        return False
+    if t.get("key") and t["key"] != taint.get("key"):
+        return False
+    op = t.get("operator") or "Equal"
+    if op == "Exists":
+        return True
+    return op == "Equal" and (t.get("value") or "") == (taint.get("value") or "")
+
+
+def untolerated_taint(taints, tolerations, effects=("NoSchedule", "NoExecute")):
+    """FindMatchingUntoleratedTaint: the first taint with one of effects that no toleration tolerates."""
+    for taint in taints or []:
+        if taint.get("effect") not in effects:
+            continue
+        if not any(toleration_tolerates(t, taint) for t in tolerations or [] if isinstance(t, dict)):
+            return taint
+    return None
+
+
+def node_requirement_matches(req, values_of):
+    op, vals = req.get("operator"), req.get("values") or []
+    have = values_of(req.get("key"))
+    if op == "In":
+        return have is not None and have in vals
+    if op == "NotIn":
+        return have is None or have not in vals
+    if op == "Exists":
+        return have is not None
+    if op == "DoesNotExist":
+        return have is None
+    if op in ("Gt", "Lt") and have is not None and len(vals) == 1:
+        try:
+            a, b = int(have), int(vals[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def node_matches_pod(pod_spec, node_obj):
+    """nodeSelector and requiredDuringScheduling node affinity (the NodeAffinity filter)."""
+    labels = node_obj["metadata"].get("labels") or {}
+    for k, v in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(k) != v:
+            return False
+    req = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    if not isinstance(req, dict):
+        return True
+    fields = {"metadata.name": node_obj["metadata"]["name"]}
+    for term in req.get("nodeSelectorTerms") or []:
+        exprs, flds = term.get("matchExpressions") or [], term.get("matchFields") or []
+        if not exprs and not flds:
+            continue
+        if all(node_requirement_matches(r, labels.get) for r in exprs) and \
+                all(node_requirement_matches(r, fields.get) for r in flds):
+            return True
+    return False
+
+
+# util.AddOrUpdateDaemonPodTolerations, in its order (network-unavailable only with hostNetwork)
+DAEMON_TOLERATIONS = [("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute"),
+                      ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+                      ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+                      ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+                      ("node.kubernetes.io/unschedulable", "NoSchedule")]
+PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+
+def daemon_pod_spec(spec, node_name):
+    """What the DaemonSet controller changes in the template for one node's pod."""
+    spec = copy.deepcopy(spec)
+    tol = spec.setdefault("tolerations", [])
+    wanted = list(DAEMON_TOLERATIONS)
+    if spec.get("hostNetwork"):
+        wanted.append(("node.kubernetes.io/network-unavailable", "NoSchedule"))
+    for key, effect in wanted:
+        t = {"key": key, "operator": "Exists", "effect": effect}
+        if not any(isinstance(o, dict) and o.get("key") == key and o.get("operator") == "Exists" and
+                   o.get("effect") == effect and not o.get("value") for o in tol):
+            tol.append(t)
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+    aff = spec.setdefault("affinity", {})
+    na = aff.setdefault("nodeAffinity", {})
+    req = na.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if isinstance(req, dict):
+        req["nodeSelectorTerms"] = [term]
+    else:
+        na["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [term]}
+    return spec
+
+
+def fit_error(n, rejects):
+    """The scheduler's FitError text for [(reason, unresolvable)] per rejected node."""
+    reasons, post = {}, {}
+    for r, unresolvable in rejects:
+        reasons[r] = reasons.get(r, 0) + 1
+        pm = "Preemption is not helpful for scheduling" if unresolvable else \
+            "No preemption victims found for incoming pod"
+        post[pm] = post.get(pm, 0) + 1
+    return "0/%d nodes are available: %s. preemption: 0/%d nodes are available: %s." % (
+        n, ", ".join(sorted("%d %s" % (c, r) for r, c in reasons.items())),
+        n, ", ".join(sorted("%d %s" % (c, r) for r, c in post.items())))
+
+
 class Stored:
     def __init__(self, res, ns, name):
         self.res, self.ns, self.name = res, ns or "", name
@@ -2224,6 +2546,7 @@ class Sim:
         self.used_ips = set()
         self.used_node_ports = set()
         self.node_names = []
+        self.gpu_node_names = []
         self.pod_ip_seq = 0
         self.request_log_file = None
         self.bootstrap()
@@ -2281,26 +2604,40 @@ class Sim:
                           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
                 self.commit(st)
             pool = 600000 + self.cluster_id % 100000
+            total = int(self.cfg.get("nodes") or 1)
+            n_gpu = max(0, min(int(self.cfg.get("gpu_nodes") or 0), total))
             self.node_names = []
-            for i in range(int(self.cfg.get("nodes") or 1)):
-                name = "lke%d-%d-%s" % (self.cluster_id, pool, hashlib.sha1(("%d-%d" % (self.cluster_id, i)).encode())
-                                        .hexdigest()[:8])
+            self.gpu_node_names = []
+            for i in range(total):
+                gpu = i >= total - n_gpu      # the last gpu_nodes nodes: a second pool, as on LKE
+                npool = pool + 1 if gpu else pool
+                name = "lke%d-%d-%s" % (self.cluster_id, npool, hashlib.sha1(("%d-%d" % (self.cluster_id, i))
+                                                                             .encode()).hexdigest()[:8])
                 self.node_names.append(name)
-                cap = {"cpu": "4", "ephemeral-storage": "163209856Ki", "memory": "8117672Ki", "pods": "110"}
+                if gpu:
+                    self.gpu_node_names.append(name)
+                    cap = {"cpu": "4", "ephemeral-storage": "515928320Ki", "memory": "16370244Ki", "pods": "110"}
+                else:
+                    cap = {"cpu": "4", "ephemeral-storage": "163209856Ki", "memory": "8117672Ki", "pods": "110"}
                 gc = self.cfg.get("gpu_capacity")
-                if gc:
-                    cap[GPU] = str(gc // int(self.cfg["nodes"]) + (1 if i < gc % int(self.cfg["nodes"]) else 0))
+                if gc and not n_gpu:   # the count-only model: the cap spread over the nodes
+                    cap[GPU] = str(gc // total + (1 if i < gc % total else 0))
+                cap = dict(sorted(cap.items()))
+                spec = {"podCIDR": "10.2.%d.0/25" % i, "podCIDRs": ["10.2.%d.0/25" % i],
+                        "providerID": "linode://%d" % (70000000 + i)}
+                if gpu and self.cfg.get("gpu_node_taints"):
+                    spec["taints"] = copy.deepcopy(self.cfg["gpu_node_taints"])
                 self.put_controller_object(R_NODE, "", name, {
                     "kind": "Node", "apiVersion": "v1",
                     "metadata": {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": "",
                                  "creationTimestamp": wall_ts(),
                                  "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                             "kubernetes.io/arch": "amd64",
-                                            "lke.linode.com/pool-id": str(pool),
-                                            "node.kubernetes.io/instance-type": "g6-standard-2",
+                                            "lke.linode.com/pool-id": str(npool),
+                                            "node.kubernetes.io/instance-type":
+                                                GPU_NODE_TYPE if gpu else "g6-standard-2",
                                             "topology.kubernetes.io/region": "us-ord"}},
-                    "spec": {"podCIDR": "10.2.%d.0/25" % i, "podCIDRs": ["10.2.%d.0/25" % i],
-                             "providerID": "linode://%d" % (70000000 + i)},
+                    "spec": spec,
                     "status": {"capacity": cap, "allocatable": dict(cap),
                                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                                "message": "kubelet is posting ready status",
@@ -2332,6 +2669,7 @@ class Sim:
                                 "internalTrafficPolicy": "Cluster"},
                        "status": {"loadBalancer": {}}}
             self.commit(kst)
+            self.sync_node_gpus()
 
     def reset(self):
         with self.lock:
@@ -2584,6 +2922,15 @@ class Sim:
             default_deployment(body)
         elif kind == "StatefulSet":
             default_statefulset(body)
+        elif kind == "DaemonSet":
+            default_daemonset(body)
+            # spec.templateGeneration (internal) shows in apps/v1 as this annotation: 1 at creation, +1 each
+            # time the template changes; nobody owns it, so an apply never removes it
+            tg = int(sysd["annotations"].get(DS_TEMPLATE_GENERATION) or 0)
+            if old is None or not deep_equal((old.obj.get("spec") or {}).get("template"),
+                                             (body.get("spec") or {}).get("template")):
+                tg += 1
+            sysd["annotations"][DS_TEMPLATE_GENERATION] = str(tg)
         elif kind == "Service":
             spec = body.setdefault("spec", {})
             typ = spec.get("type", "ClusterIP")
@@ -2639,6 +2986,8 @@ class Sim:
         status = copy.deepcopy(old.obj.get("status")) if old and "status" in old.obj else None
         if status is None:
             status = {"Deployment": {}, "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+                      "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                                    "desiredNumberScheduled": 0, "numberReady": 0},
                       "Service": {"loadBalancer": {}}, "PersistentVolumeClaim": {"phase": "Pending"},
                       "Namespace": {"phase": "Active"}}.get(kind)
         if status is not None:
@@ -2834,6 +3183,8 @@ class Sim:
                     self.ctl_deployment(st, now)
                 elif kind == "StatefulSet":
                     self.ctl_statefulset(st, now)
+                elif kind == "DaemonSet":
+                    self.ctl_daemonset(st, now)
                 elif kind == "PersistentVolumeClaim":
                     self.ctl_pvc(st, now)
                 elif kind == "Service":
@@ -2841,6 +3192,7 @@ class Sim:
             for st in list(self.objects.values()):
                 if st.res is R_POD and self.objects.get(st.key) is st:
                     self.ctl_pod(st, now)
+            self.sync_node_gpus()
 
     def write_status(self, st, status, manager, extra=None):
         """Store a controller's status write if it changes anything."""
@@ -2927,8 +3279,10 @@ class Sim:
                 spec["subdomain"] = subdomain
         tol = spec.setdefault("tolerations", [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-            tol.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
-        spec.setdefault("priority", 0)
+            if not any(isinstance(t, dict) and t.get("key") in (None, "", key) and
+                       t.get("effect") in (None, "", "NoExecute") for t in tol):
+                tol.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+        spec.setdefault("priority", PRIORITY_CLASSES.get(spec.get("priorityClassName"), 0))
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         labels = dict(tmeta.get("labels") or {})
@@ -3214,6 +3568,140 @@ class Sim:
         status["availableReplicas"] = sum(1 for p in live if self.pod_available(p, min_ready, now))
         self.write_status(st, status, "kube-controller-manager")
 
+    def daemon_should_run(self, tmpl, node_st):
+        """nodeShouldRunDaemonPod: node name/affinity/selector and NoSchedule/NoExecute taints."""
+        tspec = tmpl.get("spec") or {}
+        if not node_matches_pod(tspec, node_st.obj):
+            return False
+        tolerations = daemon_pod_spec(tspec, node_st.name)["tolerations"]
+        return untolerated_taint((node_st.obj.get("spec") or {}).get("taints"), tolerations) is None
+
+    def ctl_daemonset(self, st, now):
+        d = st.obj
+        spec = d.get("spec") or {}
+        if now < st.changed_at + self.ms("observe_ms"):
+            return
+        tmpl = spec.get("template") or {}
+        h = template_hash(tmpl)
+        tg = (d["metadata"].get("annotations") or {}).get(DS_TEMPLATE_GENERATION, "1")
+        nodes = [n for n in (self.get(R_NODE, "", name) for name in self.node_names) if n is not None]
+        desired = [n for n in nodes if self.daemon_should_run(tmpl, n)]
+        want = {n.name for n in desired}
+        min_ready = spec.get("minReadySeconds", 0)
+
+        def by_node():
+            out = {}
+            for p in self.owned_pods(st):
+                if not p.terminating:
+                    out.setdefault(p.sim.get("pin_node"), []).append(p)
+            return out
+
+        def create(node):
+            pname = "%s-%s" % (st.name, rand_suffix())
+            t = {"metadata": tmpl.get("metadata") or {}, "spec": daemon_pod_spec(tmpl.get("spec") or {}, node)}
+            self.new_pod(st, pname, t, {"controller-revision-hash": h, "pod-template-generation": tg},
+                         self.owner_ref(st), generate_name=st.name + "-",
+                         sim={"hash": h, "pin_node": node})
+
+        for node, ps in by_node().items():
+            if node not in want:                     # the node no longer fits the template
+                for p in ps:
+                    self.terminate_pod(p, now)
+        pods = by_node()
+        for n in desired:
+            if not pods.get(n.name):
+                create(n.name)
+        us = spec.get("updateStrategy") or {}
+        if us.get("type", "RollingUpdate") == "RollingUpdate" and desired:
+            ru = us.get("rollingUpdate") or {}
+            surge = int_or_percent(ru.get("maxSurge", 0), len(desired), True)
+            max_unavail = int_or_percent(ru.get("maxUnavailable", 1), len(desired), True)
+            if surge == 0 and max_unavail == 0:
+                max_unavail = 1
+            pods = by_node()
+            avail = lambda p: self.pod_available(p, min_ready, now)  # noqa: E731
+            if surge == 0:
+                # an old pod that is not available is replaced at once; available ones while fewer than
+                # maxUnavailable nodes lack an available pod
+                budget = max_unavail - sum(1 for n in desired if not any(avail(p) for p in pods.get(n.name, [])))
+                for n in sorted(desired, key=lambda x: x.name):
+                    old = [p for p in pods.get(n.name, []) if p.sim.get("hash") != h]
+                    for p in old:
+                        if not avail(p):
+                            self.terminate_pod(p, now)
+                        elif budget > 0:
+                            self.terminate_pod(p, now)
+                            budget -= 1
+            else:
+                # a new pod next to the old one on up to maxSurge nodes; the old one goes once the new is available
+                surging = sum(1 for ps in pods.values() if any(p.sim.get("hash") == h for p in ps) and
+                              any(p.sim.get("hash") != h for p in ps))
+                for n in sorted(desired, key=lambda x: x.name):
+                    ps = pods.get(n.name, [])
+                    old = [p for p in ps if p.sim.get("hash") != h]
+                    new = [p for p in ps if p.sim.get("hash") == h]
+                    if not old:
+                        continue
+                    if any(avail(p) for p in new) or not any(avail(p) for p in old):
+                        for p in old:
+                            self.terminate_pod(p, now)
+                    elif not new and surging < surge:
+                        create(n.name)
+                        surging += 1
+        # status, as updateDaemonSetStatus counts it: per node the scheduled-then-oldest pod
+        pods = by_node()
+        cur = mis = ready = available = updated = 0
+        for n in nodes:
+            ps = pods.get(n.name) or []
+            if n.name not in want:
+                mis += 1 if ps else 0
+                continue
+            if not ps:
+                continue
+            cur += 1
+            p = sorted(ps, key=lambda x: (x.sim.get("scheduled_at") is None, x.created_at, x.name))[0]
+            if self.pod_ready(p):
+                ready += 1
+                if self.pod_available(p, min_ready, now):
+                    available += 1
+            if p.sim.get("hash") == h:
+                updated += 1
+        status = {"currentNumberScheduled": cur, "numberMisscheduled": mis, "desiredNumberScheduled": len(desired),
+                  "numberReady": ready, "observedGeneration": d["metadata"].get("generation", 1)}
+        for k, v in (("updatedNumberScheduled", updated), ("numberAvailable", available),
+                     ("numberUnavailable", len(desired) - available)):
+            if v:                                    # omitempty in DaemonSetStatus
+                status[k] = v
+        self.write_status(st, status, "kube-controller-manager")
+
+    def sync_node_gpus(self):
+        """A GPU node advertises nvidia.com/gpu while a device plugin pod is ready on it (or always, with
+        gpu_plugin_preinstalled), the way the kubelet's device manager shows a registered plugin's devices."""
+        if not self.gpu_node_names:
+            return
+        pre = bool(self.cfg.get("gpu_plugin_preinstalled"))
+        plugin_nodes = set()
+        if not pre:
+            for o in self.objects.values():
+                if o.res is R_POD and not o.terminating and (o.sim.get("owner") or ("",))[0] == "DaemonSet" and \
+                        o.sim.get("node") and self.pod_ready(o) and \
+                        any(DEVICE_PLUGIN_IMAGE in (c.get("image") or "")
+                            for c in (o.obj.get("spec") or {}).get("containers") or []):
+                    plugin_nodes.add(o.sim["node"])
+        for name in self.gpu_node_names:
+            nst = self.get(R_NODE, "", name)
+            if nst is None:
+                continue
+            status = copy.deepcopy(nst.obj.get("status") or {})
+            for k in ("capacity", "allocatable"):
+                res = dict(status.get(k) or {})
+                if pre or name in plugin_nodes:
+                    res[GPU] = "1"
+                else:
+                    res.pop(GPU, None)
+                status[k] = dict(sorted(res.items()))
+            self.write_status(nst, status, "kubelet")
+
     def ctl_pvc(self, st, now):
         if st.terminating:
             used = any(o.res is R_POD and o.ns == st.ns and any(
@@ -3333,6 +3821,49 @@ class Sim:
                         return ("CreateContainerConfigError", '%s "%s" not found' % (word, ref.get("name")))
         return None
 
+    def node_gpu_free(self, node_st, pst):
+        alloc = parse_quantity(((node_st.obj.get("status") or {}).get("allocatable") or {}).get(GPU, "0")) or 0
+        used = sum(pod_gpus(o.obj) for o in self.objects.values()
+                   if o.res is R_POD and o is not pst and o.sim.get("scheduled_at") is not None and
+                   o.sim.get("node") == node_st.name)
+        return alloc - used
+
+    def node_reject(self, pst, node_st):
+        """(reason, unresolvable) of the first scheduler filter that rejects the node, or None."""
+        spec = pst.obj.get("spec") or {}
+        pin = pst.sim.get("pin_node")
+        if pin and pin != node_st.name:
+            return ("node(s) didn't match Pod's node affinity/selector", True)
+        taint = untolerated_taint((node_st.obj.get("spec") or {}).get("taints"), spec.get("tolerations"))
+        if taint is not None:
+            return ("node(s) had untolerated taint {%s: %s}" % (taint.get("key", ""), taint.get("value") or ""), True)
+        if not node_matches_pod(spec, node_st.obj):
+            return ("node(s) didn't match Pod's node affinity/selector", True)
+        need = pod_gpus(pst.obj)
+        if need and self.gpu_node_names and need > self.node_gpu_free(node_st, pst):
+            return ("Insufficient " + GPU, False)
+        return None
+
+    def schedule(self, pst):
+        """(why not, None) or (None, node index)."""
+        why = self.unschedulable_reason(pst)
+        if why:
+            return why, None
+        feasible, rejects = [], []
+        for i, name in enumerate(self.node_names):
+            nst = self.get(R_NODE, "", name)
+            if nst is None:
+                continue
+            r = self.node_reject(pst, nst)
+            if r:
+                rejects.append(r)
+            else:
+                feasible.append(i)
+        if not feasible:
+            return fit_error(len(self.node_names), rejects), None
+        spread = sum(1 for o in self.objects.values() if o.res is R_POD)
+        return None, feasible[spread % len(feasible)]
+
     def unschedulable_reason(self, pst):
         n = len(self.node_names)
         for v in (pst.obj.get("spec") or {}).get("volumes") or []:
@@ -3360,8 +3891,10 @@ class Sim:
         spec = pst.obj.get("spec") or {}
         status = {}
         if sim.get("scheduled_at") is None:
-            why = "0/%d nodes are available: kube-sim hold unschedulable." % len(self.node_names) \
-                if hold == "unschedulable" else self.unschedulable_reason(pst)
+            if hold == "unschedulable":
+                why, idx = "0/%d nodes are available: kube-sim hold unschedulable." % len(self.node_names), None
+            else:
+                why, idx = self.schedule(pst)
             if why:
                 status = {"phase": "Pending",
                           "conditions": self.conditions(pst, [("PodScheduled", "False", "Unschedulable", why)], ts),
@@ -3369,8 +3902,7 @@ class Sim:
                 self.write_status(pst, status, "kube-scheduler")
                 return
             sim["scheduled_at"] = now
-            idx = sum(1 for o in self.objects.values() if o.res is R_POD) % max(1, len(self.node_names))
-            sim["node"] = self.node_names[idx] if self.node_names else "node"
+            sim["node"] = self.node_names[idx]
             sim["node_ip"] = "192.168.128.%d" % (10 + idx)
             self.pod_ip_seq += 1
             sim["pod_ip"] = "10.2.%d.%d" % (idx, 2 + self.pod_ip_seq % 250)

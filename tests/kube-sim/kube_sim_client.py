@@ -9,7 +9,12 @@
 
 KubeSim.start() returns the JSON line the server printed ({"server", "ca_pem", "token",
 "admin", ...}); stop() kills the process (SIGTERM, then SIGKILL) and removes a temporary
-state dir it made.
+state dir it made.  config is POSTed to /config once the server is up; when it names a key
+the stand-in reads only when it builds its nodes (BOOT_KEYS: nodes, gpu_nodes,
+gpu_node_taints, gpu_capacity) start() also POSTs /reset, so the nodes are built with it:
+
+    with KubeSim(config={"nodes": 2, "gpu_nodes": 1}) as k:   # one g2-gpu-rtx4000a1-s node
+        ...
 """
 
 import http.client
@@ -28,6 +33,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 KUBE_SIM = os.path.join(HERE, "kube_sim.py")
 APPLY = "application/apply-patch+yaml"
+BOOT_KEYS = ("nodes", "gpu_nodes", "gpu_node_taints", "gpu_capacity")
 
 
 def _die_with_parent():
@@ -80,6 +86,8 @@ class KubeSim:
         self.ctx = ssl.create_default_context(cadata=self.info["ca_pem"])
         if self.config:
             self.admin("POST", "/config", self.config)
+            if any(k in self.config for k in BOOT_KEYS):
+                self.admin("POST", "/reset")
         return self.info
 
     def stop(self):

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Tests for kube_sim.py: python3 tests/kube-sim/test_kube_sim.py
 
-One stand-in for the whole module, fast timings, a namespace per test.  Nothing
-asserts on wall-clock time: state changes are awaited by polling (wait_for), whose
-timeout is only a hang guard.
+One stand-in for the whole module, fast timings, a namespace per test (GpuNodes starts
+a second one with GPU nodes, since nodes are built at start).  Nothing asserts on
+wall-clock time: state changes are awaited by polling (wait_for), whose timeout is
+only a hang guard.
 """
 
 import http.client
@@ -75,11 +76,74 @@ def deployment_ready(ns, name):
     return None
 
 
-def pods(ns, selector=None):
+def pods(ns, selector=None, k=None):
     q = {"labelSelector": selector} if selector else None
-    status, lst = K.get("/api/v1/namespaces/%s/pods" % ns, query=q)
+    status, lst = (k or K).get("/api/v1/namespaces/%s/pods" % ns, query=q)
     assert status == 200, lst
     return lst["items"]
+
+
+def daemonset(name, ns, labels=None, image="busybox:1.36", containers=None, **spec_extra):
+    labels = labels or {"app": name}
+    spec = {"selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)},
+                         "spec": {"containers": containers or [{"name": "agent", "image": image}]}}}
+    spec.update(spec_extra)
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": ns},
+            "spec": spec}
+
+
+def ds_path(ns, name):
+    return "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (ns, name)
+
+
+def daemonset_ready(ns, name, k=None):
+    status, d = (k or K).get(ds_path(ns, name))
+    if status != 200:
+        return None
+    st, gen = d.get("status") or {}, d["metadata"]["generation"]
+    want = st.get("desiredNumberScheduled")
+    if st.get("observedGeneration") == gen and st.get("numberReady") == want and \
+            st.get("updatedNumberScheduled", 0) == want and st.get("numberAvailable", 0) == want:
+        return d
+    return None
+
+
+def unschedulable(ns, k=None):
+    """The PodScheduled=False conditions of the namespace's pods."""
+    out = []
+    for p in pods(ns, k=k):
+        for c in p["status"].get("conditions") or []:
+            if c["type"] == "PodScheduled" and c["status"] == "False":
+                out.append(c)
+    return out
+
+
+def gpu_deployment(name, ns, replicas=1, **spec_extra):
+    gpu = {"name": "llm", "image": "vllm/vllm-openai:v0.10.2", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+    return deployment(name, ns, replicas=replicas, containers=[gpu], **spec_extra)
+
+
+# deployments/static/nvidia-device-plugin.yml of NVIDIA/k8s-device-plugin, as a cluster admin applies it
+DEVICE_PLUGIN = {
+    "apiVersion": "apps/v1", "kind": "DaemonSet",
+    "metadata": {"name": "nvidia-device-plugin-daemonset", "namespace": "kube-system"},
+    "spec": {"selector": {"matchLabels": {"name": "nvidia-device-plugin-ds"}},
+             "updateStrategy": {"type": "RollingUpdate"},
+             "template": {"metadata": {"labels": {"name": "nvidia-device-plugin-ds"}},
+                          "spec": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists",
+                                                    "effect": "NoSchedule"}],
+                                   "priorityClassName": "system-node-critical",
+                                   "containers": [{"image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.0",
+                                                   "name": "nvidia-device-plugin-ctr",
+                                                   "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                                                   "securityContext": {"allowPrivilegeEscalation": False,
+                                                                       "capabilities": {"drop": ["ALL"]}},
+                                                   "volumeMounts": [{"name": "device-plugin",
+                                                                     "mountPath": "/var/lib/kubelet/device-plugins"}]}],
+                                   "volumes": [{"name": "device-plugin",
+                                                "hostPath": {"path": "/var/lib/kubelet/device-plugins"}}]}}}}
+DEVICE_PLUGIN_PATH = ds_path("kube-system", "nvidia-device-plugin-daemonset")
 
 
 class AuthAndTLS(unittest.TestCase):
@@ -752,6 +816,264 @@ class Simulation(unittest.TestCase):
         self.assertEqual((status, st["details"]["group"]), (200, "apps"))
         wait_for(lambda: pods("sim-rm") == [], what="pods gone")
         self.assertEqual(K.get("/apis/apps/v1/namespaces/sim-rm/replicasets")[1]["items"], [])
+
+
+class DaemonSets(unittest.TestCase):
+    def test_apply_defaults_one_pod_per_node_status_get_list_and_delete(self):
+        make_ns("ds-basics")
+        path = ds_path("ds-basics", "agent")
+        status, d = K.apply(path, daemonset("agent", "ds-basics"))
+        self.assertEqual(status, 201, d)
+        self.assertEqual(d["metadata"]["generation"], 1)
+        self.assertEqual(d["metadata"]["annotations"], {"deprecated.daemonset.template.generation": "1"})
+        self.assertEqual(d["spec"]["updateStrategy"], {"type": "RollingUpdate",
+                                                       "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+        self.assertEqual(d["spec"]["revisionHistoryLimit"], 10)
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent")
+        # the four counters without omitempty are there from the start, the others only when non-zero
+        self.assertEqual(d["status"], {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                                       "desiredNumberScheduled": 0, "numberReady": 0})
+        d = wait_for(lambda: daemonset_ready("ds-basics", "agent"), what="daemonset ready")
+        self.assertEqual(d["status"], {"currentNumberScheduled": 3, "numberMisscheduled": 0,
+                                       "desiredNumberScheduled": 3, "numberReady": 3, "observedGeneration": 1,
+                                       "updatedNumberScheduled": 3, "numberAvailable": 3})
+        nodes = sorted(n["metadata"]["name"] for n in K.get("/api/v1/nodes")[1]["items"])
+        ps = pods("ds-basics", "app=agent")
+        self.assertEqual(sorted(p["spec"]["nodeName"] for p in ps), nodes)          # one pod per node
+        for p in ps:
+            m = p["metadata"]
+            self.assertRegex(m["name"], r"^agent-%s{5}$" % SAFE)
+            self.assertEqual(m["generateName"], "agent-")
+            self.assertEqual(m["labels"]["pod-template-generation"], "1")
+            self.assertIn("controller-revision-hash", m["labels"])
+            self.assertEqual((m["ownerReferences"][0]["kind"], m["ownerReferences"][0]["name"]),
+                             ("DaemonSet", "agent"))
+            self.assertIn({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+                          p["spec"]["tolerations"])
+            self.assertIn({"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+                          p["spec"]["tolerations"])
+            terms = p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            self.assertEqual(terms["nodeSelectorTerms"], [{"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [p["spec"]["nodeName"]]}]}])
+        status, one = K.get(path)
+        self.assertEqual((status, one["kind"], one["apiVersion"]), (200, "DaemonSet", "apps/v1"))
+        self.assertEqual(K.get(path + "/status")[1]["status"], one["status"])
+        lst = K.get("/apis/apps/v1/namespaces/ds-basics/daemonsets")[1]
+        self.assertEqual((lst["kind"], lst["apiVersion"]), ("DaemonSetList", "apps/v1"))
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["agent"])
+        self.assertNotIn("kind", lst["items"][0])
+        everywhere = K.get("/apis/apps/v1/daemonsets")[1]["items"]
+        self.assertIn(("ds-basics", "agent"), [(i["metadata"]["namespace"], i["metadata"]["name"])
+                                               for i in everywhere])
+        apps = {r["name"]: r for r in K.get("/apis/apps/v1")[1]["resources"]}
+        self.assertEqual(apps["daemonsets"], {"name": "daemonsets", "singularName": "daemonset", "namespaced": True,
+                                              "kind": "DaemonSet", "verbs": ["create", "delete", "deletecollection",
+                                                                             "get", "list", "patch", "update",
+                                                                             "watch"],
+                                              "shortNames": ["ds"], "categories": ["all"]})
+        self.assertEqual(apps["daemonsets/status"]["verbs"], ["get", "patch", "update"])
+        status, st = K.delete(path)
+        self.assertEqual(status, 200)
+        self.assertEqual(st, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "details": {"name": "agent", "group": "apps", "kind": "daemonsets",
+                                          "uid": d["metadata"]["uid"]}})
+        wait_for(lambda: pods("ds-basics") == [], what="pods gone")
+        status, err = K.get(path)
+        self.assertEqual((status, err["message"]), (404, 'daemonsets.apps "agent" not found'))
+
+    def test_a_template_change_rolls_one_node_at_a_time_and_node_selectors_pick_nodes(self):
+        make_ns("ds-roll")
+        path = ds_path("ds-roll", "agent")
+        K.apply(path, daemonset("agent", "ds-roll"))
+        wait_for(lambda: daemonset_ready("ds-roll", "agent"), what="first rollout")
+        status, d = K.apply(path, daemonset("agent", "ds-roll", image="busybox:1.37"))
+        self.assertEqual((status, d["metadata"]["generation"]), (200, 2))
+        self.assertEqual(d["metadata"]["annotations"]["deprecated.daemonset.template.generation"], "2")
+        least = [3]
+
+        def rolled():
+            st = K.get(path)[1]["status"]
+            least[0] = min(least[0], st.get("numberAvailable", 0))
+            ps = pods("ds-roll")
+            return daemonset_ready("ds-roll", "agent") and len(ps) == 3 and all(
+                p["spec"]["containers"][0]["image"] == "busybox:1.37" and
+                p["metadata"]["labels"]["pod-template-generation"] == "2" for p in ps)
+        wait_for(rolled, what="rolled")
+        self.assertEqual(least[0], 2)                 # maxUnavailable 1: never more than one node without
+        # a nodeSelector no node matches: nothing to run, and the status says so
+        picky = daemonset("picky", "ds-roll",
+                          template={"metadata": {"labels": {"app": "picky"}},
+                                    "spec": {"nodeSelector": {"node.kubernetes.io/instance-type": "g1-gpu-rtx6000-1"},
+                                             "containers": [{"name": "agent", "image": "busybox:1.36"}]}})
+        K.apply(ds_path("ds-roll", "picky"), picky)
+        d = wait_for(lambda: (lambda o: o if o["status"].get("observedGeneration") == 1 else None)(
+            K.get(ds_path("ds-roll", "picky"))[1]), what="observed")
+        self.assertEqual(d["status"], {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                                       "desiredNumberScheduled": 0, "numberReady": 0, "observedGeneration": 1})
+        self.assertEqual(pods("ds-roll", "app=picky"), [])
+
+    def test_validation(self):
+        make_ns("ds-errs")
+        path = ds_path("ds-errs", "bad")
+        d = daemonset("bad", "ds-errs")
+        d["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+        status, err = K.apply(path, d)
+        self.assertEqual(status, 422)
+        self.assertEqual(err["message"], 'DaemonSet.apps "bad" is invalid: spec.template.metadata.labels: '
+                                         'Invalid value: {"app":"bad"}: `selector` does not match template `labels`')
+        self.assertEqual(err["details"]["kind"], "DaemonSet")
+        del d["spec"]["selector"]                     # no "Required value" for a DaemonSet: only the mismatch
+        status, err = K.apply(path, d)
+        self.assertEqual([c["field"] for c in err["details"]["causes"]], ["spec.template.metadata.labels"])
+        d = daemonset("bad", "ds-errs", updateStrategy={"rollingUpdate": {"maxSurge": 1}})
+        status, err = K.apply(path, d)                # maxUnavailable defaults to 1: one of the two must be 0
+        self.assertEqual(status, 422)
+        self.assertIn("spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when "
+                      "maxUnavailable is non-zero", err["message"])
+        d["spec"]["updateStrategy"]["type"] = "Sometimes"
+        status, err = K.apply(path, d)
+        self.assertEqual(err["details"]["causes"][0]["field"], "spec.updateStrategy")
+        self.assertIn('supported values: "RollingUpdate", "OnDelete"', err["message"])
+        d = daemonset("bad", "ds-errs", replicas=2)
+        status, err = K.apply(path, d)
+        self.assertEqual(status, 500)
+        self.assertIn(".spec.replicas: field not declared in schema", err["message"])
+        d = daemonset("bad", "ds-errs")
+        d["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+        status, err = K.apply(path, d)
+        self.assertIn('spec.template.spec.restartPolicy: Unsupported value: "OnFailure"', err["message"])
+        self.assertEqual(K.get(path)[0], 404)
+        status, ok = K.apply(path, daemonset("bad", "ds-errs",
+                                             updateStrategy={"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}))
+        self.assertEqual(status, 201, ok)
+        status, err = K.apply(path, daemonset("bad", "ds-errs", labels={"app": "bad", "v": "2"}))
+        self.assertEqual(status, 422)
+        self.assertIn("spec.selector: Invalid value: ", err["message"])
+        self.assertIn("field is immutable", err["message"])
+
+
+class GpuNodes(unittest.TestCase):
+    """Its own stand-in: 3 nodes, the last a g2-gpu-rtx4000a1-s node in a second pool."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = KubeSim(config=dict(FAST, nodes=3, gpu_nodes=1))
+        cls.k.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def setUp(self):
+        self.k.admin("POST", "/config", {"gpu_plugin_preinstalled": False, "gpu_node_taints": None,
+                                         "gpu_capacity": None})
+        self.k.admin("POST", "/reset")
+
+    def nodes(self):
+        return self.k.get("/api/v1/nodes")[1]["items"]
+
+    def gpu_node(self):
+        return [n for n in self.nodes()
+                if n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "g2-gpu-rtx4000a1-s"][0]
+
+    def ns(self, name):
+        status, _ = self.k.apply("/api/v1/namespaces/" + name, ns_obj(name))
+        self.assertEqual(status, 201)
+
+    def test_gpu_nodes_are_lke_labelled_and_advertise_no_gpu_without_a_device_plugin(self):
+        nodes = self.nodes()
+        types = sorted(n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in nodes)
+        self.assertEqual(types, ["g2-gpu-rtx4000a1-s", "g6-standard-2", "g6-standard-2"])
+        pools = {n["metadata"]["labels"]["node.kubernetes.io/instance-type"]:
+                 n["metadata"]["labels"]["lke.linode.com/pool-id"] for n in nodes}
+        self.assertNotEqual(pools["g2-gpu-rtx4000a1-s"], pools["g6-standard-2"])     # a pool per type
+        gpu = self.gpu_node()
+        self.assertIn("-%s-" % pools["g2-gpu-rtx4000a1-s"], gpu["metadata"]["name"])
+        for n in nodes:
+            self.assertNotIn("nvidia.com/gpu", n["status"]["capacity"])
+            self.assertNotIn("nvidia.com/gpu", n["status"]["allocatable"])
+            self.assertIn("cpu", n["status"]["allocatable"])
+        self.ns("gpu-none")
+        self.k.apply(dep_path("gpu-none", "llm"), gpu_deployment("llm", "gpu-none"))
+        c = wait_for(lambda: unschedulable("gpu-none", self.k), what="an unschedulable pod")[0]
+        self.assertEqual((c["reason"], c["message"]), (
+            "Unschedulable", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
+                             "available: 3 No preemption victims found for incoming pod."))
+        # well after ready_ms (a plain deployment got ready meanwhile) it is still waiting
+        self.k.apply(dep_path("gpu-none", "web"), deployment("web", "gpu-none"))
+        wait_for(lambda: (lambda st: st.get("readyReplicas") == 1)(
+            self.k.get(dep_path("gpu-none", "web"))[1]["status"]), what="web ready")
+        self.assertEqual(len(unschedulable("gpu-none", self.k)), 1)
+        self.assertNotIn("nvidia.com/gpu", self.gpu_node()["status"]["allocatable"])
+
+    def test_the_device_plugin_daemonset_makes_the_gpu_allocatable_and_the_gpu_pod_runs(self):
+        self.ns("gpu-plugin")
+        self.k.apply(dep_path("gpu-plugin", "llm"), gpu_deployment("llm", "gpu-plugin"))
+        wait_for(lambda: unschedulable("gpu-plugin", self.k), what="the GPU pod waits")
+        status, ds = self.k.apply(DEVICE_PLUGIN_PATH, DEVICE_PLUGIN, manager="cluster-admin")
+        self.assertEqual(status, 201, ds)
+        node = wait_for(lambda: (lambda n: n if n["status"]["allocatable"].get("nvidia.com/gpu") == "1" else None)(
+            self.gpu_node()), what="nvidia.com/gpu allocatable")
+        self.assertEqual(node["status"]["capacity"]["nvidia.com/gpu"], "1")
+        for n in self.nodes():                        # the plugin runs everywhere; only the GPU node has GPUs
+            if n["metadata"]["name"] != node["metadata"]["name"]:
+                self.assertNotIn("nvidia.com/gpu", n["status"]["allocatable"])
+        ds = wait_for(lambda: daemonset_ready("kube-system", "nvidia-device-plugin-daemonset", self.k),
+                      what="plugin ready")
+        self.assertEqual(ds["status"]["desiredNumberScheduled"], 3)
+        plugin = [p for p in pods("kube-system", "name=nvidia-device-plugin-ds", self.k)
+                  if p["spec"]["nodeName"] == node["metadata"]["name"]][0]
+        self.assertEqual(plugin["spec"]["priority"], 2000001000)
+        wait_for(lambda: (lambda st: st.get("readyReplicas") == 1)(
+            self.k.get(dep_path("gpu-plugin", "llm"))[1]["status"]), what="the GPU pod runs")
+        self.assertEqual([p["spec"]["nodeName"] for p in pods("gpu-plugin", k=self.k)], [node["metadata"]["name"]])
+        # the plugin goes: the node stops advertising (the running pod is not evicted)
+        self.assertEqual(self.k.delete(DEVICE_PLUGIN_PATH)[0], 200)
+        wait_for(lambda: "nvidia.com/gpu" not in self.gpu_node()["status"]["allocatable"], what="GPU withdrawn")
+
+    def test_gpu_plugin_preinstalled_and_the_gpu_capacity_cap(self):
+        self.k.admin("POST", "/config", {"gpu_plugin_preinstalled": True, "gpu_capacity": 0})
+        wait_for(lambda: self.gpu_node()["status"]["allocatable"].get("nvidia.com/gpu") == "1",
+                 what="advertised without a plugin")
+        self.ns("gpu-pre")
+        self.k.apply(dep_path("gpu-pre", "llm"), gpu_deployment("llm", "gpu-pre", replicas=2))
+        wait_for(lambda: len(unschedulable("gpu-pre", self.k)) == 2, what="held back by gpu_capacity 0")
+        self.k.admin("POST", "/config", {"gpu_capacity": None})
+
+        def one_runs():
+            ps = pods("gpu-pre", k=self.k)
+            running = [p for p in ps if p["status"].get("phase") == "Running"]
+            return running if len(running) == 1 and len(unschedulable("gpu-pre", self.k)) == 1 else None
+        running = wait_for(one_runs, what="one GPU pod on the one GPU")
+        self.assertEqual(running[0]["spec"]["nodeName"], self.gpu_node()["metadata"]["name"])
+        self.assertEqual(unschedulable("gpu-pre", self.k)[0]["message"],
+                         "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
+                         "available: 3 No preemption victims found for incoming pod.")
+
+    def test_a_tainted_gpu_pool_needs_tolerations(self):
+        taint = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+        self.k.admin("POST", "/config", {"gpu_node_taints": [taint], "gpu_plugin_preinstalled": True})
+        self.k.admin("POST", "/reset")
+        self.assertEqual(self.gpu_node()["spec"]["taints"], [taint])
+        self.ns("gpu-taint")
+        self.k.apply(dep_path("gpu-taint", "llm"), gpu_deployment("llm", "gpu-taint"))
+        c = wait_for(lambda: unschedulable("gpu-taint", self.k), what="unschedulable")[0]
+        self.assertEqual(c["message"], "0/3 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: "
+                                       "present}, 2 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
+                                       "available: 1 Preemption is not helpful for scheduling, 2 No preemption "
+                                       "victims found for incoming pod.")
+        tolerant = gpu_deployment("llm", "gpu-taint")
+        tolerant["spec"]["template"]["spec"]["tolerations"] = [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        self.k.apply(dep_path("gpu-taint", "llm"), tolerant)
+        wait_for(lambda: (lambda st: st.get("readyReplicas") == 1 and st.get("updatedReplicas") == 1)(
+            self.k.get(dep_path("gpu-taint", "llm"))[1]["status"]), what="tolerating pod runs")
+        # a DaemonSet skips the tainted node unless it tolerates the taint
+        self.k.apply(ds_path("gpu-taint", "agent"), daemonset("agent", "gpu-taint"))
+        d = wait_for(lambda: daemonset_ready("gpu-taint", "agent", self.k), what="agent")
+        self.assertEqual(d["status"]["desiredNumberScheduled"], 2)
+        self.assertNotIn(self.gpu_node()["metadata"]["name"],
+                         [p["spec"]["nodeName"] for p in pods("gpu-taint", "app=agent", self.k)])
 
 
 class Faults(unittest.TestCase):
