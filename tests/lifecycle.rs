@@ -231,10 +231,9 @@ fn bad_settings_fail_before_any_create_call() {
         (&["--region", "us-chi"], "does not exist"),
         (&["--region", "ap-west"], "no Metadata service"),
         (&["--replicas", "2"], "--replicas is for --target lke"),
-        (
-            &["--target", "lke"],
-            "deploying to LKE is not in this version yet",
-        ),
+        (&["--cluster", "5"], "--cluster is for --target lke"),
+        // chat-agent's post-start script (pulling the model) runs on a VM only.
+        (&["--target", "lke"], "post-start script"),
         (
             &["--linode-type", "g6-nanode-1"],
             "needs 4096 MB of memory, but g6-nanode-1 has 1024 MB",

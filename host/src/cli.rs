@@ -241,10 +241,13 @@ pub enum TargetKind {
 
 #[derive(Debug, Default, Args)]
 pub struct DeployArgs {
-    /// Where it runs: one Linode (`vm`), or an LKE cluster (`lke`: only the
-    /// plan and its Kubernetes objects for now, with --dry-run)
+    /// Where it runs: one Linode (`vm`), or an LKE cluster (`lke`: a new
+    /// one sized from the template, or --cluster)
     #[arg(long, value_enum, default_value = "vm")]
     pub target: TargetKind,
+    /// LKE: an existing cluster's id (linode-ai then never deletes it)
+    #[arg(long, value_name = "ID")]
+    pub cluster: Option<u64>,
     /// LKE: replicas of the fronted service (a stateless one), one node each
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub replicas: u32,

@@ -207,6 +207,30 @@ pub fn instance_tags(
     tags
 }
 
+/// The tag naming the cluster an LKE deployment runs on (on its firewall,
+/// and on the cluster when linode-ai made it).
+pub const LKE_TAG: &str = "build_ai_lke";
+
+/// `build_ai_lke=<cluster id>`.
+pub fn lke_tag(cluster: u64) -> String {
+    format!("{LKE_TAG}={cluster}")
+}
+
+/// Before the cluster exists, the firewall's tag says `build_ai_lke=new`.
+pub const LKE_TAG_NEW: &str = "build_ai_lke=new";
+
+/// Whether a resource's tags say it belongs to an LKE deployment.
+pub fn is_lke(tags: &[String]) -> bool {
+    tags.iter()
+        .any(|t| t.strip_prefix(LKE_TAG).is_some_and(|r| r.starts_with('=')))
+}
+
+/// The cluster id in a resource's tags.
+pub fn cluster_of(tags: &[String]) -> Option<u64> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix(LKE_TAG)?.strip_prefix('=')?.parse().ok())
+}
+
 /// The tag key of a deployment's expiry.
 pub const EXPIRES_TAG: &str = "build_ai_expires";
 /// The tag key of a DNS record linode-ai made for the deployment

@@ -22,6 +22,8 @@ pub struct Paths {
     pub types_cache: PathBuf,
     /// SSH host keys pinned on first contact with a deployment (`linode-ai logs`).
     pub known_hosts: PathBuf,
+    /// LKE kubeconfigs (0600, in a 0700 directory).
+    pub kube: PathBuf,
     /// linode-cli's config file, if there is a home to look in.
     pub linode_cli_config: Option<PathBuf>,
 }
@@ -68,6 +70,7 @@ impl Paths {
             hook_cache: cache.join("linode-ai").join("hooks"),
             types_cache: cache.join("linode-ai").join("linode-types.json"),
             known_hosts: config.join("linode-ai").join("known_hosts"),
+            kube: config.join("linode-ai").join("kube"),
             linode_cli_config,
         })
     }

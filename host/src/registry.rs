@@ -129,6 +129,29 @@ pub struct DnsRecord {
     pub target: String,
 }
 
+/// Where an LKE deployment runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LkeRecord {
+    /// `None` until the create call answered.
+    #[serde(default)]
+    pub cluster_id: Option<u64>,
+    pub cluster_label: String,
+    /// linode-ai made the cluster for this deployment (destroy deletes it);
+    /// `false` for `--cluster ID`.
+    pub cluster_owned: bool,
+    pub namespace: String,
+    /// Replicas of the fronted service.
+    pub replicas: u32,
+    /// Nodes of the cluster's pool (of `linode_type`), for the cost.
+    pub nodes: u32,
+    /// Block Storage the claims asked for, GB.
+    #[serde(default)]
+    pub volume_gb: u32,
+    /// The NodeBalancer the cloud controller made for the proxy, once seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodebalancer_id: Option<u64>,
+}
+
 /// A deployment's cache volume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeRecord {
@@ -232,6 +255,9 @@ pub struct Deployment {
     /// The cache volume (Block Storage) holding Docker's data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_volume: Option<VolumeRecord>,
+    /// `--target lke`: the cluster and namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lke: Option<LkeRecord>,
     /// Fields written by a newer linode-ai, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -5,14 +5,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a deployment runs: one Linode today (`linode`); the LKE target
-/// comes next. A value this version does not know (a record or template
+/// Where a deployment runs: one Linode (`linode`) or a namespace on an LKE
+/// cluster (`lke`). A value this version does not know (a record or template
 /// from a later one) is kept as it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum DeployTarget {
     #[default]
     Linode,
+    /// A namespace on an LKE cluster.
+    Lke,
     Other(String),
 }
 
@@ -20,6 +22,7 @@ impl From<String> for DeployTarget {
     fn from(s: String) -> Self {
         match s.as_str() {
             "linode" => DeployTarget::Linode,
+            "lke" => DeployTarget::Lke,
             _ => DeployTarget::Other(s),
         }
     }
@@ -35,6 +38,7 @@ impl DeployTarget {
     pub fn as_str(&self) -> &str {
         match self {
             DeployTarget::Linode => "linode",
+            DeployTarget::Lke => "lke",
             DeployTarget::Other(s) => s,
         }
     }
@@ -260,9 +264,11 @@ mod tests {
     fn a_target_this_version_does_not_know_is_kept_as_written() {
         let t: DeployTarget = serde_json::from_str("\"linode\"").unwrap();
         assert_eq!(t, DeployTarget::Linode);
-        let later: DeployTarget = serde_json::from_str("\"lke\"").unwrap();
-        assert_eq!(later, DeployTarget::Other("lke".into()));
-        assert_eq!(serde_json::to_string(&later).unwrap(), "\"lke\"");
+        let lke: DeployTarget = serde_json::from_str("\"lke\"").unwrap();
+        assert_eq!(lke, DeployTarget::Lke);
+        let later: DeployTarget = serde_json::from_str("\"nomad\"").unwrap();
+        assert_eq!(later, DeployTarget::Other("nomad".into()));
+        assert_eq!(serde_json::to_string(&later).unwrap(), "\"nomad\"");
         assert_eq!(DeployTarget::default().as_str(), "linode");
     }
 

@@ -23,6 +23,8 @@ WANTED = [
     ("/{apiVersion}/volumes/{volumeId}/attach", "post"),
     # The GPU base Image (image build --gpu).
     ("/{apiVersion}/images", "post"),
+    # deploy --target lke: the cluster.
+    ("/{apiVersion}/lke/clusters", "post"),
 ]
 
 def merge(a, b):

@@ -18,9 +18,11 @@ the project's .env leaks), names are DNS-1123, and each namespaced object is
 in the plan's namespace, and the associative lists (env, ports, volumes,
 volumeMounts, containers) hold each key once, as server-side apply
 requires. `--replicas 3` is refused, naming the service and
-its volumes, when the fronted service keeps state; for a stateless fronted
-service (tests/lke/stateless-api, a test template) the 3 replicas land in
-its Deployment. Templates refused on LKE (post-start scripts) must exit
+its volumes, when the fronted service keeps state replicas would share; when
+its volumes are caches (`volumes_per_replica`: llm-api, embeddings) the 3
+replicas land in its StatefulSet, each with its own claims, started
+together; for a stateless fronted service (tests/lke/stateless-api, a test
+template) they land in its Deployment. Templates refused on LKE (post-start scripts) must exit
 non-zero naming the service (or the template) and the reason; copies of them
 without their post-start scripts are rendered and checked like the rest.
 
@@ -545,8 +547,17 @@ def check_replicas(plan, ctx):
         if got != expected:
             fail("replicas", f"{oid(obj)}: spec.replicas is {got}, expected {expected}"
                              + (f" (--replicas {want} of the fronted service)" if name == fronted else ""))
-        if name == fronted and want > 1 and obj["kind"] != "Deployment":
-            fail("replicas", f"{oid(obj)}: the fronted service scaled to {want} should be a Deployment")
+        if name == fronted and want > 1:
+            per_replica = ctx.get("fronted_volumes") and ctx.get("fronted_per_replica")
+            kind = "StatefulSet" if per_replica else "Deployment"
+            if obj["kind"] != kind:
+                fail("replicas", f"{oid(obj)}: the fronted service scaled to {want} should be a {kind}")
+            if per_replica:
+                claims = sorted(c["metadata"]["name"] for c in obj["spec"].get("volumeClaimTemplates") or [])
+                if claims != sorted(ctx["fronted_volumes"]):
+                    fail("replicas", f"{oid(obj)}: each replica should claim {ctx['fronted_volumes']}, claims {claims}")
+                if obj["spec"].get("podManagementPolicy") != "Parallel":
+                    fail("replicas", f"{oid(obj)}: replicas of a cache should start together (podManagementPolicy Parallel)")
     if not any(o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["name"] == fronted for o in objects):
         fail("replicas", f"no Deployment or StatefulSet is named after the fronted service {fronted!r}")
     nodes = sum(p.get("count", 0) for p in plan.get("cluster", {}).get("node_pools") or [])
@@ -735,6 +746,7 @@ def template_facts(runner, name):
         "fronted": dns_label(fronted),
         "fronted_service": fronted,
         "fronted_volumes": [v.split(":")[0] for v in front_spec.get("volumes") or []],
+        "fronted_per_replica": bool(front_spec.get("volumes_per_replica")),
         "public": {s["name"] for s in specs if s.get("public")},
         "defaults": {s["name"]: s["default"] for s in specs if s.get("default") is not None},
         "post_start_owners": owners,
@@ -811,7 +823,7 @@ def validate_all(runner, kv):
         plan, ctx, _ = render(runner, facts, d, None, True, kv)
         n = len(plan["objects"])
         rc, out, err = runner.lke(d, 3)
-        if facts["fronted_volumes"]:
+        if facts["fronted_volumes"] and not facts["fronted_per_replica"]:
             try:
                 check_stateful_refusal(rc, out, err, facts["fronted"], facts["fronted_volumes"])
             except Failure as e:
@@ -819,7 +831,8 @@ def validate_all(runner, kv):
             scaled = f"--replicas 3 refused ({facts['fronted']} keeps state in {', '.join(facts['fronted_volumes'])})"
         else:
             plan3, _, _ = render(runner, facts, d, 3, True, kv)
-            scaled = f"--replicas 3 puts 3 replicas in Deployment/{facts['fronted']} ({len(plan3['objects'])} objects, checked)"
+            kind = "StatefulSet" if facts["fronted_volumes"] else "Deployment"
+            scaled = f"--replicas 3 puts 3 replicas in {kind}/{facts['fronted']} ({len(plan3['objects'])} objects, checked)"
         print(f"ok: {label}: {n} objects pass kubernetes-validate {KUBERNETES_VALIDATE} (strict, Kubernetes "
               f"{' and '.join(K8S_VERSIONS)}) and the structural checks; {scaled}")
     # What the refused templates would render once post-start scripts run on LKE.

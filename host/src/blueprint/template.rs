@@ -270,6 +270,11 @@ pub struct ServiceSpec {
     pub gpus: bool,
     #[serde(default)]
     pub ipc_host: bool,
+    /// Its volumes are caches (a model download): on LKE each replica gets
+    /// its own, so `--replicas` may scale it. Volumes holding state that
+    /// replicas must share (a database) leave this off: it runs once.
+    #[serde(default)]
+    pub volumes_per_replica: bool,
     /// Services that start first: a name (started) or `{service, condition: healthy}`.
     #[serde(default)]
     pub depends_on: Vec<Dependency>,

@@ -44,6 +44,7 @@ fn options(args: &DeployArgs) -> DeployOptions {
         // reads --target and --replicas itself).
         target: _,
         replicas: _,
+        cluster: _,
         replace: _,
         new: _,
         wait: _,
@@ -152,6 +153,7 @@ fn progress_printer(style: crate::output::Style, quiet: bool) -> impl Fn(Progres
             Progress::HookLog(l) => {
                 eprintln!("  {} {}", style.dim("hook log:"), sanitize::line(&l))
             }
+            Progress::Step(s) => eprintln!("{}", style.dim(&sanitize::line(&s))),
             Progress::Phase { status, detail } => {
                 let d = detail
                     .map(|d| format!(" ({})", sanitize::line(&d)))
@@ -308,12 +310,15 @@ fn run_with(
     if args.target == crate::cli::TargetKind::Vm && args.replicas > 1 {
         bail!("--replicas is for --target lke (Kubernetes does the replicas); one Linode runs one copy of the app");
     }
+    if args.target == crate::cli::TargetKind::Vm && args.cluster.is_some() {
+        bail!("--cluster is for --target lke (a Kubernetes cluster to deploy onto)");
+    }
     if args.target == crate::cli::TargetKind::Lke {
-        if !args.dry_run {
-            bail!("deploying to LKE is not in this version yet: 'deploy --target lke --dry-run' shows the cluster, its price and the Kubernetes objects ('--json' gives them, for kubectl apply)");
+        if args.dry_run {
+            let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+            return print_lke_plan(&plan, &check, args.replicas, args.json, out);
         }
-        let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
-        return print_lke_plan(&plan, &check, args.replicas, args.json, out);
+        return run_lke(ctx, args, &plan, &client, out);
     }
     if args.dry_run {
         let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
@@ -410,7 +415,8 @@ fn run_with(
             &client,
             &registry,
             &catalog,
-            &ctx.paths.known_hosts,
+            &ctx.paths,
+            ctx.tuning.poll,
             &existing,
             &|r| {
                 if !quiet {
@@ -444,6 +450,141 @@ fn run_with(
     }
     match wait_error {
         Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// `deploy --target lke`: the cluster (or `--cluster`), the objects, the
+/// load balancer's name, then (with --wait) every replica ready and the
+/// proxy healthy.
+fn run_lke(
+    ctx: &Ctx,
+    args: &DeployArgs,
+    plan: &DeployPlan,
+    client: &crate::linode::LinodeClient,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if !client.has_token() {
+        bail!(crate::settings::missing_token_message());
+    }
+    let rt = runtime()?;
+    let offer = rt.block_on(deploy::preflight_create(client, plan))?;
+    let lke = deploy::lke::lke_plan(plan, args.replicas, offer.price.as_ref())?;
+    let registry = ctx.registry();
+    let reservation = deploy::reserve(&registry, plan, args.new)?;
+    let existing = rt.block_on(deploy::existing_same_app_env(
+        client,
+        &registry,
+        &ctx.catalog(),
+        plan,
+    ))?;
+    if !existing.is_empty() && !args.new {
+        bail!(
+            "{} (env: {}) is already deployed ({}); 'linode-ai destroy --app {} --env {}' first, another --env, or --new to deploy beside it",
+            plan.settings.app_name,
+            plan.settings.env_name,
+            existing
+                .iter()
+                .map(|d| d.deployment_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            plan.settings.app_name,
+            plan.settings.env_name
+        );
+    }
+    let quiet = args.json;
+    deploy::save_generated(plan)?;
+    if !quiet {
+        if let Some(m) = lke.monthly_usd {
+            ctx.note(&format!(
+                "cluster {}: {} node(s) of {}, a NodeBalancer and {} GB of Block Storage: ${m:.2}/month",
+                lke.cluster.label,
+                lke.cluster.node_pools.iter().map(|p| p.count).sum::<u32>(),
+                plan.settings.linode_type,
+                lke.cluster.volume_gb
+            ));
+        }
+    }
+    let progress = progress_printer(ctx.style.for_stderr(), quiet);
+    let record = crate::workflow::deploy::execute::pending_record(plan);
+    reservation.hand_over();
+    let opts = deploy::lke::LkeOptions {
+        cluster: args.cluster,
+        replicas: args.replicas,
+        kube_dir: ctx.paths.kube.clone(),
+        probe_ca: ctx.tuning.probe_ca.clone(),
+        poll: ctx.tuning.poll,
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let mut record = rt.block_on(deploy::lke::deploy(
+        client, &registry, plan, &lke, &opts, record, &progress,
+    ))?;
+    let mut wait_error = None;
+    if args.wait {
+        match rt.block_on(deploy::lke::wait_running(
+            client,
+            &plan.hooks,
+            &record,
+            &opts,
+            &progress,
+        )) {
+            Ok(()) => deploy::record_running(&registry, &mut record)?,
+            Err(e) => wait_error = Some(e),
+        }
+    }
+    let url = sanitize::line(record.url.as_deref().unwrap_or_default());
+    if args.json {
+        write!(
+            out,
+            "{}",
+            crate::output::json(&json!({
+                "deployment": record,
+                "status": record.last_status,
+                "url": url,
+                "chat_url": page_url(plan, &url),
+                "key_env": plan.stack.proxy.key_env,
+                "env_file": plan.settings.env_file,
+                "cluster": lke.cluster,
+                "monthly_usd": lke.monthly_usd,
+            }))
+        )?;
+    } else {
+        let l = record.lke.as_ref();
+        writeln!(out, "Deployed {} on LKE", plan.settings.template)?;
+        writeln!(out, "URL:        {url}")?;
+        if let Some(p) = page_url(plan, &url) {
+            writeln!(out, "Chat page:  {p}")?;
+        }
+        writeln!(
+            out,
+            "Cluster:    {} ({}){}",
+            l.and_then(|l| l.cluster_id)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            lke.cluster.label,
+            if args.cluster.is_some() {
+                ", yours: destroy leaves it"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(out, "Namespace:  {}", lke.namespace)?;
+        writeln!(out, "Status:     {}", record.last_status.as_str())?;
+        if let Some(k) = &plan.stack.proxy.key_env {
+            writeln!(
+                out,
+                "Key:        ${k} in {} (send it as 'Authorization: Bearer')",
+                plan.settings.env_file.display()
+            )?;
+        }
+        writeln!(
+            out,
+            "Next:       linode-ai status --app {} --env {}; linode-ai logs --service NAME; linode-ai destroy",
+            plan.settings.app_name, plan.settings.env_name
+        )?;
+    }
+    match wait_error {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -28,7 +28,13 @@ pub fn run(ctx: &Ctx, args: &DestroyArgs, out: &mut dyn Write) -> Result<()> {
         failed: "target(s) could not be destroyed",
     };
     confirm_and_run(ctx, &args.pick, &targets, &words, out, |t| {
-        rt.block_on(destroy_one(&client, &registry, &ctx.paths.known_hosts, t))
+        rt.block_on(destroy_one(
+            &client,
+            &registry,
+            &ctx.paths,
+            ctx.tuning.poll,
+            t,
+        ))
     })
 }
 

@@ -26,7 +26,7 @@ fn target(ctx: &Ctx, d: &Deployment, identity: Option<std::path::PathBuf>) -> Re
     })
 }
 
-pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<super::ExitStatus> {
+pub fn run(ctx: &Ctx, args: &LogsArgs, out: &mut dyn Write) -> Result<super::ExitStatus> {
     let data = ctx.registry().load()?;
     let matches: Vec<&Deployment> = data
         .filter(args.which.app(), args.which.env())
@@ -45,6 +45,9 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<super::Ex
                 .join("\n")
         ),
     };
+    if d.target == crate::state::DeployTarget::Lke {
+        return lke_logs(ctx, args, d, out);
+    }
     let kind = if args.boot {
         LogKind::Boot
     } else {
@@ -75,6 +78,43 @@ pub fn run(ctx: &Ctx, args: &LogsArgs, _out: &mut dyn Write) -> Result<super::Ex
         Some(c) => Ok(super::ExitStatus::External(u8::try_from(c).unwrap_or(1))),
         None => Ok(super::ExitStatus::Failure),
     }
+}
+
+/// An LKE deployment's pod logs, through the cluster's API (no SSH).
+fn lke_logs(
+    ctx: &Ctx,
+    args: &LogsArgs,
+    d: &Deployment,
+    out: &mut dyn Write,
+) -> Result<super::ExitStatus> {
+    if args.boot || args.follow {
+        bail!(
+            "{} runs on LKE: there is no boot log, and --follow is not offered there yet; 'linode-ai logs --service NAME' shows a service's pods",
+            d.app_name
+        );
+    }
+    let service = args
+        .service
+        .clone()
+        .or_else(|| d.probes.first().map(|p| p.service.clone()))
+        .unwrap_or_else(|| crate::blueprint::stack::PROXY.to_string());
+    let config = ctx.config()?;
+    let client = ctx.client(&config)?;
+    let pods = super::runtime()?.block_on(crate::workflow::lke::logs(
+        &client,
+        &ctx.paths.kube,
+        d,
+        &service,
+        args.lines,
+    ))?;
+    for (pod, text) in pods {
+        writeln!(out, "==> {} <==", crate::sanitize::line(&pod))?;
+        write!(out, "{}", crate::sanitize::block(&text))?;
+        if !text.ends_with('\n') {
+            writeln!(out)?;
+        }
+    }
+    Ok(super::ExitStatus::Success)
 }
 
 /// After `deploy --wait` gives up: the last lines of the boot log, if SSH works.

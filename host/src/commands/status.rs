@@ -28,6 +28,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs, out: &mut dyn Write) -> Result<ExitStat
             hook_cache: &ctx.paths.hook_cache,
             types_cache: &ctx.paths.types_cache,
             probe_ca: ctx.tuning.probe_ca.as_deref(),
+            kube_dir: &ctx.paths.kube,
         },
     ))?;
     let skipped: Vec<&crate::linode::Skipped> = report.skipped.iter().collect();

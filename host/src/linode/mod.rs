@@ -2,6 +2,7 @@
 //! overrides, bounded bodies, typed errors scrubbed of the token, retries
 //! within a time budget, and creates that happen exactly once.
 
+pub mod lke;
 pub mod model;
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use lke::*;
 pub use model::*;
 
 use crate::sanitize;

@@ -30,6 +30,11 @@ pub struct AccountView {
     pub skipped: Vec<Skipped>,
     /// Plans and prices (`None` if that call failed: prices are optional).
     pub types: Option<Vec<LinodeType>>,
+    /// Firewalls of LKE deployments (tagged `build_ai_lke`), apart from
+    /// `firewalls`: they guard a NodeBalancer, not a Linode.
+    pub lke_firewalls: Vec<Firewall>,
+    /// The tagged LKE clusters (listed only when an LKE firewall exists).
+    pub lke_clusters: Vec<crate::linode::LkeCluster>,
 }
 
 /// `X-Filter` for everything linode-ai made.
@@ -63,12 +68,23 @@ impl AccountView {
         );
         let ((instances, mut skipped), (firewalls, more)) = (instances?, firewalls?);
         skipped.extend(more);
+        let (lke_firewalls, firewalls): (Vec<Firewall>, Vec<Firewall>) = firewalls
+            .into_iter()
+            .partition(|f| crate::naming::is_lke(&f.tags));
+        // One more list only for accounts with LKE deployments.
+        let lke_clusters = if lke_firewalls.is_empty() {
+            Vec::new()
+        } else {
+            client.list_lke_clusters(Some(&tag_filter())).await?
+        };
         Ok(AccountView {
             instances,
             firewalls,
             volumes: volumes?,
             skipped,
             types,
+            lke_firewalls,
+            lke_clusters,
         })
     }
 
@@ -155,6 +171,9 @@ pub enum Entry {
         tracked: bool,
         volume: Volume,
     },
+    /// A deployment on LKE: from the record, or (`tracked: false`) from the
+    /// tags of its cluster or firewall.
+    Lke { record: Deployment, tracked: bool },
 }
 
 /// What the account holds for a record.
@@ -208,7 +227,8 @@ impl Entry {
         match self {
             Entry::Tracked { record, .. }
             | Entry::Untracked { record, .. }
-            | Entry::Parked { record, .. } => record,
+            | Entry::Parked { record, .. }
+            | Entry::Lke { record, .. } => record,
         }
     }
 }
@@ -275,7 +295,7 @@ pub fn is_young(f: &Firewall) -> bool {
 
 /// A record rebuilt from a resource's tags (an instance's or a parked
 /// volume's): what the tags say, the template's probes, and the rest empty.
-fn record_from_tags(
+pub(crate) fn record_from_tags(
     tags: &[String],
     fallback_id: String,
     region: Option<&str>,
@@ -335,8 +355,67 @@ fn record_from_tags(
         cache_volume: None,
         ssh_identity: None,
         pending: None,
+        lke: None,
         extra: Default::default(),
     }
+}
+
+/// LKE deployments the account shows: tagged clusters (made by linode-ai)
+/// and firewalls naming a cluster (`--cluster` deployments), as records
+/// rebuilt from their tags, for machines without the record.
+pub fn lke_records_from_tags(
+    clusters: &[crate::linode::LkeCluster],
+    firewalls: &[Firewall],
+    known: &[Deployment],
+    catalog: &Catalog,
+) -> Vec<Deployment> {
+    let mut out: Vec<Deployment> = Vec::new();
+    let mut add = |tags: &[String],
+                   cluster: Option<u64>,
+                   owned: bool,
+                   label: Option<String>,
+                   region: Option<&str>,
+                   created: Option<&str>| {
+        let t = DeploymentTags::parse(tags);
+        let Some(id) = t.id.clone() else { return };
+        if known.iter().any(|d| d.deployment_id == id) || out.iter().any(|d| d.deployment_id == id)
+        {
+            return;
+        }
+        let mut d = record_from_tags(tags, id, region, created, Status::Untracked, catalog);
+        d.target = crate::state::DeployTarget::Lke;
+        d.lke = Some(crate::registry::LkeRecord {
+            cluster_id: cluster,
+            cluster_label: label.unwrap_or_default(),
+            cluster_owned: owned,
+            namespace: crate::targets::lke::manifests::dns_label(&format!(
+                "{}-{}",
+                d.app_name, d.env
+            )),
+            replicas: 1,
+            nodes: 0,
+            volume_gb: 0,
+            nodebalancer_id: None,
+        });
+        out.push(d);
+    };
+    for c in clusters {
+        add(
+            &c.tags,
+            Some(c.id),
+            true,
+            c.label.clone(),
+            c.region.as_deref(),
+            c.created.as_deref(),
+        );
+    }
+    // A firewall naming no cluster (`new`): a deploy cut short before it.
+    for f in firewalls {
+        let cid = crate::naming::cluster_of(&f.tags);
+        let owned = cid.is_none_or(|id| clusters.iter().any(|c| c.id == id));
+        add(&f.tags, cid, owned, None, None, f.created.as_deref());
+    }
+    out
 }
 
 /// A parked deployment's record rebuilt from its volume's tags.
@@ -406,6 +485,13 @@ pub fn join(
         .map(|v| (v.id, v))
         .collect();
     for r in records {
+        if r.target == crate::state::DeployTarget::Lke {
+            entries.push(Entry::Lke {
+                record: r.clone(),
+                tracked: true,
+            });
+            continue;
+        }
         let listed = r.linode_id.is_some_and(|id| by_id.contains_key(&id));
         // Parked here (no Linode), or elsewhere (its Linode is gone and its
         // volume, tagged with its id, attached to nothing).
@@ -485,6 +571,19 @@ pub fn join(
                     instance: i.clone(),
                 });
             }
+        }
+    }
+    for record in lke_records_from_tags(
+        &view.lke_clusters,
+        &view.lke_firewalls,
+        all_records,
+        catalog,
+    ) {
+        if keep(&record) {
+            entries.push(Entry::Lke {
+                record,
+                tracked: false,
+            });
         }
     }
     // Firewalls whose deployment id matches no instance and no pending record.
@@ -709,6 +808,7 @@ mod tests {
             firewalls: vec![],
             skipped: vec![],
             types: None,
+            ..Default::default()
         };
         let records = vec![a];
         let j = join(&records, &records, &view, &catalog, |_| true);
@@ -754,6 +854,7 @@ mod tests {
             ],
             skipped: vec![],
             types: None,
+            ..Default::default()
         };
         let j = join(&records, &records, &view, &catalog, |_| true);
         assert_eq!(j.entries.len(), 4);

@@ -40,6 +40,12 @@ pub async fn adopt(
         .into_iter()
         .filter_map(|e| match e {
             Entry::Untracked { record, instance } => Some((record, instance.id)),
+            // On LKE: its cluster and namespace (from the tags); the URL is
+            // read from the load balancer by `status`.
+            Entry::Lke {
+                record,
+                tracked: false,
+            } => Some((record, 0)),
             _ => None,
         })
         .collect();
@@ -47,12 +53,14 @@ pub async fn adopt(
     for (mut record, _linode) in untracked {
         // The name it serves (derived from its IPv4, as its boot did), and
         // the firewall made for it.
-        if let Some(ip) = &record.ipv4 {
+        if record.lke.is_some() {
+            record.health.port = 443;
+        } else if let Some(ip) = &record.ipv4 {
             let host = crate::naming::hostname_for(ip, None);
             record.url = Some(crate::health::app_url(&host, record.health.port));
             record.hostname = Some(host);
         }
-        if let Some(fw) = view.firewalls.iter().find(|f| {
+        if let Some(fw) = view.firewalls.iter().chain(&view.lke_firewalls).find(|f| {
             crate::naming::DeploymentTags::parse(&f.tags).id.as_deref()
                 == Some(&record.deployment_id)
         }) {
@@ -73,7 +81,11 @@ pub async fn adopt(
     let list = adopted.clone();
     registry.update(|d| {
         for r in list {
-            if !d.deployments.iter().any(|x| x.linode_id == r.linode_id) {
+            let known = d.deployments.iter().any(|x| {
+                x.deployment_id == r.deployment_id
+                    || (r.linode_id.is_some() && x.linode_id == r.linode_id)
+            });
+            if !known {
                 d.deployments.push(r);
             }
         }

@@ -122,6 +122,7 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
             Entry::Parked {
                 record, tracked, ..
             } => (record, *tracked, None),
+            Entry::Lke { record, tracked } => (record, *tracked, None),
         };
         if sel.app.as_deref().is_some_and(|a| a != record.app_name)
             || sel.env.as_deref().is_some_and(|x| x != record.env)
@@ -134,6 +135,11 @@ pub fn select(joined: &Joined, view: &AccountView, sel: &Selection) -> Result<Ve
             continue;
         }
         let mut firewalls = firewalls_of(&record.deployment_id, &view.firewalls);
+        for f in firewalls_of(&record.deployment_id, &view.lke_firewalls) {
+            if !firewalls.contains(&f) {
+                firewalls.push(f);
+            }
+        }
         if let Some(FirewallRecord::Created { id: Some(id), .. }) = &record.firewall {
             if !firewalls.contains(id) {
                 firewalls.push(*id);
@@ -334,9 +340,11 @@ const DETACH_WAIT: Duration = Duration::from_secs(90);
 pub async fn destroy_one(
     client: &LinodeClient,
     registry: &Registry,
-    known_hosts: &std::path::Path,
+    paths: &crate::paths::Paths,
+    poll: Duration,
     target: &Target,
 ) -> Outcome {
+    let known_hosts = &paths.known_hosts;
     match target {
         Target::OrphanFirewall(f) => {
             // DNS records made for its (gone) instance point at a freed address.
@@ -365,6 +373,10 @@ pub async fn destroy_one(
             firewalls,
             volumes,
         } => {
+            if record.target == crate::state::DeployTarget::Lke {
+                return destroy_lke(client, registry, paths, poll, record, *tracked, firewalls)
+                    .await;
+            }
             if instance.is_none() && account::create_may_be_running(record) {
                 let p = record.pending.as_ref().expect("pending");
                 return Outcome::StillCreating(format!(
@@ -442,6 +454,51 @@ pub async fn destroy_one(
                 (Some(_), false) => Outcome::Destroyed,
             }
         }
+    }
+}
+
+/// An LKE deployment: its namespace, what the cluster made for it, the
+/// cluster when linode-ai made it, its firewall, its record.
+async fn destroy_lke(
+    client: &LinodeClient,
+    registry: &Registry,
+    paths: &crate::paths::Paths,
+    poll: Duration,
+    record: &crate::registry::Deployment,
+    tracked: bool,
+    firewalls: &[u64],
+) -> Outcome {
+    if account::create_may_be_running(record) {
+        let p = record.pending.as_ref().expect("pending");
+        return Outcome::StillCreating(format!(
+            "its deploy is still running (pid {} on {}); wait for it to finish, then destroy",
+            p.pid,
+            crate::sanitize::line(&p.host)
+        ));
+    }
+    let removed =
+        crate::workflow::lke::destroy(client, &paths.kube, record, DETACH_WAIT, poll, &|_| {})
+            .await;
+    if let Err(e) = removed {
+        return Outcome::Failed(format!("{e:#} (kept in the registry; run destroy again)"));
+    }
+    for fw in firewalls {
+        if let Err(e) = client.delete_firewall_after(*fw, None, DETACH_WAIT).await {
+            return Outcome::Failed(format!(
+                "the namespace is gone, but firewall {fw} is not: {e}; run destroy again to retry"
+            ));
+        }
+    }
+    if tracked {
+        if let Err(e) = registry.remove(&record.deployment_id) {
+            return Outcome::Failed(format!(
+                "deleted, but the registry could not be updated: {e:#}"
+            ));
+        }
+    }
+    match record.lke.as_ref().and_then(|l| l.cluster_id) {
+        Some(_) => Outcome::Destroyed,
+        None => Outcome::NothingCreated,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The things a user does, each from the blueprint, a target and the
 //! account to a typed outcome: [`deploy`], [`status`], [`destroy`], the
-//! account view behind adopt/status/destroy ([`account`]), [`adopt`], [`park`] and resume, template install
+//! account view behind adopt/status/destroy ([`account`]), [`adopt`], [`park`] and resume, the LKE
+//! target's deploy/status/logs/destroy ([`lke`]), template install
 //! ([`template_store`]) and scaffolding ([`scaffold`]). No terminal I/O.
 
 pub mod account;
@@ -9,6 +10,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod dns;
 pub mod image;
+pub mod lke;
 pub mod park;
 pub mod project;
 pub mod scaffold;

@@ -22,6 +22,8 @@ use crate::linode::{ApiError, Firewall, Instance, LinodeClient, Price};
 use crate::registry::{Deployment, FirewallRecord, Registry};
 use crate::state::{InstanceState, Status};
 use crate::workflow::account::{self, AccountView, Entry, Found};
+use crate::workflow::lke;
+use std::path::Path;
 
 /// How many deployments are checked at once.
 pub const DEFAULT_CONCURRENCY: u16 = 100;
@@ -465,6 +467,13 @@ async fn check_entry_instance(
             Err(e) if e.is_not_found() => missing(record, id),
             Err(e) => row(record, true, None, Status::Unknown, Some(e.to_string())),
         },
+        Entry::Lke { record, tracked } => row(
+            record,
+            tracked,
+            None,
+            Status::Unknown,
+            Some("an LKE deployment is checked through its cluster".into()),
+        ),
         Entry::Tracked {
             record,
             instance: Found::Gone,
@@ -489,6 +498,37 @@ async fn check_entry_instance(
             row(record, true, None, Status::Pending, Some(detail))
         }
     }
+}
+
+/// An LKE deployment's row: its cluster, its replicas, health through the proxy.
+async fn lke_row(
+    client: &LinodeClient,
+    probe_ca: Option<&std::path::Path>,
+    hooks: &TemplateHooks,
+    kube_dir: &std::path::Path,
+    mut d: Deployment,
+    tracked: bool,
+) -> StatusRow {
+    let o = observe(client, probe_ca, hooks, kube_dir, &d).await;
+    if d.url.is_none() {
+        d.url = o.url.clone();
+    }
+    let (status, detail) = if tracked || matches!(o.status, Status::Pending) {
+        (o.status, o.detail)
+    } else {
+        (
+            Status::Untracked,
+            Some(format!(
+                "on LKE, {}{}; recorded on another machine",
+                o.status.as_str(),
+                o.detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
+        )
+    };
+    let mut r = row(d, tracked, None, status, detail);
+    r.http_status = o.http_status;
+    r.hook_logs = o.hook_logs;
+    r
 }
 
 fn missing(record: Deployment, id: u64) -> StatusRow {
@@ -542,6 +582,8 @@ pub struct StatusQuery<'a> {
     /// The copy of the API's plans and prices (see [`account::Prices`]).
     pub types_cache: &'a std::path::Path,
     pub probe_ca: Option<&'a std::path::Path>,
+    /// LKE kubeconfigs.
+    pub kube_dir: &'a std::path::Path,
 }
 
 /// Lists the account, joins, probes, and writes back what was seen.
@@ -607,12 +649,25 @@ pub async fn status(
         let (client, prober, sem) = (client.clone(), prober.clone(), sem.clone());
         let hooks = hooks[&entry.record().template].clone();
         let firewalls = firewalls.clone();
+        let kube_dir = q.kube_dir.to_path_buf();
+        let probe_ca = q.probe_ca.map(std::path::Path::to_path_buf);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
-            (
-                i,
-                check_entry(&client, &prober, &hooks, &firewalls, entry).await,
-            )
+            let row = match entry {
+                Entry::Lke { record, tracked } => {
+                    lke_row(
+                        &client,
+                        probe_ca.as_deref(),
+                        &hooks,
+                        &kube_dir,
+                        record,
+                        tracked,
+                    )
+                    .await
+                }
+                entry => check_entry(&client, &prober, &hooks, &firewalls, entry).await,
+            };
+            (i, row)
         });
     }
     let mut rows = Vec::new();
@@ -625,7 +680,11 @@ pub async fn status(
     let mut rows: Vec<StatusRow> = rows.into_iter().map(|(_, r)| r).collect();
     let mut cost = Cost::default();
     for r in &mut rows {
-        if r.api_status.is_none() {
+        let lke_nodes = match &r.deployment.lke {
+            Some(l) if !matches!(r.status, Status::Missing | Status::Pending) => Some(l),
+            _ => None,
+        };
+        if r.api_status.is_none() && lke_nodes.is_none() {
             continue;
         }
         r.price = r
@@ -634,7 +693,27 @@ pub async fn status(
             .as_deref()
             .and_then(|t| view.type_named(t))
             .and_then(|t| t.price_in(&r.deployment.region));
-        cost.linodes += 1;
+        if let Some(l) = lke_nodes {
+            // Its nodes (only a cluster linode-ai made is counted whole),
+            // the NodeBalancer and the claims' volumes.
+            let nodes = if l.cluster_owned {
+                f64::from(l.nodes)
+            } else {
+                0.0
+            };
+            let extra = crate::linode::NODEBALANCER_MONTHLY
+                + f64::from(l.volume_gb) * crate::linode::VOLUME_MONTHLY_PER_GB;
+            r.price = r.price.map(|p| Price {
+                hourly: p.hourly.map(|h| h * nodes + extra / 730.0),
+                monthly: p.monthly.map(|m| m * nodes + extra),
+            });
+        }
+        // An LKE deployment's nodes are Linodes (those of a cluster it made).
+        cost.linodes += match lke_nodes {
+            Some(l) if l.cluster_owned => l.nodes as usize,
+            Some(_) => 0,
+            None => 1,
+        };
         match r.price {
             Some(Price {
                 hourly: Some(h),
@@ -740,6 +819,140 @@ pub async fn check_one(
     }
     let (verdict, _, logs) = check_health(prober, hooks, d).await;
     Ok((Some(state), verdict, logs))
+}
+
+/// What an LKE deployment looks like now.
+pub struct Observed {
+    pub status: Status,
+    pub detail: Option<String>,
+    pub replicas: Vec<lke::Replicas>,
+    pub http_status: Option<u16>,
+    pub hook_logs: Vec<String>,
+    /// The cluster exists (its nodes cost).
+    pub cluster_exists: bool,
+    /// The URL, when found from the load balancer (another machine's deployment).
+    pub url: Option<String>,
+}
+
+/// The cluster, the workloads' replicas and health through the proxy.
+pub async fn observe(
+    client: &LinodeClient,
+    probe_ca: Option<&Path>,
+    hooks: &TemplateHooks,
+    kube_dir: &Path,
+    d: &Deployment,
+) -> Observed {
+    let mut d = d.clone();
+    let mut o = Observed {
+        status: Status::Unknown,
+        detail: None,
+        replicas: vec![],
+        http_status: None,
+        hook_logs: vec![],
+        cluster_exists: false,
+        url: None,
+    };
+    let Some(l) = d.lke.clone() else {
+        o.detail = Some("an LKE record without its cluster".into());
+        return o;
+    };
+    let Some(cid) = l.cluster_id else {
+        o.status = Status::Pending;
+        o.detail = Some(if crate::workflow::account::create_may_be_running(&d) {
+            "deploy in progress: creating the cluster".into()
+        } else {
+            format!(
+                "the cluster's create did not complete: no cluster is recorded; 'linode-ai destroy' removes the record (an LKE cluster labelled {} may exist: linode-cli lke clusters-list)",
+                l.cluster_label
+            )
+        });
+        return o;
+    };
+    match client.get_lke_cluster(cid).await {
+        Ok(_) => o.cluster_exists = true,
+        Err(e) if e.is_not_found() => {
+            o.status = Status::Missing;
+            o.detail = Some(format!(
+                "LKE cluster {cid} no longer exists; 'linode-ai destroy' removes the record and what the cluster left"
+            ));
+            return o;
+        }
+        Err(e) => {
+            o.detail = Some(e.to_string());
+            return o;
+        }
+    }
+    let kube = match lke::kube_for(client, kube_dir, cid).await {
+        Ok(k) => k,
+        Err(e) => {
+            o.status = Status::Provisioning;
+            o.detail = Some(format!("cluster {cid}: {e:#}"));
+            return o;
+        }
+    };
+    match lke::replicas(&kube, &l.namespace).await {
+        Ok(r) => o.replicas = r,
+        Err(e) => {
+            o.status = Status::Unknown;
+            o.detail = Some(format!("cluster {cid}: {e}"));
+            return o;
+        }
+    }
+    let shown = lke::describe_replicas(&o.replicas);
+    if o.replicas.is_empty() {
+        o.status = if d.pending.is_some() || d.hostname.is_none() {
+            Status::Provisioning
+        } else {
+            Status::Missing
+        };
+        o.detail = Some(format!(
+            "cluster {cid} has no workloads in namespace {}",
+            l.namespace
+        ));
+        return o;
+    }
+    if d.hostname.is_none() {
+        // Another machine's deployment: its name is the load balancer's.
+        if let Ok(lb) =
+            lke::wait_load_balancer(&kube, &l.namespace, Duration::ZERO, Duration::ZERO).await
+        {
+            let host = d.domain.clone().unwrap_or(lb.hostname);
+            d.health.port = lb.https_port;
+            d.url = Some(crate::health::app_url(&host, lb.https_port));
+            d.hostname = Some(host);
+            d.ipv4 = lb.ipv4;
+        }
+    }
+    if d.hostname.is_none() {
+        o.status = Status::Starting;
+        o.detail = Some(format!("waiting for the load balancer; {shown}"));
+        return o;
+    }
+    let prober = match Prober::new([&d], probe_ca) {
+        Ok(p) => p,
+        Err(e) => {
+            o.detail = Some(format!("{e:#}"));
+            return o;
+        }
+    };
+    o.url = d.url.clone();
+    let (verdict, http, logs) = check_health(&prober, hooks, &d).await;
+    o.http_status = http;
+    o.hook_logs = logs;
+    let all_ready = o.replicas.iter().all(|w| w.ready >= w.wanted);
+    let some_ready = o.replicas.iter().all(|w| w.ready > 0);
+    o.status = match (&verdict, all_ready) {
+        (HealthVerdict::Healthy, true) => Status::Running,
+        (HealthVerdict::Healthy, false) if some_ready => Status::Degraded,
+        (HealthVerdict::Healthy, false) => Status::Starting,
+        (_, _) if !all_ready => Status::Starting,
+        _ => verdict.status(),
+    };
+    o.detail = Some(match verdict.reason() {
+        Some(r) => format!("replicas {shown}; {r}"),
+        None => format!("replicas {shown}"),
+    });
+    o
 }
 
 #[cfg(test)]

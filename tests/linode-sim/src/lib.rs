@@ -646,7 +646,14 @@ impl Sim {
     /// (`namespace/name`) of type LoadBalancer: makes a NodeBalancer, labelled
     /// and tagged as it does. Returns its id. Panics for an unknown cluster.
     pub fn ccm_nodebalancer(&self, cluster_id: u64, service: &str) -> u64 {
-        match lke::ccm_nodebalancer(&self.state, cluster_id, service) {
+        self.ccm_nodebalancer_tagged(cluster_id, service, &[])
+    }
+
+    /// [`Sim::ccm_nodebalancer`] for a Service annotated
+    /// `service.beta.kubernetes.io/linode-loadbalancer-tags`: the CCM adds
+    /// those tags to its own.
+    pub fn ccm_nodebalancer_tagged(&self, cluster_id: u64, service: &str, tags: &[String]) -> u64 {
+        match lke::ccm_nodebalancer(&self.state, cluster_id, service, tags) {
             Ok(nb) => nb["id"].as_u64().unwrap(),
             Err(e) => panic!("ccm_nodebalancer: {e}"),
         }
@@ -656,10 +663,21 @@ impl Sim {
     /// Block Storage volume (`pvc-...`, at least 10 GB) attached to one of
     /// the cluster's nodes. Returns its id. Panics for an unknown cluster.
     pub fn csi_volume(&self, cluster_id: u64, size_gb: u64) -> u64 {
-        match lke::csi_volume(&self.state, cluster_id, size_gb) {
+        self.csi_volume_labelled(cluster_id, size_gb, None)
+    }
+
+    /// [`Sim::csi_volume`] with the label the driver derives from the
+    /// claim (`pvc-` and its UID's first 16 hex digits).
+    pub fn csi_volume_labelled(&self, cluster_id: u64, size_gb: u64, label: Option<&str>) -> u64 {
+        match lke::csi_volume(&self.state, cluster_id, size_gb, label) {
             Ok(v) => v["id"].as_u64().unwrap(),
             Err(e) => panic!("csi_volume: {e}"),
         }
+    }
+
+    /// What the CCM does when the Service goes: deletes its NodeBalancer.
+    pub fn remove_nodebalancer(&self, id: u64) -> bool {
+        lke::remove_nodebalancer(&self.state, id)
     }
 
     /// Points every kubeconfig (and `api-endpoints`) at this Kubernetes API.

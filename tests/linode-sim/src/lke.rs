@@ -1106,7 +1106,7 @@ fn update_pool(
 fn delete_pool(state: &Arc<Mutex<State>>, cluster: u64, id: u64) -> (u16, Value) {
     let mut st = state.lock().unwrap();
     if !st.lke.clusters.contains_key(&cluster)
-        || !st.lke.pools.get(&id).is_some_and(|p| p.cluster == cluster)
+        || st.lke.pools.get(&id).is_none_or(|p| p.cluster != cluster)
     {
         return not_found();
     }
@@ -1342,6 +1342,7 @@ pub(crate) fn ccm_nodebalancer(
     state: &Arc<Mutex<State>>,
     cluster: u64,
     service: &str,
+    extra_tags: &[String],
 ) -> Result<Value, String> {
     if service.split('/').count() != 2 || service.split('/').any(str::is_empty) {
         return Err("service must be namespace/name".into());
@@ -1362,7 +1363,10 @@ pub(crate) fn ccm_nodebalancer(
         id,
         label,
         region: c.region,
-        tags: vec![json!(format!("lke{cluster}"))],
+        tags: std::iter::once(format!("lke{cluster}"))
+            .chain(extra_tags.iter().cloned())
+            .map(Value::String)
+            .collect(),
         throttle: 0,
         created: now.clone(),
         updated: now,
@@ -1371,6 +1375,17 @@ pub(crate) fn ccm_nodebalancer(
     let out = nodebalancer_json(&st, &nb);
     st.lke.nodebalancers.insert(id, nb);
     Ok(out)
+}
+
+/// What the CCM does when its Service goes: the NodeBalancer is deleted.
+pub(crate) fn remove_nodebalancer(state: &Arc<Mutex<State>>, id: u64) -> bool {
+    state
+        .lock()
+        .unwrap()
+        .lke
+        .nodebalancers
+        .remove(&id)
+        .is_some()
 }
 
 /// The Block Storage volume the Linode CSI driver makes for a
@@ -1384,6 +1399,7 @@ pub(crate) fn csi_volume(
     state: &Arc<Mutex<State>>,
     cluster: u64,
     size_gb: u64,
+    label: Option<&str>,
 ) -> Result<Value, String> {
     let (label, node) = {
         let mut st = state.lock().unwrap();
@@ -1400,7 +1416,8 @@ pub(crate) fn csi_volume(
         let Some(node) = node else {
             return Err(format!("LKE cluster {cluster} has no node Linode"));
         };
-        (format!("pvc-{:016x}", st.lke.random()), node)
+        let random = format!("pvc-{:016x}", st.lke.random());
+        (label.map(str::to_string).unwrap_or(random), node)
     };
     let body = json!({"label": label, "size": size_gb.max(volume::MIN_SIZE), "linode_id": node});
     match volume::route(state, &Method::Post, &[], "", Some(body), None) {
@@ -1653,7 +1670,7 @@ pub(crate) fn admin(
             };
             Some(if *what == "loadbalancer" {
                 match body["service"].as_str() {
-                    Some(s) => made(ccm_nodebalancer(state, id, s)),
+                    Some(s) => made(ccm_nodebalancer(state, id, s, &[])),
                     None => (
                         400,
                         json!({"error": "body must be {\"service\": \"namespace/name\"}"}),
@@ -1661,7 +1678,7 @@ pub(crate) fn admin(
                 }
             } else {
                 match body["size_gb"].as_u64() {
-                    Some(n) => made(csi_volume(state, id, n)),
+                    Some(n) => made(csi_volume(state, id, n, None)),
                     None => (400, json!({"error": "body must be {\"size_gb\": N}"})),
                 }
             })

@@ -38,6 +38,11 @@ pub struct LkeInput<'a> {
     pub acme_ca: Option<&'a str>,
     /// The Cloud Firewall the NodeBalancer gets, once made.
     pub firewall_id: Option<u64>,
+    /// Tags the NodeBalancer gets (the deployment's, so another machine
+    /// sees whose it is).
+    pub tags: &'a [String],
+    /// The load balancer's HTTPS port (443 unless `--https-port`).
+    pub https_port: u16,
     /// Replicas of the fronted service.
     pub replicas: u32,
     /// Each claim's size (GB, at least [`MIN_VOLUME_GB`]).
@@ -180,9 +185,9 @@ fn workload(s: &Service, input: &LkeInput<'_>, fronted: bool) -> Result<Vec<Valu
         .collect::<Result<_>>()?;
     let stateful = !claims.is_empty();
     let replicas = if fronted { input.replicas.max(1) } else { 1 };
-    if stateful && replicas > 1 {
+    if stateful && replicas > 1 && !s.volumes_per_replica {
         bail!(
-            "--replicas {replicas}: service \"{}\" keeps state in volumes ({}) and runs once; only a stateless fronted service scales",
+            "--replicas {replicas}: service \"{}\" keeps state in volumes ({}) that replicas would have to share, so it runs once; a fronted service scales when it keeps none, or only caches (volumes_per_replica in its template)",
             s.name,
             s.volumes.join(", ")
         );
@@ -245,7 +250,10 @@ fn workload(s: &Service, input: &LkeInput<'_>, fronted: bool) -> Result<Vec<Valu
             "apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": meta(input, &name, &s.name),
             "spec": {
-                "serviceName": name, "replicas": 1,
+                "serviceName": name, "replicas": replicas,
+                // Replicas of a cache start together, each with its own claims
+                // (the policy cannot change later: set by the template alone).
+                "podManagementPolicy": if s.volumes_per_replica { "Parallel" } else { "OrderedReady" },
                 "selector": {"matchLabels": selector(&s.name)},
                 "template": template,
                 "volumeClaimTemplates": claims.iter().map(|(c, _, _)| json!({
@@ -363,6 +371,12 @@ fn proxy_objects(input: &LkeInput<'_>) -> Result<Vec<Value>> {
     if let Some(id) = input.firewall_id {
         annotations.insert(format!("{CCM}firewall-id"), json!(id.to_string()));
     }
+    if !input.tags.is_empty() {
+        annotations.insert(format!("{CCM}tags"), json!(input.tags.join(",")));
+    }
+    // The proxy reads its name from the environment at start: a new name
+    // (the load balancer's, known after the first apply) restarts it.
+    let pod_annotations = json!({"linode-ai/hostname": input.hostname.unwrap_or("")});
     Ok(vec![
         json!({
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -384,7 +398,7 @@ fn proxy_objects(input: &LkeInput<'_>) -> Result<Vec<Value>> {
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": selector(PROXY)},
                 "template": {
-                    "metadata": {"labels": labels(input, PROXY)},
+                    "metadata": {"labels": labels(input, PROXY), "annotations": pod_annotations},
                     "spec": {
                         "enableServiceLinks": false,
                         "containers": [{
@@ -409,7 +423,7 @@ fn proxy_objects(input: &LkeInput<'_>) -> Result<Vec<Value>> {
                          "annotations": annotations},
             "spec": {"type": "LoadBalancer", "selector": selector(PROXY),
                      "ports": [{"name": "http", "port": 80, "targetPort": 80},
-                               {"name": "https", "port": 443, "targetPort": 443}]},
+                               {"name": "https", "port": input.https_port, "targetPort": 443}]},
         }),
     ])
 }
@@ -446,10 +460,18 @@ pub fn cluster_plan(
     replicas: u32,
     volume_gb: u32,
 ) -> ClusterPlan {
+    // The fronted service's claims once per replica when it scales.
     let claims: u32 = stack
         .services
         .iter()
-        .map(|s| s.volumes.iter().filter(|v| !v.starts_with('/')).count() as u32)
+        .map(|s| {
+            let n = s.volumes.iter().filter(|v| !v.starts_with('/')).count() as u32;
+            if s.name == stack.fronted && s.volumes_per_replica {
+                n * replicas.max(1)
+            } else {
+                n
+            }
+        })
         .sum::<u32>();
     ClusterPlan {
         label: label.to_string(),
@@ -490,7 +512,10 @@ mod tests {
 
     fn objects(template: &str, replicas: u32) -> Result<Vec<Value>> {
         let t = Catalog::stock().get(template).unwrap().clone();
-        let stack = Stack::from_spec(&t.spec).unwrap();
+        objects_of(&Stack::from_spec(&t.spec).unwrap(), replicas)
+    }
+
+    fn objects_of(stack: &Stack, replicas: u32) -> Result<Vec<Value>> {
         let mut env = EnvVars::default();
         for k in [
             "CHAT_API_KEY",
@@ -503,7 +528,7 @@ mod tests {
             env.insert(k.into(), "v".into());
         }
         render(&LkeInput {
-            stack: &stack,
+            stack,
             namespace: "chat-default",
             app: "chat",
             env_name: "default",
@@ -512,6 +537,8 @@ mod tests {
             hostname: None,
             acme_ca: None,
             firewall_id: Some(5001),
+            tags: &[],
+            https_port: 443,
             replicas,
             volume_gb: 20,
         })
@@ -587,6 +614,8 @@ mod tests {
             hostname: None,
             acme_ca: None,
             firewall_id: None,
+            tags: &[],
+            https_port: 443,
             replicas: 1,
             volume_gb: 10,
         })
@@ -610,9 +639,43 @@ mod tests {
     }
 
     #[test]
-    fn a_service_with_volumes_does_not_scale() {
-        let e = objects("llm-api", 3).unwrap_err().to_string();
+    fn state_replicas_would_share_does_not_scale_a_cache_does() {
+        // State replicas would share (a database, say): one copy.
+        let t = Catalog::stock().get("embeddings").unwrap().clone();
+        let mut shared = Stack::from_spec(&t.spec).unwrap();
+        shared.services[0].volumes_per_replica = false;
+        let e = objects_of(&shared, 3).unwrap_err().to_string();
         assert!(e.contains("keeps state"), "{e}");
+        assert!(objects_of(&shared, 1).is_ok());
+        // vLLM's model cache: a claim per replica, started together.
+        let objs = objects("llm-api", 3).unwrap();
+        let set = objs
+            .iter()
+            .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == "vllm")
+            .unwrap();
+        assert_eq!(set["spec"]["replicas"], 3);
+        assert_eq!(set["spec"]["podManagementPolicy"], "Parallel");
+        assert_eq!(
+            set["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let plan = cluster_plan(
+            &Stack::from_spec(&Catalog::stock().get("llm-api").unwrap().spec).unwrap(),
+            "ai-x",
+            "us-ord",
+            "g2-gpu-rtx4000a1-s",
+            None,
+            3,
+            60,
+        );
+        assert_eq!(
+            plan.volume_gb,
+            3 * 60 + MIN_VOLUME_GB,
+            "a cache per replica"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! store on a volume, behind a `LoadBalancer` Service: Linode's cloud
 //! controller makes that a NodeBalancer.
 
+pub mod kube;
 pub mod manifests;
 
 pub use manifests::{cluster_plan, render, ClusterPlan, LkeInput, NodePool};

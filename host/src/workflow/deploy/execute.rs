@@ -47,6 +47,8 @@ pub enum Progress {
     },
     /// The cache volume could not be created: the boot stops waiting for it.
     VolumeFailed(String),
+    /// A step of an LKE deploy or destroy.
+    Step(String),
 }
 
 /// The record a plan starts as (pending).
@@ -110,6 +112,7 @@ pub fn pending_record(plan: &DeployPlan) -> Deployment {
         }),
         expires_at: plan.expires_at,
         pending: Some(PendingInfo::this_process()),
+        lke: None,
         extra: Default::default(),
     }
 }

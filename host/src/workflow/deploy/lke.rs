@@ -1,9 +1,33 @@
 //! `deploy --target lke`: from the same plan as a VM deploy, the cluster it
-//! needs, what that costs, and the Kubernetes objects of one namespace.
+//! needs, what that costs, and the Kubernetes objects of one namespace
+//! ([`lke_plan`]); then making them ([`deploy`]) and waiting for them
+//! ([`wait_running`]).
+//!
+//! Order of a deploy, each step recorded before the next so a run cut short
+//! leaves nothing `status` cannot see: the record (pending) → the Cloud
+//! Firewall (tagged like a deployment, `build_ai_lke=new`) → the cluster
+//! (tagged; unless `--cluster`) → the firewall's tag naming the cluster →
+//! the kubeconfig → the objects → the load balancer's name → the objects
+//! again with that name → the record completed. The NodeBalancer the cloud
+//! controller makes gets the deployment's tags too (an annotation on the
+//! proxy's Service).
 
-use anyhow::Result;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 use serde_json::Value;
+
+use super::Progress;
+use crate::health::app_url;
+use crate::hooks::TemplateHooks;
+use crate::linode::{CreateLkeCluster, CreatePool, LinodeClient, LkeCluster, NodeBalancer};
+use crate::naming::{lke_tag, LKE_TAG_NEW};
+use crate::registry::{Deployment, FirewallRecord, LkeRecord, Registry};
+use crate::state::{DeployTarget, Status};
+use crate::targets::lke::kube::{Kube, KubeAccess};
+use crate::workflow::lke as cluster;
 
 use super::plan::{display_env, env_specs, DeployPlan};
 use crate::linode::{Price, NODEBALANCER_MONTHLY, VOLUME_MONTHLY_PER_GB};
@@ -55,6 +79,8 @@ pub fn lke_plan(plan: &DeployPlan, replicas: u32, node: Option<&Price>) -> Resul
         hostname: s.domain.as_deref(),
         acme_ca: s.acme_ca.as_deref(),
         firewall_id: None,
+        tags: &plan.request.tags,
+        https_port: s.https_port,
         replicas,
         volume_gb,
     })?;
@@ -90,4 +116,305 @@ pub fn lke_plan(plan: &DeployPlan, replicas: u32, node: Option<&Price>) -> Resul
         objects,
         notes,
     })
+}
+
+/// What an LKE deploy needs besides the plan.
+pub struct LkeOptions {
+    /// `--cluster ID`: an existing cluster (not deleted by destroy).
+    pub cluster: Option<u64>,
+    /// Of the fronted service.
+    pub replicas: u32,
+    pub kube_dir: PathBuf,
+    /// Trusted besides the public roots by the health probes.
+    pub probe_ca: Option<PathBuf>,
+    pub poll: Duration,
+    /// For each wait: the cluster, its API, the load balancer, the replicas.
+    pub timeout: Duration,
+}
+
+fn update_record(registry: &Registry, record: &Deployment) -> Result<()> {
+    registry.update(|d| {
+        match d
+            .deployments
+            .iter_mut()
+            .find(|r| r.deployment_id == record.deployment_id)
+        {
+            Some(r) => *r = record.clone(),
+            None => d.deployments.push(record.clone()),
+        }
+    })?;
+    Ok(())
+}
+
+/// The cluster plan's create request.
+pub fn create_body(lke: &LkePlan, k8s_version: &str, tags: Vec<String>) -> CreateLkeCluster {
+    CreateLkeCluster {
+        label: lke.cluster.label.clone(),
+        region: lke.cluster.region.clone(),
+        k8s_version: k8s_version.to_string(),
+        node_pools: lke
+            .cluster
+            .node_pools
+            .iter()
+            .map(|p| CreatePool {
+                linode_type: p.linode_type.clone(),
+                count: p.count,
+            })
+            .collect(),
+        tags,
+    }
+}
+
+/// Creates what the plan says and applies the objects; the record it
+/// returns has the URL and is `booting`. `record` is the pending record
+/// (already in the registry).
+pub async fn deploy(
+    client: &LinodeClient,
+    registry: &Registry,
+    plan: &DeployPlan,
+    lke: &LkePlan,
+    opts: &LkeOptions,
+    mut record: Deployment,
+    progress: &dyn Fn(Progress),
+) -> Result<Deployment> {
+    let s = &plan.settings;
+    let nodes: u32 = lke.cluster.node_pools.iter().map(|p| p.count).sum();
+    record.target = DeployTarget::Lke;
+    record.label = Some(lke.cluster.label.clone());
+    record.cache_volume = None;
+    record.ssh_identity = None;
+    record.lke = Some(LkeRecord {
+        cluster_id: opts.cluster,
+        cluster_label: lke.cluster.label.clone(),
+        cluster_owned: opts.cluster.is_none(),
+        namespace: lke.namespace.clone(),
+        replicas: opts.replicas,
+        nodes,
+        volume_gb: lke.cluster.volume_gb,
+        nodebalancer_id: None,
+    });
+    record.last_detail = Some("recorded before the cluster's create call".into());
+    update_record(registry, &record)?;
+
+    // The firewall for the NodeBalancer, first: tagged like the deployment,
+    // so another machine sees a run cut short at any later step.
+    progress(Progress::CreatingFirewall);
+    let mut fw_tags = plan.request.tags.clone();
+    fw_tags.push(match opts.cluster {
+        Some(id) => lke_tag(id),
+        None => LKE_TAG_NEW.to_string(),
+    });
+    let body = crate::targets::vm::firewall::create_body(
+        &s.app_name,
+        plan.deployment_id,
+        fw_tags.clone(),
+        s.https_port,
+        None,
+    )?;
+    record.firewall = Some(FirewallRecord::Created {
+        id: None,
+        label: body.label.clone(),
+    });
+    update_record(registry, &record)?;
+    let fw = client.create_firewall(&body).await?;
+    progress(Progress::CreatedFirewall { id: fw.id });
+    record.firewall = Some(FirewallRecord::Created {
+        id: Some(fw.id),
+        label: body.label.clone(),
+    });
+    update_record(registry, &record)?;
+
+    // The cluster.
+    let cluster: LkeCluster = match opts.cluster {
+        Some(id) => {
+            let c = client.get_lke_cluster(id).await.map_err(|e| {
+                if e.is_not_found() {
+                    anyhow!("--cluster {id}: no LKE cluster {id} in this account ('linode-cli lke clusters-list' lists them)")
+                } else {
+                    anyhow!(e)
+                }
+            })?;
+            progress(Progress::Step(format!(
+                "Using LKE cluster {id} ({})",
+                c.label.as_deref().unwrap_or("")
+            )));
+            c
+        }
+        None => {
+            let version = client
+                .lke_versions()
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("the API lists no LKE Kubernetes version"))?;
+            progress(Progress::Step(format!(
+                "Creating LKE cluster {} (Kubernetes {version}, {nodes} x {})...",
+                lke.cluster.label, s.linode_type
+            )));
+            let c = client
+                .create_lke_cluster(&create_body(lke, &version, plan.request.tags.clone()))
+                .await?;
+            progress(Progress::Step(format!("Created LKE cluster {}", c.id)));
+            c
+        }
+    };
+    if let Some(l) = record.lke.as_mut() {
+        l.cluster_id = Some(cluster.id);
+    }
+    if let Some(r) = cluster.region.clone() {
+        record.region = r;
+    }
+    record.last_detail = Some(format!("cluster {}: waiting for it", cluster.id));
+    update_record(registry, &record)?;
+    if opts.cluster.is_none() {
+        // The firewall now names the cluster.
+        for t in fw_tags.iter_mut().filter(|t| t.as_str() == LKE_TAG_NEW) {
+            *t = lke_tag(cluster.id);
+        }
+        client.set_firewall_tags(fw.id, &fw_tags).await?;
+    }
+
+    // Its kubeconfig and API.
+    progress(Progress::Step(
+        "Waiting for the cluster's kubeconfig...".into(),
+    ));
+    let text = client
+        .wait_lke_kubeconfig(cluster.id, opts.poll, opts.timeout)
+        .await?
+        .ok_or_else(|| {
+            anyhow!(
+                "cluster {}'s kubeconfig was not ready within {}s; 'linode-ai status' follows it, 'linode-ai destroy' removes it",
+                cluster.id,
+                opts.timeout.as_secs()
+            )
+        })?;
+    cluster::keep_kubeconfig(&opts.kube_dir, cluster.id, &text)?;
+    let access = KubeAccess::parse(&text, &format!("the kubeconfig of cluster {}", cluster.id))?;
+    let kube = Kube::new(&access)?;
+    let version = cluster::wait_api(&kube, opts.poll, opts.timeout).await?;
+    progress(Progress::Step(format!(
+        "Kubeconfig saved to {} (0600); Kubernetes {version} answers",
+        cluster::kubeconfig_path(&opts.kube_dir, cluster.id).display()
+    )));
+
+    if plan.stack.needs_gpu() && !cluster::nodes_have_gpus(&kube).await? {
+        progress(Progress::Step(
+            "No node advertises nvidia.com/gpu: installing NVIDIA's device plugin (kube-system/nvidia-device-plugin-daemonset)".into(),
+        ));
+        kube.apply(&cluster::device_plugin()).await?;
+    }
+
+    // The objects, then their name.
+    let fw_id = Some(fw.id);
+    let objects = |hostname: Option<&str>| {
+        crate::targets::lke::render(&LkeInput {
+            stack: &plan.stack,
+            namespace: &lke.namespace,
+            app: &s.app_name,
+            env_name: &s.env_name,
+            deployment_id: &record.deployment_id,
+            env: &plan.env,
+            hostname,
+            acme_ca: s.acme_ca.as_deref(),
+            firewall_id: fw_id,
+            tags: &plan.request.tags,
+            https_port: s.https_port,
+            replicas: opts.replicas,
+            volume_gb: lke.cluster.volume_gb,
+        })
+    };
+    let first = objects(s.domain.as_deref())?;
+    for o in &first {
+        kube.apply(o).await?;
+    }
+    progress(Progress::Step(format!(
+        "Applied {} objects to namespace {}",
+        first.len(),
+        lke.namespace
+    )));
+    record.last_detail = Some("objects applied; waiting for the load balancer".into());
+    update_record(registry, &record)?;
+
+    let lb = cluster::wait_load_balancer(&kube, &lke.namespace, opts.poll, opts.timeout).await?;
+    let lb_ip = lb.ipv4;
+    let hostname = s.domain.clone().unwrap_or(lb.hostname);
+    if s.domain.is_none() {
+        for o in objects(Some(&hostname))? {
+            kube.apply(&o).await?;
+        }
+    }
+    record.hostname = Some(hostname.clone());
+    record.ipv4 = lb_ip.clone();
+    record.url = Some(app_url(&hostname, s.https_port));
+    record.pending = None;
+    record.last_status = Status::Starting;
+    record.last_detail = Some("the pods are starting".into());
+    if let Some(nb) = find_nodebalancer(client, cluster.id, &hostname, lb_ip.as_deref()).await {
+        if let Some(l) = record.lke.as_mut() {
+            l.nodebalancer_id = Some(nb.id);
+        }
+    }
+    update_record(registry, &record)?;
+    progress(Progress::Step(format!(
+        "Load balancer: {hostname}{}",
+        lb_ip.map(|ip| format!(" ({ip})")).unwrap_or_default()
+    )));
+    Ok(record)
+}
+
+/// The NodeBalancer the cloud controller made for the proxy (by its
+/// address), if the API lists it yet.
+async fn find_nodebalancer(
+    client: &LinodeClient,
+    cluster: u64,
+    hostname: &str,
+    ip: Option<&str>,
+) -> Option<NodeBalancer> {
+    let filter = serde_json::json!({ "tags": crate::linode::ccm_tag(cluster) });
+    let list = client.list_nodebalancers(Some(&filter)).await.ok()?;
+    list.into_iter().find(|nb| {
+        nb.made_by(cluster)
+            && (nb.hostname.as_deref() == Some(hostname)
+                || (ip.is_some() && nb.ipv4.as_deref() == ip))
+    })
+}
+
+/// Waits until every workload is ready and the proxy says healthy.
+pub async fn wait_running(
+    client: &LinodeClient,
+    hooks: &TemplateHooks,
+    d: &Deployment,
+    opts: &LkeOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<()> {
+    let (limit, poll) = (opts.timeout, opts.poll);
+    let (probe_ca, kube_dir) = (opts.probe_ca.as_deref(), opts.kube_dir.as_path());
+    let start = Instant::now();
+    let mut last = None;
+    loop {
+        let o = crate::workflow::status::observe(client, probe_ca, hooks, kube_dir, d).await;
+        if o.status == Status::Running {
+            return Ok(());
+        }
+        let seen = (o.status, o.detail.clone());
+        if last.as_ref() != Some(&seen) {
+            progress(Progress::Phase {
+                status: o.status,
+                detail: o.detail.clone(),
+            });
+            last = Some(seen);
+        }
+        if matches!(o.status, Status::Missing) {
+            bail!("{}", o.detail.unwrap_or_default());
+        }
+        if start.elapsed() >= limit {
+            bail!(
+                "not running after {}s ({}: {}); 'linode-ai status' keeps following it, 'linode-ai logs --service NAME' shows a service's log",
+                limit.as_secs(),
+                o.status.as_str(),
+                o.detail.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(poll).await;
+    }
 }

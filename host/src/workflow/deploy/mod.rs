@@ -57,6 +57,10 @@ pub fn same_app_env<'a>(joined: &'a Joined, app: &str, env: &str) -> Vec<&'a Dep
             },
             // Parked: `resume` brings it back; a new deploy asks first.
             Entry::Untracked { .. } | Entry::Parked { .. } => true,
+            // On LKE: found by its record or its tags.
+            Entry::Lke { record, .. } => {
+                !record.is_pending() || crate::workflow::account::create_may_be_running(record)
+            }
         })
         .map(Entry::record)
         .filter(|d| d.app_name == app && d.env == env)

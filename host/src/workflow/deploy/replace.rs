@@ -25,7 +25,8 @@ pub async fn replace_old(
     client: &LinodeClient,
     registry: &Registry,
     catalog: &Catalog,
-    known_hosts: &std::path::Path,
+    paths: &crate::paths::Paths,
+    poll: std::time::Duration,
     old: &[Deployment],
     each: &dyn Fn(&Replaced),
 ) -> Result<Vec<Replaced>> {
@@ -39,7 +40,7 @@ pub async fn replace_old(
         match destroy::select(&joined, &view, &sel) {
             Ok(targets) => {
                 for t in targets {
-                    let outcome = destroy::destroy_one(client, registry, known_hosts, &t).await;
+                    let outcome = destroy::destroy_one(client, registry, paths, poll, &t).await;
                     let r = Replaced {
                         deployment_id: d.deployment_id.clone(),
                         what: t.describe(),

@@ -1,0 +1,356 @@
+//! `deploy --target lke` end to end, against both stand-ins: the Linode API
+//! (tests/linode-sim: clusters, kubeconfigs, NodeBalancers, volumes) and a
+//! Kubernetes API server (tests/kube-sim: server-side apply, workloads that
+//! become ready, a LoadBalancer address on loopback), with the real Caddy
+//! running the proxy's Caddyfile from the applied ConfigMap and a Pebble
+//! certificate for the load balancer's name. What neither stand-in can
+//! prove is in the closing notes and tests/kube-sim/kube_sim.py.
+
+mod support;
+
+#[path = "support/acme.rs"]
+mod acme;
+#[path = "support/kube.rs"]
+mod kube;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use acme::{free_port, Acme, Caddy};
+use kube::{secret_value, wait_until, Controllers, KubeSim};
+use linode_sim::upstream::{Kind, Upstream};
+use serde_json::Value;
+use support::*;
+
+/// The load balancer's name kube-sim hands out (its address is 127.0.0.1).
+const LB_NAME: &str = "nb-127-0-0-1.us-ord.nodebalancer.linode.com";
+
+fn lke_env(kube: &KubeSim) -> Env {
+    let env = Env::with(SimConfig {
+        provisioning_ms: 200,
+        booting_ms: 200,
+        lke_node_ready_ms: 200,
+        lke_kubeconfig_ready_ms: 400,
+        ..Default::default()
+    });
+    env.sim.set_kube_api(kube.api());
+    env
+}
+
+/// Runs `linode-ai` in the background (the test plays the cluster's side meanwhile).
+fn spawn(env: &Env, args: &[&str], dir: &std::path::Path) -> std::process::Child {
+    let mut c: Command = env.cmd(args, Some(dir));
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.spawn().expect("start linode-ai")
+}
+
+fn finish(child: std::process::Child, limit: Duration) -> Run {
+    let start = Instant::now();
+    let id = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    while !waiter.is_finished() {
+        if start.elapsed() > limit {
+            unsafe { libc_kill(id) };
+            panic!("linode-ai did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run::from(waiter.join().unwrap())
+}
+
+/// The child, to be waited for by [`finish`] (it has exited).
+fn child_take(child: &mut std::process::Child) -> std::process::Child {
+    let mut c = Command::new("true").spawn().unwrap();
+    std::mem::swap(&mut c, child);
+    c
+}
+
+unsafe fn libc_kill(pid: u32) {
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+}
+
+/// The proxy as the cluster would run it: the applied Caddyfile, the
+/// applied name and key, in front of `upstream` standing in for `service`.
+struct Proxy {
+    caddy: Caddy,
+    root: String,
+    _acme: Acme,
+    _tmp: tempfile::TempDir,
+}
+
+fn start_proxy(
+    kube: &KubeSim,
+    namespace: &str,
+    acme: Acme,
+    tmp: tempfile::TempDir,
+    http: u16,
+    https: u16,
+    upstreams: &[(&str, u16)],
+    key_env: &str,
+) -> Proxy {
+    let config = kube
+        .object("ConfigMap", namespace, "proxy-config")
+        .expect("the proxy's ConfigMap was applied");
+    let caddyfile = config["data"]["Caddyfile"].as_str().unwrap().to_string();
+    let boot = kube.object("ConfigMap", namespace, "app-boot").unwrap();
+    let host = boot["data"]["LINODE_AI_HOSTNAME"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = kube.object("Secret", namespace, "app-env").unwrap();
+    let key = secret_value(&secret, key_env).expect("the key is in the Secret");
+    let status = tmp.path().join("status");
+    std::fs::create_dir_all(&status).unwrap();
+    std::fs::write(
+        status.join("boot.json"),
+        config["data"]["boot.json"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut vars: Vec<(&str, String)> = vec![
+        (key_env, key),
+        ("LINODE_AI_STATUS_DIR", status.display().to_string()),
+    ];
+    let names: Vec<String> = upstreams
+        .iter()
+        .map(|(s, _)| {
+            format!(
+                "LINODE_AI_UPSTREAM_{}",
+                s.to_ascii_uppercase().replace('-', "_")
+            )
+        })
+        .collect();
+    for ((_, port), name) in upstreams.iter().zip(&names) {
+        vars.push((name.as_str(), format!("127.0.0.1:{port}")));
+    }
+    let caddy = Caddy::start(tmp.path(), &caddyfile, &host, http, https, &acme, &vars);
+    let root = acme.issuing_root();
+    caddy.wait_certificate(&root);
+    Proxy {
+        caddy,
+        root,
+        _acme: acme,
+        _tmp: tmp,
+    }
+}
+
+/// The embeddings template on a new cluster with two replicas: the
+/// requests the Linode API and the cluster's API get, the proxy serving the
+/// load balancer's name with a certificate, status here and on another
+/// machine, pod logs, and a destroy that leaves nothing in the account.
+#[test]
+fn embeddings_on_lke_from_create_to_destroy() {
+    let kube = KubeSim::start();
+    let env = lke_env(&kube);
+    let dir = env.project("embeddings");
+    let tmp = tempfile::tempdir().unwrap();
+    let (http, https) = (free_port(), free_port());
+    let acme = Acme::start(tmp.path(), http, https);
+    // The probes trust what Pebble issues (as the real ones trust Let's Encrypt).
+    std::fs::write(env.home().join("probe-ca.pem"), acme.issuing_root()).unwrap();
+    let tei = Upstream::start(Kind::Echo);
+    let controllers = Controllers::start(env.sim.clone(), &kube);
+
+    let port = https.to_string();
+    let child = spawn(
+        &env,
+        &[
+            "deploy",
+            "--target",
+            "lke",
+            "--replicas",
+            "2",
+            "--port",
+            &port,
+            "--wait",
+            "--timeout",
+            "120",
+        ],
+        &dir,
+    );
+    // The cluster's side: once the name is applied, the proxy runs it.
+    let ns = "embeddings-default";
+    let mut child = child;
+    wait_until(
+        "the load balancer's name applied",
+        Duration::from_secs(90),
+        || {
+            if let Ok(Some(_)) = child.try_wait() {
+                let out = finish(child_take(&mut child), Duration::from_secs(5));
+                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
+            }
+            kube.object("ConfigMap", ns, "app-boot")
+                .is_some_and(|c| c["data"]["LINODE_AI_HOSTNAME"] == LB_NAME)
+        },
+    );
+    let proxy = start_proxy(
+        &kube,
+        ns,
+        acme,
+        tmp,
+        http,
+        https,
+        &[("tei", tei.port)],
+        "API_KEY",
+    );
+    let out = finish(child, Duration::from_secs(180)).ok();
+    let url = format!("https://{LB_NAME}:{https}");
+    assert!(out.stdout.contains(&url), "{}", out.stdout);
+    assert!(out.stdout.contains("running"), "{}", out.stdout);
+
+    // The Linode API: one cluster, valid for the spec, tagged; its firewall.
+    let posts = env.posts_to("/v4/lke/clusters");
+    assert_eq!(posts.len(), 1, "one create");
+    let errors = spec_errors("POST /lke/clusters", &posts[0]);
+    assert!(errors.is_empty(), "{errors:?}\n{}", posts[0]);
+    assert_eq!(posts[0]["node_pools"][0]["count"], 2, "a node per replica");
+    let clusters = env.sim.lke_clusters();
+    let cid = clusters[0]["id"].as_u64().unwrap();
+    let tags: Vec<String> = serde_json::from_value(clusters[0]["tags"].clone()).unwrap();
+    assert!(
+        tags.contains(&"build_ai_app=embeddings".to_string()),
+        "{tags:?}"
+    );
+    let fw_posts = env.posts_to("/v4/networking/firewalls");
+    assert!(spec_errors("POST /networking/firewalls", &fw_posts[0]).is_empty());
+    let (fw, _) = env.sim.firewalls().into_iter().next().unwrap();
+    let fw_tags: Vec<String> = serde_json::from_value(fw["tags"].clone()).unwrap();
+    assert!(
+        fw_tags.contains(&format!("build_ai_lke={cid}")),
+        "{fw_tags:?}"
+    );
+    let ports: Vec<String> = fw["rules"]["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ports"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ports,
+        vec!["80".to_string(), port.clone()],
+        "no SSH on a NodeBalancer"
+    );
+    // The NodeBalancer carries the deployment's tags (from the Service's annotation).
+    let nbs = env.sim.nodebalancers();
+    assert_eq!(nbs.len(), 1);
+    assert!(nbs[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "build_ai_app=embeddings"));
+
+    // The kubeconfig: kept 0600, never printed.
+    let kc = env
+        .home()
+        .join(format!("config/linode-ai/kube/lke{cid}.yaml"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kc).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!out.stdout.contains(&kube.token) && !out.stderr.contains(&kube.token));
+
+    // The cluster's API: server-side apply as linode-ai, the token, the objects.
+    let reqs = kube.requests();
+    let applies: Vec<&Value> = reqs.iter().filter(|r| r["method"] == "PATCH").collect();
+    assert!(applies.len() >= 9, "{} applies", applies.len());
+    for r in &applies {
+        assert_eq!(r["content_type"], "application/apply-patch+yaml");
+        assert!(r["status"].as_u64().unwrap() < 300, "{r}");
+        assert!(
+            r["query"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("fieldManager=linode-ai"),
+            "{r}"
+        );
+    }
+    assert!(reqs.iter().all(|r| r["authorized"] == true));
+    let tei_set = kube.object("StatefulSet", ns, "tei").unwrap();
+    assert_eq!(tei_set["spec"]["replicas"], 2);
+    assert_eq!(tei_set["status"]["readyReplicas"], 2);
+    let svc = kube.object("Service", ns, "proxy").unwrap();
+    assert_eq!(svc["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        svc["metadata"]["annotations"]
+            ["service.beta.kubernetes.io/linode-loadbalancer-firewall-id"],
+        fw["id"].as_u64().unwrap().to_string()
+    );
+
+    // Through the real proxy with its certificate: the key rules hold on LKE.
+    let c = proxy.caddy.client(&proxy.root);
+    let key = std::fs::read_to_string(dir.join(".env"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("API_KEY=").map(str::to_string))
+        .unwrap();
+    let denied = c.post(proxy.caddy.url("/embed")).send().unwrap();
+    assert_eq!(denied.status(), 401);
+    let ok = c
+        .post(proxy.caddy.url("/embed"))
+        .header("Authorization", format!("Bearer {key}"))
+        .body("{\"inputs\":\"x\"}")
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    // status: the replicas and the cost.
+    let st = env.run(&["status", "--json"], Some(&dir)).ok().json();
+    let row = &st["rows"][0];
+    assert_eq!(row["status"], "running", "{st}");
+    assert_eq!(row["target"], "lke");
+    assert_eq!(row["detail"], "replicas proxy 1/1, tei 2/2");
+    assert_eq!(row["http_status"], 200);
+    // Two nodes at the stand-in's g6-standard-2 price, the NodeBalancer, 30 GB.
+    assert_eq!(st["cost"]["linodes"], 2);
+    assert_eq!(row["price"]["monthly"], 2.0 * 24.0 + 10.0 + 3.0);
+    let plain = env.run(&["status"], Some(&dir)).ok();
+    assert!(plain.stdout.contains("embeddings"), "{}", plain.stdout);
+
+    // Another machine sees it from the tags (and the cluster's kubeconfig).
+    let other = env.other_machine();
+    std::fs::write(other.home().join("probe-ca.pem"), &proxy.root).unwrap();
+    // (untracked: exit 3, as for a VM deployment made elsewhere)
+    let seen = other.run(&["status"], None).code(3);
+    assert!(
+        seen.stdout.contains("untracked")
+            && seen
+                .stdout
+                .contains("on LKE, running (replicas proxy 1/1, tei 2/2)")
+            && seen.stdout.contains(&url),
+        "{}",
+        seen.stdout
+    );
+    // ... and records it with adopt: then it is running there too.
+    other.run(&["adopt", "--all"], None).ok();
+    let adopted = other.run(&["status", "--json"], None).ok().json();
+    assert_eq!(adopted["rows"][0]["status"], "running", "{adopted}");
+    assert_eq!(adopted["rows"][0]["lke"]["cluster_id"], cid);
+
+    // Pod logs through the API.
+    let logs = env
+        .run(&["logs", "--service", "tei", "--lines", "5"], Some(&dir))
+        .ok();
+    assert!(logs.stdout.contains("==> tei-0 <=="), "{}", logs.stdout);
+    assert!(logs.stdout.contains("==> tei-1 <=="), "{}", logs.stdout);
+
+    // destroy: the namespace, the NodeBalancer, the claims' volumes, the
+    // cluster, the firewall, the record, the kubeconfig.
+    let volumes_before = env.sim.volumes().len();
+    assert!(volumes_before >= 3, "two tei claims and the proxy's");
+    env.run(&["destroy", "--app", "embeddings", "--yes"], Some(&dir))
+        .ok();
+    assert!(
+        kube.object("Namespace", "", ns).is_none()
+            || kube
+                .objects("Namespace")
+                .iter()
+                .all(|n| n["metadata"]["name"] != ns)
+    );
+    assert!(env.sim.lke_clusters().is_empty(), "cluster deleted");
+    assert!(env.sim.nodebalancers().is_empty(), "NodeBalancer gone");
+    assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());
+    assert!(env.sim.firewalls().is_empty(), "firewall deleted");
+    assert!(env.records().is_empty());
+    assert!(!kc.exists(), "kubeconfig removed with its cluster");
+    drop(controllers);
+}
