@@ -354,3 +354,207 @@ fn embeddings_on_lke_from_create_to_destroy() {
     assert!(!kc.exists(), "kubeconfig removed with its cluster");
     drop(controllers);
 }
+
+/// What `deploy --target lke` did on the cluster for llm-api: `(stdout,
+/// the DaemonSets applied, vLLM's ready replicas)`.
+fn llm_api_on_gpu_nodes(preinstalled: bool) -> (Run, Vec<Value>, Value) {
+    let kube = KubeSim::start();
+    kube.post(
+        "/config",
+        serde_json::json!({"gpu_nodes": 1, "gpu_plugin_preinstalled": preinstalled}),
+    );
+    kube.post("/reset", serde_json::json!({}));
+    let env = lke_env(&kube);
+    let dir = env.project("llm-api");
+    let tmp = tempfile::tempdir().unwrap();
+    let (http, https) = (free_port(), free_port());
+    let acme = Acme::start(tmp.path(), http, https);
+    std::fs::write(env.home().join("probe-ca.pem"), acme.issuing_root()).unwrap();
+    let vllm = Upstream::start(Kind::Echo);
+    let _controllers = Controllers::start(env.sim.clone(), &kube);
+    let port = https.to_string();
+    let mut child = spawn(
+        &env,
+        &[
+            "deploy",
+            "--target",
+            "lke",
+            "--port",
+            &port,
+            "--wait",
+            "--timeout",
+            "120",
+        ],
+        &dir,
+    );
+    let ns = "llm-api-default";
+    wait_until(
+        "the load balancer's name applied",
+        Duration::from_secs(90),
+        || {
+            if let Ok(Some(_)) = child.try_wait() {
+                let out = finish(child_take(&mut child), Duration::from_secs(5));
+                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
+            }
+            kube.object("ConfigMap", ns, "app-boot")
+                .is_some_and(|c| c["data"]["LINODE_AI_HOSTNAME"] == LB_NAME)
+        },
+    );
+    let _proxy = start_proxy(
+        &kube,
+        ns,
+        acme,
+        tmp,
+        http,
+        https,
+        &[("vllm", vllm.port)],
+        "VLLM_API_KEY",
+    );
+    let out = finish(child, Duration::from_secs(180));
+    let sets = kube.objects("DaemonSet");
+    let vllm_set = kube.object("StatefulSet", ns, "vllm").unwrap();
+    (out, sets, vllm_set["status"]["readyReplicas"].clone())
+}
+
+/// GPU nodes that do not advertise `nvidia.com/gpu` get NVIDIA's device
+/// plugin (without it vLLM's pod never schedules); a cluster that ships it
+/// is left alone.
+#[test]
+fn llm_api_on_lke_gets_the_gpu_device_plugin_only_when_missing() {
+    let (out, sets, ready) = llm_api_on_gpu_nodes(false);
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("installing NVIDIA's device plugin"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    assert_eq!(sets[0]["metadata"]["namespace"], "kube-system");
+    assert_eq!(sets[0]["status"]["numberReady"], 3, "a plugin pod per node");
+    assert_eq!(ready, 1, "vLLM scheduled on the GPU node");
+
+    let (out, sets, ready) = llm_api_on_gpu_nodes(true);
+    let out = out.ok();
+    assert!(!out.stderr.contains("device plugin"), "{}", out.stderr);
+    assert!(sets.is_empty(), "{sets:?}");
+    assert_eq!(ready, 1);
+}
+
+/// A deploy killed (-9) while each of its requests is on the way, whether
+/// the request then lands or is lost: `status` here and on another machine
+/// sees the one deployment (never "could not check"), and `destroy --all`
+/// then leaves no cluster, NodeBalancer, volume or firewall.
+#[test]
+fn kill_9_at_each_lke_deploy_step_leaves_nothing_unseen() {
+    // (what, the Linode API request held (method, path prefix, lands),
+    //  or the cluster's API held: (kube-sim fault or hold))
+    enum At {
+        Linode(&'static str, &'static str, bool),
+        KubeFail(&'static str, &'static str),
+        KubeHold(&'static str, &'static str),
+    }
+    let steps = [
+        At::Linode("POST", "/v4/networking/firewalls", true),
+        At::Linode("POST", "/v4/lke/clusters", true),
+        At::Linode("POST", "/v4/lke/clusters", false),
+        At::Linode("PUT", "/v4/networking/firewalls/", true),
+        At::Linode("GET", "/v4/lke/clusters/", true),
+        At::KubeFail("PATCH", "/api/v1/namespaces/embeddings-default/secrets"),
+        At::KubeHold("Service", "proxy"),
+        At::KubeHold("StatefulSet", "tei"),
+    ];
+    let kube = KubeSim::start();
+    for at in steps {
+        kube.post("/reset", serde_json::json!({}));
+        let env = lke_env(&kube);
+        let controllers = Controllers::start(env.sim.clone(), &kube);
+        let dir = env.project("embeddings");
+        let what = match &at {
+            At::Linode(m, p, lands) => {
+                env.sim.add_fault(Fault {
+                    method: m.to_string(),
+                    path: p.to_string(),
+                    delay_before_ms: 3000,
+                    status: if *lands { 0 } else { 500 },
+                    reason: "lost".into(),
+                    ..Default::default()
+                });
+                format!("{m} {p} {}", if *lands { "lands" } else { "is lost" })
+            }
+            At::KubeFail(m, p) => {
+                kube.post(
+                    "/fail",
+                    serde_json::json!({"method": m, "path_prefix": p, "status": 503, "delay_ms": 3000, "times": -1}),
+                );
+                format!("{m} {p} on the cluster")
+            }
+            At::KubeHold(kind, name) => {
+                kube.post(
+                    "/hold",
+                    serde_json::json!({"namespace": "embeddings-default", "kind": kind, "name": name, "state": "pending"}),
+                );
+                format!("waiting for {kind} {name}")
+            }
+        };
+        let before = env.sim.requests().len();
+        let kube_before = kube.requests().len();
+        let mut child = spawn(
+            &env,
+            &["deploy", "--target", "lke", "--wait", "--timeout", "60"],
+            &dir,
+        );
+        let reached = || match &at {
+            At::Linode(m, p, _) => env.sim.requests()[before..]
+                .iter()
+                .any(|r| r.method == *m && r.path.starts_with(p)),
+            At::KubeFail(m, p) => kube.requests()[kube_before..]
+                .iter()
+                .any(|r| r["method"] == *m && r["path"].as_str().unwrap_or("").starts_with(p)),
+            At::KubeHold(kind, _) => {
+                let wanted = if *kind == "Service" {
+                    "services/proxy"
+                } else {
+                    "statefulsets"
+                };
+                kube.requests()[kube_before..]
+                    .iter()
+                    .filter(|r| {
+                        r["method"] == "GET" && r["path"].as_str().unwrap_or("").contains(wanted)
+                    })
+                    .count()
+                    >= 2
+            }
+        };
+        wait_until(&what, Duration::from_secs(30), reached);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(3500)); // the held request lands (or not)
+        kube.delete_faults();
+        for e in [&env, &env.other_machine()] {
+            let out = e.run(&["status", "--json"], None);
+            assert_ne!(
+                out.code, 1,
+                "{what}: status could not check:\n{}{}",
+                out.stdout, out.stderr
+            );
+            let j = out.json();
+            assert_eq!(j["rows"].as_array().unwrap().len(), 1, "{what}: {j}");
+        }
+        let out = env.run(&["destroy", "--all", "--yes"], None);
+        assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
+        assert!(
+            env.sim.lke_clusters().is_empty()
+                && env.sim.nodebalancers().is_empty()
+                && env.sim.volumes().is_empty()
+                && env.sim.firewalls().is_empty()
+                && env.records().is_empty(),
+            "{what}: left {:?} {:?} {:?} {:?} {:?}",
+            env.sim.lke_clusters(),
+            env.sim.nodebalancers(),
+            env.sim.volumes(),
+            env.sim.firewalls(),
+            env.records()
+        );
+        controllers.stop();
+    }
+}

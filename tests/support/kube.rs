@@ -123,6 +123,14 @@ impl KubeSim {
         }
     }
 
+    /// Clears the injected faults.
+    pub fn delete_faults(&self) {
+        Self::http()
+            .delete(format!("{}/fail", self.admin))
+            .send()
+            .unwrap();
+    }
+
     pub fn post(&self, path: &str, body: Value) -> Value {
         Self::http()
             .post(format!("{}{path}", self.admin))

@@ -486,8 +486,19 @@ pub fn join(
         .collect();
     for r in records {
         if r.target == crate::state::DeployTarget::Lke {
+            let mut record = r.clone();
+            // A create whose answer was lost (or whose run was killed before
+            // recording it): the cluster, found by the id in its tags.
+            if let Some(l) = record.lke.as_mut().filter(|l| l.cluster_id.is_none()) {
+                if let Some(c) = view.lke_clusters.iter().find(|c| {
+                    DeploymentTags::parse(&c.tags).id.as_deref() == Some(r.deployment_id.as_str())
+                }) {
+                    l.cluster_id = Some(c.id);
+                    l.cluster_owned = true;
+                }
+            }
             entries.push(Entry::Lke {
-                record: r.clone(),
+                record,
                 tracked: true,
             });
             continue;

@@ -774,6 +774,13 @@ pub fn record_results(registry: &Registry, rows: &[StatusRow]) -> anyhow::Result
             else {
                 continue;
             };
+            // An LKE cluster found by its tags completes the record.
+            if let (Some(l), Some(seen)) = (rec.lke.as_mut(), r.deployment.lke.as_ref()) {
+                if l.cluster_id.is_none() && seen.cluster_id.is_some() {
+                    l.cluster_id = seen.cluster_id;
+                    l.cluster_owned = seen.cluster_owned;
+                }
+            }
             let seen_pending = r.deployment.pending.is_some() && r.deployment.linode_id.is_some();
             if rec.linode_id.is_none() && seen_pending && r.status != Status::Pending {
                 // Found by label: complete the record the deploy did not.
