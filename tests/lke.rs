@@ -558,3 +558,108 @@ fn kill_9_at_each_lke_deploy_step_leaves_nothing_unseen() {
         controllers.stop();
     }
 }
+
+/// `--cluster ID`: a second app on the first app's cluster. Destroying it
+/// removes its namespace, its NodeBalancer and its claims' volumes, and
+/// leaves the cluster and the first app alone; with the cloud controller
+/// gone, destroying the first deletes the NodeBalancer the cluster left.
+#[test]
+fn a_second_app_on_an_existing_cluster_leaves_the_cluster_and_the_first_app() {
+    let kube = KubeSim::start();
+    let env = lke_env(&kube);
+    let controllers = Controllers::start(env.sim.clone(), &kube);
+    let first = env.project("embeddings");
+    env.run(
+        &["deploy", "--target", "lke", "--app-name", "first"],
+        Some(&first),
+    )
+    .ok();
+    let cid = env.sim.lke_clusters()[0]["id"].as_u64().unwrap();
+    let second = env.project("embeddings");
+    let out = env
+        .run(
+            &[
+                "deploy",
+                "--target",
+                "lke",
+                "--app-name",
+                "second",
+                "--cluster",
+                &cid.to_string(),
+            ],
+            Some(&second),
+        )
+        .ok();
+    assert!(
+        out.stdout.contains("yours: destroy leaves it"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        env.posts_to("/v4/lke/clusters").len(),
+        1,
+        "no second cluster"
+    );
+    wait_until(
+        "two NodeBalancers and four volumes",
+        Duration::from_secs(20),
+        || env.sim.nodebalancers().len() == 2 && env.sim.volumes().len() == 4,
+    );
+    let st = env.run(&["status", "--json"], None).json();
+    let rows = st["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{st}");
+    let second_row = rows.iter().find(|r| r["app_name"] == "second").unwrap();
+    assert_eq!(second_row["lke"]["cluster_owned"], false);
+    // Its nodes are the first app's: only its NodeBalancer and 20 GB are its own.
+    assert_eq!(second_row["price"]["monthly"], 10.0 + 2.0, "{second_row}");
+
+    env.run(&["destroy", "--app", "second", "--yes"], None).ok();
+    assert_eq!(env.sim.lke_clusters().len(), 1, "the cluster stays");
+    let nbs = env.sim.nodebalancers();
+    assert_eq!(nbs.len(), 1);
+    assert!(
+        nbs[0]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "build_ai_app=first"),
+        "{nbs:?}"
+    );
+    assert_eq!(env.sim.volumes().len(), 2, "the first app's claims stay");
+    assert!(
+        kube.object("Namespace", "", "first-default").is_some()
+            || kube
+                .objects("Namespace")
+                .iter()
+                .any(|n| n["metadata"]["name"] == "first-default")
+    );
+    assert!(kube
+        .objects("Namespace")
+        .iter()
+        .all(|n| n["metadata"]["name"] != "second-default"));
+    assert_eq!(env.records().len(), 1);
+    // The released PersistentVolumes of its claims go too (the cluster stays).
+    let pv_deletes = kube
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == "DELETE"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("/api/v1/persistentvolumes/pvc-")
+        })
+        .count();
+    assert_eq!(pv_deletes, 2, "tei's claim and the proxy's");
+
+    controllers.stop();
+    env.run(&["destroy", "--app", "first", "--yes"], None).ok();
+    assert!(env.sim.lke_clusters().is_empty());
+    assert!(
+        env.sim.nodebalancers().is_empty(),
+        "the one left was deleted"
+    );
+    assert!(env.sim.volumes().is_empty());
+    assert!(env.sim.firewalls().is_empty());
+    assert!(env.records().is_empty());
+}

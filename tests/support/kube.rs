@@ -223,7 +223,29 @@ impl Controllers {
                             sim.remove_nodebalancer(id);
                         }
                     }
-                    for pvc in list("PersistentVolumeClaim") {
+                    let claims = list("PersistentVolumeClaim");
+                    // A claim gone (its pod with it): the driver detaches its
+                    // volume from the node; the retain class keeps the volume.
+                    {
+                        let mut made = m.lock().unwrap();
+                        let live: Vec<String> = claims
+                            .iter()
+                            .map(|p| {
+                                let uid = p["metadata"]["uid"].as_str().unwrap_or("");
+                                format!("pvc/{}", uid.replace('-', ""))
+                            })
+                            .collect();
+                        let gone: Vec<String> = made
+                            .keys()
+                            .filter(|k| k.starts_with("pvc/") && !live.contains(k))
+                            .cloned()
+                            .collect();
+                        for k in gone {
+                            let id = made.remove(&k).unwrap();
+                            sim.detach_volume(id);
+                        }
+                    }
+                    for pvc in claims {
                         if pvc["status"]["phase"] != "Bound" {
                             continue;
                         }

@@ -35,6 +35,31 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Deployment {
+                record: d, tracked, ..
+            } if d.lke.is_some() => {
+                let l = d.lke.as_ref().expect("checked");
+                format!(
+                    "{} (env: {}) on LKE: namespace {} of cluster {}{} in {}{}{}",
+                    crate::sanitize::field(&d.app_name),
+                    crate::sanitize::field(&d.env),
+                    l.namespace,
+                    l.cluster_id
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "(none yet)".into()),
+                    if l.cluster_owned {
+                        " (made for it: deleted too)"
+                    } else {
+                        " (yours: kept)"
+                    },
+                    crate::sanitize::field(&d.region),
+                    d.url
+                        .as_ref()
+                        .map(|u| format!(", {}", crate::sanitize::field(u)))
+                        .unwrap_or_default(),
+                    if *tracked { "" } else { " [untracked]" },
+                )
+            }
+            Target::Deployment {
                 record: d,
                 tracked,
                 instance,

@@ -264,22 +264,31 @@ pub struct Removed {
 
 /// The labels the Linode CSI driver gives the volumes of a namespace's
 /// claims: `pvc-` and the claim's UID without dashes, cut to 16
-/// (external-provisioner `--volume-name-uuid-length=16`).
-async fn claim_volume_labels(kube: &Kube, namespace: &str) -> Result<Vec<String>, KubeError> {
+/// (external-provisioner `--volume-name-uuid-length=16`); and the names of
+/// their PersistentVolumes.
+async fn claim_volumes(
+    kube: &Kube,
+    namespace: &str,
+) -> Result<(Vec<String>, Vec<String>), KubeError> {
     let pvcs = kube
         .list(
             &resource_path("v1", "PersistentVolumeClaim", Some(namespace)).expect("known kind"),
             None,
         )
         .await?;
-    Ok(pvcs
+    let labels = pvcs
         .iter()
         .filter_map(|p| p["metadata"]["uid"].as_str())
         .map(|uid| {
             let hex: String = uid.chars().filter(|c| *c != '-').take(16).collect();
             format!("pvc-{hex}")
         })
-        .collect())
+        .collect();
+    let volumes = pvcs
+        .iter()
+        .filter_map(|p| p["spec"]["volumeName"].as_str().map(str::to_string))
+        .collect();
+    Ok((labels, volumes))
 }
 
 /// Removes the namespace (and so its load balancer and claims), waits for
@@ -308,9 +317,9 @@ pub async fn destroy(
         if exists {
             match kube_for(client, kube_dir, cid).await {
                 Ok(kube) => {
-                    volume_labels = claim_volume_labels(&kube, &l.namespace)
-                        .await
-                        .unwrap_or_default();
+                    let (labels, pvs) =
+                        claim_volumes(&kube, &l.namespace).await.unwrap_or_default();
+                    volume_labels = labels;
                     progress(format!("Deleting namespace {}...", l.namespace));
                     let ns = format!("/api/v1/namespaces/{}", l.namespace);
                     out.namespace = kube.delete(&ns).await?;
@@ -325,6 +334,15 @@ pub async fn destroy(
                             break;
                         }
                         tokio::time::sleep(poll).await;
+                    }
+                    // The retain class keeps each PersistentVolume (Released)
+                    // on a cluster that stays; its disk is deleted below.
+                    if !l.cluster_owned {
+                        for pv in pvs {
+                            let _ = kube
+                                .delete(&format!("/api/v1/persistentvolumes/{pv}"))
+                                .await;
+                        }
                     }
                 }
                 Err(e) if l.cluster_owned => out.left.push(format!(

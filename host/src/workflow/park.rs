@@ -99,6 +99,11 @@ pub async fn park_one(
             reason: "not a deployment".into(),
         };
     };
+    if record.target == crate::state::DeployTarget::Lke {
+        return Parked::Failed {
+            reason: "it runs on LKE: park and resume are for a deployment on one Linode; 'linode-ai destroy' removes it (the cluster too when linode-ai made it)".into(),
+        };
+    }
     let Some(&volume) = volumes.first() else {
         return Parked::Failed {
             reason: "it has no cache volume".into(),

@@ -675,6 +675,19 @@ impl Sim {
         }
     }
 
+    /// What the CSI driver does when a claim's pod is gone: detaches the
+    /// volume from its node (`POST /volumes/{id}/detach`).
+    pub fn detach_volume(&self, id: u64) {
+        let _ = volume::route(
+            &self.state,
+            &Method::Post,
+            &[&id.to_string(), "detach"],
+            "",
+            None,
+            None,
+        );
+    }
+
     /// What the CCM does when the Service goes: deletes its NodeBalancer.
     pub fn remove_nodebalancer(&self, id: u64) -> bool {
         lke::remove_nodebalancer(&self.state, id)

@@ -349,7 +349,15 @@ pub async fn deploy(
     record.pending = None;
     record.last_status = Status::Starting;
     record.last_detail = Some("the pods are starting".into());
-    if let Some(nb) = find_nodebalancer(client, cluster.id, &hostname, lb_ip.as_deref()).await {
+    if let Some(nb) = find_nodebalancer(
+        client,
+        cluster.id,
+        &record.deployment_id,
+        &hostname,
+        lb_ip.as_deref(),
+    )
+    .await
+    {
         if let Some(l) = record.lke.as_mut() {
             l.nodebalancer_id = Some(nb.id);
         }
@@ -362,21 +370,31 @@ pub async fn deploy(
     Ok(record)
 }
 
-/// The NodeBalancer the cloud controller made for the proxy (by its
-/// address), if the API lists it yet.
+/// The NodeBalancer the cloud controller made for the proxy: the one with
+/// the deployment's tags, else the one at its address, if the API lists it yet.
 async fn find_nodebalancer(
     client: &LinodeClient,
     cluster: u64,
+    deployment_id: &str,
     hostname: &str,
     ip: Option<&str>,
 ) -> Option<NodeBalancer> {
     let filter = serde_json::json!({ "tags": crate::linode::ccm_tag(cluster) });
     let list = client.list_nodebalancers(Some(&filter)).await.ok()?;
-    list.into_iter().find(|nb| {
-        nb.made_by(cluster)
-            && (nb.hostname.as_deref() == Some(hostname)
-                || (ip.is_some() && nb.ipv4.as_deref() == ip))
-    })
+    let ours: Vec<NodeBalancer> = list.into_iter().filter(|nb| nb.made_by(cluster)).collect();
+    let tagged = ours.iter().find(|nb| {
+        crate::naming::DeploymentTags::parse(&nb.tags).id.as_deref() == Some(deployment_id)
+    });
+    tagged
+        .or_else(|| {
+            // Untagged (a controller without the tags annotation), at our address.
+            ours.iter().find(|nb| {
+                crate::naming::DeploymentTags::parse(&nb.tags).id.is_none()
+                    && (nb.hostname.as_deref() == Some(hostname)
+                        || (ip.is_some() && nb.ipv4.as_deref() == ip))
+            })
+        })
+        .cloned()
 }
 
 /// Waits until every workload is ready and the proxy says healthy.
