@@ -36,12 +36,14 @@ Unauthorized, code 401)
 -----------------------------------------------------------------------------
 
 Discovery: GET /version (v1.33-shaped), /api, /api/v1, /apis, /apis/apps,
-/apis/apps/v1, /apis/storage.k8s.io(/v1), /healthz, /readyz, /livez.
+/apis/apps/v1, /apis/batch, /apis/batch/v1, /apis/storage.k8s.io(/v1),
+/healthz, /readyz, /livez.
 Resources (name, singularName, namespaced, kind, verbs, shortNames,
 categories as the real server lists them): namespaces, configmaps, secrets,
 services, persistentvolumeclaims, pods (+pods/log), nodes; apps/v1
-daemonsets, deployments, statefulsets, replicasets; storage.k8s.io/v1
-storageclasses.
+daemonsets, deployments, statefulsets, replicasets; batch/v1 jobs (no
+short name, category all, jobs/status); storage.k8s.io/v1 storageclasses.
+batch/v1 cronjobs are not served (the real group lists them too).
 Unknown paths: 404 Status "the server could not find the requested resource".
 
 Server-side apply: PATCH .../{resource}/{name} (namespaces are cluster-scoped:
@@ -85,7 +87,23 @@ this order (the real apiserver's order, as far as it is known here):
     updateStrategy RollingUpdate|OnDelete; exactly one of maxUnavailable /
     maxSurge non-zero, so maxSurge 1 needs maxUnavailable 0 since the
     default is 1; on an update each spec error is listed twice in
-    details.causes, as the registry validates the spec twice), containers
+    details.causes, as the registry validates the spec twice), Jobs as
+    ValidateJob / ValidateJobUpdate (the generated selector and template
+    labels -- a selector without manualSelector: true is "`selector` not
+    auto-generated" --; parallelism, completions, backoffLimit,
+    activeDeadlineSeconds, ttlSecondsAfterFinished >= 0; completionMode
+    NonIndexed|Indexed; backoffLimitPerIndex / maxFailedIndexes /
+    successPolicy need Indexed; podReplacementPolicy; the pod template's
+    labels and spec; template.spec.restartPolicy Never or OnFailure -- a
+    template without one defaults to Always, which is "Required value:
+    valid values: "OnFailure", "Never"" as upstream words it, other values
+    "Unsupported value" --; selector matching the template labels; on an
+    update spec errors twice, like DaemonSets, and completions (Indexed:
+    only together with parallelism), selector, template, completionMode,
+    podFailurePolicy, backoffLimitPerIndex, managedBy, successPolicy
+    immutable "field is immutable", but for a suspended Job that never
+    started, whose template's labels, annotations, node selector, node
+    affinity, tolerations and scheduling gates may change), containers
     (name DNS-1123 label, unique, image required, ports 1-65535, port
     names IANA, env var names, volumeMounts naming a volume, requests <=
     limits, nvidia.com/gpu integer and request == limit, limit required),
@@ -98,7 +116,7 @@ this order (the real apiserver's order, as far as it is known here):
   headers are sent).  Creates answer 201, updates 200, with the object as
   JSON; metadata gets uid, resourceVersion (one increasing counter),
   creationTimestamp,
-  generation (Deployments/StatefulSets/DaemonSets: bumped when spec
+  generation (Deployments/StatefulSets/DaemonSets/Jobs: bumped when spec
   changes, and for Deployments when annotations change; DaemonSets also
   carry the deprecated.daemonset.template.generation annotation, 1 at
   creation and bumped when the template changes) and managedFields (the
@@ -109,29 +127,54 @@ this order (the real apiserver's order, as far as it is known here):
   maxUnavailable 1 / maxSurge 0, imagePullPolicy, terminationMessagePath,
   protocol TCP, targetPort, sessionAffinity, ipFamilies, volumeMode, the
   default StorageClass linode-block-storage-retain, Secret type Opaque and
-  stringData folded into data, namespace label kubernetes.io/metadata.name).
+  stringData folded into data, namespace label kubernetes.io/metadata.name,
+  Jobs as SetDefaults_Job: completions 1 and parallelism 1 when neither is
+  set, else parallelism 1, backoffLimit 6 (MaxInt32 with
+  backoffLimitPerIndex), completionMode NonIndexed, suspend false,
+  podReplacementPolicy TerminatingOrFailed (Failed with a
+  podFailurePolicy), manualSelector false -- present, as on 1.33 --, and
+  the Job's labels copied from its template when it has none).  A Job
+  created without manualSelector: true gets, as the job strategy's
+  generateSelector does, spec.selector.matchLabels
+  batch.kubernetes.io/controller-uid=<uid> and the template labels
+  batch.kubernetes.io/controller-uid, controller-uid (the uid),
+  batch.kubernetes.io/job-name, job-name (its name); they are nobody's
+  fields, so re-applying the same manifest is a no-op.  A new Job's status
+  is {}.
 
 Reads: GET one object (404 NotFound Status, details {name, group, kind:
 <resource plural>} as the real one), GET lists per namespace and across
-namespaces (/api/v1/pods, /apis/apps/v1/deployments, /apis/apps/v1/daemonsets)
-with labelSelector
+namespaces (/api/v1/pods, /apis/apps/v1/deployments, /apis/apps/v1/daemonsets,
+/apis/batch/v1/jobs) with labelSelector
 (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name,
-metadata.namespace; pods also status.phase, spec.nodeName), limit/continue.
+metadata.namespace; pods also status.phase, spec.nodeName; jobs
+status.successful), limit/continue.
 Lists are {kind: XList, apiVersion, metadata: {resourceVersion[, continue,
 remainingItemCount]}, items} and, like the real server, the items carry no
 kind/apiVersion.  Status integers that are zero are omitted where the Go
 type says omitempty (a Deployment with no ready pod has no readyReplicas;
 a DaemonSet always has currentNumberScheduled, numberMisscheduled,
 desiredNumberScheduled and numberReady, and updatedNumberScheduled,
-numberAvailable, numberUnavailable only when non-zero).  GET
+numberAvailable, numberUnavailable only when non-zero; a Job has active,
+succeeded, failed only when non-zero, terminating, ready and
+uncountedTerminatedPods {} always once its controller has seen it).  GET
 /api/v1/nodes shows each node's labels (instance type, LKE pool id),
 spec.taints, status.capacity and status.allocatable, so a client can see
 whether any node advertises nvidia.com/gpu.
 
 Delete: DELETE one object with optional DeleteOptions body (propagationPolicy
-Orphan, gracePeriodSeconds 0 for pods, preconditions, dryRun).  ConfigMaps,
+Orphan, gracePeriodSeconds 0 for pods, preconditions, dryRun; another
+propagationPolicy is the real 422).  ConfigMaps,
 Secrets, Deployments, StatefulSets, DaemonSets answer Status Success with
-details;
+details; Jobs too with propagationPolicy Background (their pods are
+deleted), but batch/v1's default is Orphan: without a propagationPolicy
+(the answer then carries the real "Warning: 299 - "child pods are
+preserved by default when jobs are deleted; ..."" header) or with Orphan
+the Job is answered with deletionTimestamp, deletionGracePeriodSeconds 0
+and finalizers [orphan], and the garbage collector takes the Job's owner
+reference and tracking finalizer off its pods, which run on, and removes
+the Job a tick later; Foreground answers finalizers [foregroundDeletion],
+deletes the pods and removes the Job once they are gone;
 pods, services, PVCs and namespaces answer the object (ReturnDeletedObject),
 with deletionTimestamp where they linger: pods terminate for delete_ms,
 PVCs keep kubernetes.io/pvc-protection while a pod mounts them,
@@ -198,6 +241,42 @@ Simulation (a controller loop every tick_ms, default 25)
   updatedNumberScheduled (counted on each node's scheduled, then oldest,
   pod, as the controller does), numberMisscheduled, observedGeneration;
   no conditions, no collisionCount.
+* Jobs (NonIndexed): pods <job>-<5 chars> (generateName <job>-) with
+  the template's labels (the generated four included), an owner
+  reference to the Job (batch/v1, controller) and the
+  batch.kubernetes.io/job-tracking finalizer until the Job has counted
+  them; up to parallelism at a time, no more than the completions left.
+  A pod runs (Running, ready) ready_ms after it is scheduled, like every
+  pod, and ready_ms later its containers exit 0: phase Succeeded, each
+  container terminated {exitCode 0, reason Completed}, Ready /
+  ContainersReady False reason PodCompleted, Initialized reason
+  PodCompleted.  The Job's status: startTime at its first sync, active,
+  ready, terminating, succeeded, failed, uncountedTerminatedPods {};
+  when succeeded reaches completions (completions unset: one success
+  and nothing active) the 1.33 controller's two steps, conditions
+  SuccessCriteriaMet then Complete, both True with reason
+  CompletionsReached and message "Reached expected number of succeeded
+  pods", and completionTime.  A failed pod (hold fail, restartPolicy
+  Never: phase Failed, exitCode 1, reason Error, Ready reason PodFailed)
+  counts in failed, as does a pod deleted before it finished (the
+  podReplacementPolicy TerminatingOrFailed view); it is replaced after a
+  backoff of ready_ms doubling with each failure since the last success
+  (a real cluster waits 10 s, doubling, at most 10 min; here at most 60
+  ready_ms), until failed > backoffLimit: then FailureTarget (reason
+  BackoffLimitExceeded, message "Job has reached the specified backoff
+  limit"), the active pods are deleted, and Failed with the same reason
+  once no pod of the Job runs; no completionTime.  With restartPolicy
+  OnFailure the fail hold makes the container crash in place
+  (CrashLoopBackOff, restartCount growing, as crashloop) and the Job
+  fails once the restarts of its running pods reach backoffLimit (> 0
+  for backoffLimit 0), deleting the pod.  activeDeadlineSeconds (real
+  seconds from startTime) fails the Job the same way with reason
+  DeadlineExceeded, "Job was active longer than specified deadline".
+  suspend: true deletes the active pods and adds Suspended True
+  (JobSuspended, "Job suspended"); resuming turns it False (JobResumed,
+  "Job resumed") and resets startTime.  ttlSecondsAfterFinished (real
+  seconds) deletes a finished Job and its pods.  Finished pods stay (as
+  their logs do) and hold no GPU.
 * PVCs: Bound ready_ms after creation when their StorageClass exists
   (linode-block-storage, linode-block-storage-retain), spec.volumeName
   pvc-<uid>, status.capacity rounded up to the 10Gi Linode minimum, the
@@ -253,7 +332,11 @@ Simulation (a controller loop every tick_ms, default 25)
 * Holds (admin API) override the timing per workload or pod: pending
   (ContainerCreating), crashloop (Running, CrashLoopBackOff, restartCount
   growing, lastState exit 1), imagepull (ImagePullBackOff), unschedulable,
-  ready (now).
+  ready (now; a Job's pod keeps running while held, and once released
+  completes ready_ms after it started running, at once if that is
+  past), fail (the containers exit 1: a pod with restartPolicy Never
+  ends Failed when it would have succeeded, one that restarts its
+  containers is crashloop).
 
 Admin API (plain HTTP on loopback, no auth)
 -------------------------------------------
@@ -272,16 +355,18 @@ GET/POST /config                  ready_ms, lb_ms, delete_ms, observe_ms,
                                   gpu_node_taints take effect on /reset)
 POST /hold   {"namespace","kind","name","state"}  state: auto (default
              timing), ready (now), pending, crashloop, imagepull,
-             unschedulable; kinds Deployment, StatefulSet, DaemonSet, Pod
-             (a pod's own hold wins over its workload's),
+             unschedulable, fail; kinds Deployment, StatefulSet,
+             DaemonSet, Job, Pod (a pod's own hold wins over its
+             workload's),
              PersistentVolumeClaim, Service (pending: no ingress),
              Namespace (pending: stays Terminating).  Holds may be set
              before the object exists.
 GET  /holds
 POST /logs   {"namespace","pod"|"workload","container","lines":[...],
               "append": false}  lines for one pod, or for every pod of a
-             Deployment/StatefulSet/DaemonSet; a default line per container
-             otherwise
+             Deployment/StatefulSet/DaemonSet/Job; a default line per
+             container otherwise (and, once a Job's container has exited,
+             "kube-sim: container C exited with code N")
 POST /fail   {"method","path_prefix","status","times":1,"skip":0,
               "retry_after","message","reason","delay_ms","drop"}
              inject errors (Status body shaped per code; 429/503 with
@@ -350,6 +435,18 @@ What it CANNOT prove (compared with a real API server on LKE)
   nodes are all one type with one GPU each.  Scheduler messages are
   v1.33's wording (newer schedulers say "untolerated taint(s)" without
   the values).
+* Jobs are NonIndexed only: an Indexed Job is validated as one but run
+  like a NonIndexed one (no completion index annotation or label, no
+  completedIndexes, no per-index backoff, no elastic completions);
+  podFailurePolicy, successPolicy, backoffLimitPerIndex, maxFailedIndexes
+  and managedBy are accepted, defaulted and validated only as listed
+  above, and not acted on (managedBy: the built-in controller runs the
+  Job regardless).  No events, no CronJobs.  The immutable-template
+  message abbreviates the value to core.PodTemplateSpec{...}: a real
+  server prints the whole internal pod template there.  The garbage
+  collector and the TTL controller act on the next tick; pods are not
+  held by their finalizers (a pod deleted with gracePeriodSeconds 0 is
+  gone at once and counted failed when the Job notices it).
 * Timing is compressed: real rollouts, image pulls, NodeBalancer and
   volume provisioning take seconds to minutes, and real termination
   grace is 30 s.
@@ -570,8 +667,9 @@ def go_b64_error(s):
 # The field table: which fields each built-in type has, their wire types and
 # which lists are associative (and on which keys).  Generated from the Go
 # struct tags and +listType/+listMapKey markers of k8s.io/api (core/v1,
-# apps/v1) and k8s.io/apimachinery (meta/v1) at a 2026 commit; status
-# subtrees are left open.  Codes: s string, i integer, n number, b boolean,
+# apps/v1, batch/v1) and k8s.io/apimachinery (meta/v1) at a 2026 commit; status
+# subtrees are left open but for Job's (JobStatus is typed, as the apply
+# schema has it).  Codes: s string, i integer, n number, b boolean,
 # x int-or-string, q quantity, * anything, {T} map of T, [T] atomic list,
 # [T|k1,k2] associative list keyed on k1,k2, [T|=] set, ...=T inlined struct.
 # --------------------------------------------------------------------------
@@ -630,6 +728,10 @@ HostAlias: ip=s hostnames=[s]
 HostPathVolumeSource: path=s type=s
 ISCSIVolumeSource: targetPortal=s iqn=s lun=i iscsiInterface=s fsType=s readOnly=b portals=[s] chapAuthDiscovery=b chapAuthSession=b secretRef=LocalObjectReference initiatorName=s
 ImageVolumeSource: reference=s pullPolicy=s
+Job: metadata=ObjectMeta spec=JobSpec status=JobStatus
+JobCondition: type=s status=s lastProbeTime=s lastTransitionTime=s reason=s message=s
+JobSpec: parallelism=i completions=i activeDeadlineSeconds=i podFailurePolicy=PodFailurePolicy successPolicy=SuccessPolicy backoffLimit=i backoffLimitPerIndex=i maxFailedIndexes=i selector=LabelSelector manualSelector=b template=PodTemplateSpec ttlSecondsAfterFinished=i completionMode=s suspend=b podReplacementPolicy=s managedBy=s
+JobStatus: conditions=[JobCondition] startTime=s completionTime=s active=i succeeded=i failed=i terminating=i completedIndexes=s failedIndexes=s uncountedTerminatedPods=UncountedTerminatedPods ready=i
 KeyToPath: key=s path=s mode=i user=i
 LabelSelector: matchLabels={s} matchExpressions=[LabelSelectorRequirement]
 LabelSelectorRequirement: key=s operator=s values=[s]
@@ -658,6 +760,10 @@ PodAntiAffinity: requiredDuringSchedulingIgnoredDuringExecution=[PodAffinityTerm
 PodCertificateProjection: signerName=s keyType=s maxExpirationSeconds=i credentialBundlePath=s keyPath=s certificateChainPath=s userAnnotations={s} user=i
 PodDNSConfig: nameservers=[s] searches=[s] options=[PodDNSConfigOption]
 PodDNSConfigOption: name=s value=s
+PodFailurePolicy: rules=[PodFailurePolicyRule]
+PodFailurePolicyOnExitCodesRequirement: containerName=s operator=s values=[i|=]
+PodFailurePolicyOnPodConditionsPattern: type=s status=s
+PodFailurePolicyRule: action=s onExitCodes=PodFailurePolicyOnExitCodesRequirement onPodConditions=[PodFailurePolicyOnPodConditionsPattern]
 PodOS: name=s
 PodReadinessGate: conditionType=s
 PodResourceClaim: name=s resourceClaimName=s resourceClaimTemplateName=s
@@ -700,12 +806,15 @@ StatefulSetPersistentVolumeClaimRetentionPolicy: whenDeleted=s whenScaled=s
 StatefulSetSpec: replicas=i selector=LabelSelector template=PodTemplateSpec volumeClaimTemplates=[PersistentVolumeClaim] serviceName=s podManagementPolicy=s updateStrategy=StatefulSetUpdateStrategy revisionHistoryLimit=i minReadySeconds=i persistentVolumeClaimRetentionPolicy=StatefulSetPersistentVolumeClaimRetentionPolicy ordinals=StatefulSetOrdinals
 StatefulSetUpdateStrategy: type=s rollingUpdate=RollingUpdateStatefulSetStrategy
 StorageOSVolumeSource: volumeName=s volumeNamespace=s fsType=s readOnly=b secretRef=LocalObjectReference
+SuccessPolicy: rules=[SuccessPolicyRule]
+SuccessPolicyRule: succeededIndexes=s succeededCount=i
 Sysctl: name=s value=s
 TCPSocketAction: port=x host=s
 Toleration: key=s operator=s value=s effect=s tolerationSeconds=i
 TopologySpreadConstraint: maxSkew=i topologyKey=s whenUnsatisfiable=s labelSelector=LabelSelector minDomains=i nodeAffinityPolicy=s nodeTaintsPolicy=s matchLabelKeys=[s]
 TypedLocalObjectReference: apiGroup=s kind=s name=s
 TypedObjectReference: apiGroup=s kind=s name=s namespace=s
+UncountedTerminatedPods: succeeded=[s|=] failed=[s|=]
 Volume: name=s ...=VolumeSource
 VolumeDevice: name=s devicePath=s
 VolumeMount: name=s readOnly=b recursiveReadOnly=s mountPath=s subPath=s mountPropagation=s subPathExpr=s bindMountOptions=[s|=]
@@ -744,7 +853,7 @@ def _load_schema():
 
 SCHEMA = _load_schema()
 for _kind in ("Namespace", "ConfigMap", "Secret", "Service", "PersistentVolumeClaim", "Pod",
-              "Deployment", "StatefulSet", "DaemonSet"):
+              "Deployment", "StatefulSet", "DaemonSet", "Job"):
     SCHEMA[_kind].update({"apiVersion": "s", "kind": "s"})
 
 # keys that have a schema default (so an item may omit them)
@@ -1047,6 +1156,10 @@ def is_config_key(v):
 RANGE_1_65535 = "must be between 1 and 65535, inclusive"
 
 
+class GoRepr(str):
+    """A bad value printed as it is, not quoted: Go's rendering of an internal type, abbreviated here."""
+
+
 class FE:
     """One field.Error."""
 
@@ -1069,7 +1182,9 @@ class FE:
             s = word
         else:
             v = self.value
-            if isinstance(v, bool):
+            if isinstance(v, GoRepr):
+                s = "%s: %s" % (word, v)
+            elif isinstance(v, bool):
                 s = "%s: %s" % (word, "true" if v else "false")
             elif isinstance(v, (int, float)):
                 s = "%s: %s" % (word, v)
@@ -1283,13 +1398,15 @@ RESOURCES = [
         applyable=False, generation=True,
         subresources=[("scale", "Scale", ["get", "patch", "update"], "autoscaling", "v1"),
                       ("status", "ReplicaSet", ["get", "patch", "update"], None, None)]),
+    Res("batch", "v1", "jobs", "job", "Job", True, categories=["all"], generation=True,
+        subresources=[("status", "Job", ["get", "patch", "update"], None, None)]),
     Res("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False, short=["sc"],
         applyable=False, returns_object=True),
 ]
 
 RES_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 RES_BY_KIND = {r.kind: r for r in RESOURCES}
-GROUPS = [("apps", "v1"), ("storage.k8s.io", "v1")]
+GROUPS = [("apps", "v1"), ("batch", "v1"), ("storage.k8s.io", "v1")]   # the order of /apis
 
 
 def res_for_kindish(s):
@@ -1450,6 +1567,68 @@ def default_daemonset(d):
     tmpl = spec.setdefault("template", {})
     if isinstance(tmpl, dict):
         default_pod_spec(tmpl.setdefault("spec", {}))
+
+
+JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")              # legacy, prefixed
+JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+JOB_SPEC_ORDER = ["parallelism", "completions", "activeDeadlineSeconds", "podFailurePolicy", "successPolicy",
+                  "backoffLimit", "backoffLimitPerIndex", "maxFailedIndexes", "selector", "manualSelector", "template",
+                  "ttlSecondsAfterFinished", "completionMode", "suspend", "podReplacementPolicy", "managedBy"]
+JOB_DELETE_WARNING = ("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
+                      "to remove them or set propagationPolicy=Orphan to suppress this warning")
+
+
+def default_job(j):
+    """SetDefaults_Job (batch/v1), then the pod template's defaults (restartPolicy Always included: a Job
+    that does not name Never or OnFailure is refused by validation, as on a real server)."""
+    spec = j.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    pfp = spec.get("podFailurePolicy")
+    if isinstance(pfp, dict):
+        for rule in pfp.get("rules") or []:
+            for pat in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+                if isinstance(pat, dict) and not pat.get("status"):
+                    pat["status"] = "True"
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = "Failed" if pfp is not None else "TerminatingOrFailed"
+    spec.setdefault("manualSelector", False)
+    tmpl = spec.setdefault("template", {})
+    if isinstance(tmpl, dict):
+        default_pod_spec(tmpl.setdefault("spec", {}))
+
+
+def generate_job_selector(j, name, uid):
+    """The job strategy's generateSelector (on create, unless manualSelector): the four labels on the pod
+    template (a label the user set is left as it is, for validation to judge) and matchLabels
+    batch.kubernetes.io/controller-uid in the selector."""
+    spec = j["spec"]
+    tmpl = spec.get("template")
+    if not isinstance(tmpl, dict):
+        return
+    tmeta = tmpl.get("metadata") if isinstance(tmpl.get("metadata"), dict) else {}
+    labels = dict(tmeta.get("labels") or {})
+    for k in JOB_NAME_LABELS:
+        labels.setdefault(k, name)
+    for k in JOB_UID_LABELS:
+        labels.setdefault(k, uid)
+    tmeta["labels"] = dict(sorted(labels.items()))
+    spec["template"] = dict({"metadata": tmeta}, **{k: v for k, v in tmpl.items() if k != "metadata"})
+    sel = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
+    ml = dict(sel.get("matchLabels") or {})
+    ml.setdefault(JOB_UID_LABEL, uid)
+    sel["matchLabels"] = ml
+    spec["selector"] = sel
 
 
 def default_service(svc, sysd):
@@ -1929,6 +2108,191 @@ def validate_daemonset(obj, old):
     return errs
 
 
+def _nonneg(spec, key, path="spec"):
+    v = spec.get(key)
+    if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+        return [Inv("%s.%s" % (path, key), v, "must be greater than or equal to 0")]
+    return []
+
+
+def validate_generated_selector(spec, name, uid, require_prefixed):
+    """validateGeneratedSelector: with a generated selector the template must carry the generated labels
+    and the selector must select them."""
+    if spec.get("manualSelector") is True:
+        return []
+    sel = spec.get("selector")
+    if sel is None:
+        return []
+    errs = []
+    if not uid:
+        errs.append(Req("metadata.uid"))
+    tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+    def has_label(key, want):
+        path = "spec.template.metadata.labels[%s]" % key
+        if key not in tlabels:
+            errs.append(Req(path, "must be '%s'" % want))
+        elif tlabels[key] != want:
+            errs.append(Inv(path, tlabels, "must be '%s'" % want))
+
+    has_label("controller-uid", uid)
+    has_label("job-name", name)
+    expected = {}
+    if require_prefixed:
+        has_label(JOB_UID_LABEL, uid)
+        has_label("batch.kubernetes.io/job-name", name)
+        expected[JOB_UID_LABEL] = uid
+        expected["batch.kubernetes.io/job-name"] = name
+    expected["controller-uid"] = uid
+    expected["job-name"] = name
+    if isinstance(sel, dict) and not validate_selector(sel, "spec.selector") and not selector_matches(sel, expected):
+        errs.append(Inv("spec.selector", sel, "`selector` not auto-generated"))
+    return errs
+
+
+def validate_job_spec(spec):
+    """ValidateJobSpec (pkg/apis/batch/validation), in its order; podFailurePolicy and successPolicy rules
+    are not looked into."""
+    errs = []
+    for k in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished",
+              "backoffLimitPerIndex"):
+        errs += _nonneg(spec, k)
+    if spec.get("maxFailedIndexes") is not None:
+        errs += _nonneg(spec, "maxFailedIndexes")
+        if spec.get("backoffLimitPerIndex") is None:
+            errs.append(Req("spec.backoffLimitPerIndex", "when maxFailedIndexes is specified"))
+    mb = spec.get("managedBy")
+    if isinstance(mb, str) and len(mb) > 63:
+        errs.append(TooLong("spec.managedBy", 63))
+    mode = spec.get("completionMode")
+    completions = spec.get("completions")
+    if mode is not None:
+        if mode not in ("NonIndexed", "Indexed"):
+            errs.append(NotSup("spec.completionMode", mode, ["NonIndexed", "Indexed"]))
+        if mode == "Indexed":
+            if completions is None:
+                errs.append(Req("spec.completions", "when completion mode is Indexed"))
+            par = spec.get("parallelism")
+            if isinstance(par, int) and par > 100000:
+                errs.append(Inv("spec.parallelism", par, "must be less than or equal to 100000 when completion "
+                                                         "mode is Indexed"))
+    if mode in (None, "NonIndexed"):
+        for k in ("backoffLimitPerIndex", "maxFailedIndexes"):
+            if spec.get(k) is not None:
+                errs.append(Inv("spec." + k, spec[k], "requires indexed completion mode"))
+    if spec.get("successPolicy") is not None and mode != "Indexed":
+        errs.append(Inv("spec.successPolicy", spec["successPolicy"], "requires indexed completion mode"))
+    prp = spec.get("podReplacementPolicy")
+    if prp is not None:
+        if spec.get("podFailurePolicy") is not None:
+            if prp != "Failed":
+                errs.append(NotSup("spec.podReplacementPolicy", prp, ["Failed"]))
+        elif prp not in ("Failed", "TerminatingOrFailed"):
+            errs.append(NotSup("spec.podReplacementPolicy", prp, ["Failed", "TerminatingOrFailed"]))
+    # ValidatePodTemplateSpec
+    tmpl = spec.get("template") or {}
+    tmeta = tmpl.get("metadata") or {}
+    tlabels = tmeta.get("labels") or {}
+    errs += validate_labels(tlabels, "spec.template.metadata.labels")
+    errs += validate_annotations(tmeta.get("annotations"), "spec.template.metadata.annotations")
+    pspec = tmpl.get("spec")
+    errs += validate_pod_spec(pspec, "spec.template.spec", workload=False)
+    rp = (pspec or {}).get("restartPolicy", "Always") if isinstance(pspec, dict) else "Always"
+    rpath = "spec.template.spec.restartPolicy"
+    if rp not in ("Always", "OnFailure", "Never", ""):     # the pod spec's own check
+        errs.append(NotSup(rpath, rp, ["Always", "OnFailure", "Never"]))
+    # the Job's: Always is what a template without restartPolicy defaults to, hence "Required value"
+    if rp in ("Always", ""):
+        errs.append(Req(rpath, 'valid values: "OnFailure", "Never"'))
+    elif rp not in ("OnFailure", "Never"):
+        errs.append(NotSup(rpath, rp, ["OnFailure", "Never"]))
+    elif spec.get("podFailurePolicy") is not None and rp != "Never":
+        errs.append(Inv(rpath, rp, 'only "Never" is supported when podFailurePolicy is specified'))
+    sel = spec.get("selector")
+    if sel is None:
+        errs.append(Req("spec.selector"))
+    else:
+        serrs = validate_selector(sel, "spec.selector")
+        errs += serrs
+        if not serrs and not selector_matches(sel, tlabels):
+            errs.append(Inv("spec.template.metadata.labels", tlabels, "`selector` does not match template `labels`"))
+    return errs
+
+
+def _scheduling_directives_copied(tmpl, otmpl):
+    """validatePodTemplateUpdate for a suspended Job that never started: the old template with the new
+    node affinity, node selector, tolerations, labels, annotations and scheduling gates."""
+    o = copy.deepcopy(otmpl)
+    ospec = o.setdefault("spec", {})
+    nspec = tmpl.get("spec") or {}
+    naff, oaff = nspec.get("affinity"), ospec.get("affinity")
+    if naff is None and oaff is not None:
+        oaff = {k: v for k, v in oaff.items() if k != "nodeAffinity"}
+        if oaff:
+            ospec["affinity"] = oaff
+        else:
+            ospec.pop("affinity")
+    elif naff is not None:
+        oaff = dict(oaff or {})
+        oaff.pop("nodeAffinity", None)
+        if "nodeAffinity" in naff:
+            oaff["nodeAffinity"] = naff["nodeAffinity"]
+        ospec["affinity"] = oaff
+    for k in ("nodeSelector", "tolerations", "schedulingGates"):
+        ospec.pop(k, None)
+        if k in nspec:
+            ospec[k] = nspec[k]
+    ometa = o.setdefault("metadata", {})
+    nmeta = tmpl.get("metadata") or {}
+    for k in ("labels", "annotations"):
+        ometa.pop(k, None)
+        if k in nmeta:
+            ometa[k] = nmeta[k]
+    return o
+
+
+def validate_job(obj, old):
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    name = meta.get("name", "")
+    errs = validate_meta(meta, is_dns1123_subdomain)
+    require_prefixed = True
+    if old is not None:   # validationOptionsForJob: old Jobs without the prefixed labels are not failed
+        olabels = (((old.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        require_prefixed = "batch.kubernetes.io/job-name" in olabels and JOB_UID_LABEL in olabels
+    errs += validate_generated_selector(spec, name, meta.get("uid", ""), require_prefixed)
+    spec_errs = validate_job_spec(spec)
+    errs += spec_errs
+    completions = spec.get("completions")
+    if spec.get("completionMode") == "Indexed" and isinstance(completions, int) and completions > 0:
+        host = "%s-%d" % (name, completions - 1)
+        if is_dns1123_label(host):
+            errs.append(Inv("metadata.name", name, "will not able to create pod with invalid DNS label: " + host))
+    if old is None:
+        return errs
+    # ValidateJobUpdate: ValidateJobSpecUpdate validates the spec a second time, then the immutable fields
+    errs += spec_errs
+    ospec = old.get("spec") or {}
+    if spec.get("completionMode") == "Indexed":      # ElasticIndexedJob: together with parallelism only
+        if completions != ospec.get("completions") and completions is not None and \
+                completions != spec.get("parallelism"):
+            errs.append(Inv("spec.completions", completions, "can only be modified in tandem with spec.parallelism"))
+    elif completions != ospec.get("completions"):
+        errs.append(Inv("spec.completions", completions, "field is immutable"))
+    if not deep_equal(spec.get("selector"), ospec.get("selector")):
+        errs.append(Inv("spec.selector", spec.get("selector"), "field is immutable"))
+    tmpl, otmpl = spec.get("template") or {}, ospec.get("template") or {}
+    if ospec.get("suspend") is True and not (old.get("status") or {}).get("startTime"):
+        otmpl = _scheduling_directives_copied(tmpl, otmpl)
+    if not deep_equal(tmpl, otmpl):
+        # the real message carries the whole internal core.PodTemplateSpec
+        errs.append(Inv("spec.template", GoRepr("core.PodTemplateSpec{...}"), "field is immutable"))
+    for k in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"):
+        if not deep_equal(spec.get(k), ospec.get(k)):
+            errs.append(Inv("spec." + k, spec.get(k), "field is immutable"))
+    return errs
+
+
 STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
 
@@ -2317,6 +2681,7 @@ R_SECRET = RES_BY_KIND["Secret"]
 R_CM = RES_BY_KIND["ConfigMap"]
 R_NODE = RES_BY_KIND["Node"]
 R_SC = RES_BY_KIND["StorageClass"]
+R_JOB = RES_BY_KIND["Job"]
 
 VALIDATORS = {
     "Namespace": validate_namespace,
@@ -2326,6 +2691,7 @@ VALIDATORS = {
     "Deployment": validate_deployment,
     "StatefulSet": validate_statefulset,
     "DaemonSet": validate_daemonset,
+    "Job": validate_job,
 }
 
 TOP_ORDER = ["spec", "immutable", "data", "binaryData", "stringData", "type", "status"]
@@ -2333,7 +2699,7 @@ META_ORDER = ["name", "generateName", "namespace", "uid", "resourceVersion", "ge
               "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
               "finalizers", "managedFields"]
 GPU = "nvidia.com/gpu"
-HOLD_STATES = ("auto", "ready", "pending", "crashloop", "imagepull", "unschedulable")
+HOLD_STATES = ("auto", "ready", "pending", "crashloop", "imagepull", "unschedulable", "fail")
 
 
 def order_keys(d, order):
@@ -2897,6 +3263,8 @@ class Sim:
         for path in nulls:
             remove_path(body, path, kind)
         sysd = copy.deepcopy(old.sys) if old else {"labels": {}, "annotations": {}, "finalizers": []}
+        old_meta = old.obj["metadata"] if old else {}
+        uid = old_meta.get("uid") or str(uuid.uuid4())
         if kind == "Secret":
             data = dict(body.get("data") or {})
             for k, v in data.items():
@@ -2922,6 +3290,14 @@ class Sim:
             default_deployment(body)
         elif kind == "StatefulSet":
             default_statefulset(body)
+        elif kind == "Job":
+            default_job(body)
+            # the selector and the template's labels are generated once, at creation; afterwards they are
+            # values nobody owns and stay (an apply that names other ones is refused by validation)
+            if old is None and (body.get("spec") or {}).get("manualSelector") is not True:
+                generate_job_selector(body, name, uid)
+            if isinstance(body.get("spec"), dict):
+                body["spec"] = order_keys(body["spec"], JOB_SPEC_ORDER)
         elif kind == "DaemonSet":
             default_daemonset(body)
             # spec.templateGeneration (internal) shows in apps/v1 as this annotation: 1 at creation, +1 each
@@ -2959,11 +3335,10 @@ class Sim:
                 sysd["storageClassName"] = "linode-block-storage-retain"
             default_pvc(body, sysd)
             sysd["finalizers"] = sorted(set(sysd["finalizers"]) | {PVC_FINALIZER})
-        old_meta = old.obj["metadata"] if old else {}
         meta = {"name": name}
         if res.namespaced:
             meta["namespace"] = ns
-        meta["uid"] = old_meta.get("uid") or str(uuid.uuid4())
+        meta["uid"] = uid
         meta["resourceVersion"] = old_meta.get("resourceVersion", "")
         meta["creationTimestamp"] = old_meta.get("creationTimestamp") or wall_ts()
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -2971,6 +3346,15 @@ class Sim:
                 meta[k] = old_meta[k]
         labels = dict(umeta.get("labels") or {})
         labels.update(sysd["labels"])
+        if kind == "Job":
+            # SetDefaults_Job: a Job without labels gets its pod template's (the generated ones included,
+            # the defaulting runs again when the stored object is read back); nobody owns them, so they stay
+            labels = dict(sysd.get("jobLabels") or {}, **labels)
+            if not labels:
+                tl = (((body.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+                if isinstance(tl, dict) and tl:
+                    labels = dict(tl)
+                    sysd["jobLabels"] = dict(tl)
         if labels:
             meta["labels"] = labels
         ann = dict(umeta.get("annotations") or {})
@@ -2989,7 +3373,7 @@ class Sim:
                       "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
                                     "desiredNumberScheduled": 0, "numberReady": 0},
                       "Service": {"loadBalancer": {}}, "PersistentVolumeClaim": {"phase": "Pending"},
-                      "Namespace": {"phase": "Active"}}.get(kind)
+                      "Namespace": {"phase": "Active"}, "Job": {}}.get(kind)
         if status is not None:
             body["status"] = status
         obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
@@ -3069,6 +3453,18 @@ class Sim:
     # -- delete ---------------------------------------------------------------
 
     def delete(self, res, ns, name, opts, dry_run):
+        """(code, body, extra headers)."""
+        pp = opts.get("propagationPolicy")
+        if pp is not None and pp not in ("Foreground", "Background", "Orphan"):
+            raise err_invalid("DeleteOptions", "meta.k8s.io", "",
+                              [NotSup("propagationPolicy", pp, ["Foreground", "Background", "Orphan", "nil"])])
+        code, body = self.delete_object(res, ns, name, opts, dry_run)
+        headers = {}
+        if res is R_JOB and pp is None and opts.get("orphanDependents") is None:
+            headers["Warning"] = '299 - %s' % go_quote(JOB_DELETE_WARNING)
+        return code, body, headers
+
+    def delete_object(self, res, ns, name, opts, dry_run):
         with self.lock:
             st = self.get(res, ns, name)
             if st is None:
@@ -3132,6 +3528,8 @@ class Sim:
                     st.sim["delete_at"] = now + self.ms("delete_ms")
                     self.commit(st)
                 return 200, copy.deepcopy(st.obj)
+            if res is R_JOB:
+                return self.delete_job(st, opts, now)
             orphan = opts.get("propagationPolicy") == "Orphan" or opts.get("orphanDependents") is True
             self.remove(st)
             if not orphan:
@@ -3139,6 +3537,28 @@ class Sim:
             if res.returns_object:
                 return 200, copy.deepcopy(st.obj)
             return 200, self.success_status(st)
+
+    def delete_job(self, st, opts, now):
+        """batch/v1's default propagation is Orphan.  Background: the Job goes at once (Status Success)
+        and its pods are deleted.  Orphan / Foreground: the Job is answered with deletionTimestamp,
+        deletionGracePeriodSeconds 0 and the orphan / foregroundDeletion finalizer and stays until the
+        garbage collector (gc_job, next tick) is done with its pods."""
+        policy = opts.get("propagationPolicy")
+        if policy is None:
+            policy = "Background" if opts.get("orphanDependents") is False else "Orphan"
+        if policy == "Background" and not st.terminating:
+            self.remove(st)
+            self.delete_dependents(st, now)
+            return 200, self.success_status(st)
+        if not st.terminating:
+            self.mark_deleting(st, 0)
+            fin = "orphan" if policy == "Orphan" else "foregroundDeletion"
+            st.sys["finalizers"] = list(st.sys.get("finalizers") or []) + [fin]
+            st.obj["metadata"]["finalizers"] = list(st.obj["metadata"].get("finalizers") or []) + [fin]
+            st.obj["metadata"] = order_keys(st.obj["metadata"], META_ORDER)
+            st.sim["gc"] = policy
+            self.commit(st)
+        return 200, copy.deepcopy(st.obj)
 
     def success_status(self, st):
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -3185,6 +3605,8 @@ class Sim:
                     self.ctl_statefulset(st, now)
                 elif kind == "DaemonSet":
                     self.ctl_daemonset(st, now)
+                elif kind == "Job":
+                    self.ctl_job(st, now)
                 elif kind == "PersistentVolumeClaim":
                     self.ctl_pvc(st, now)
                 elif kind == "Service":
@@ -3265,7 +3687,7 @@ class Sim:
         return self.pod_ready(pst) and now - pst.sim.get("ready_since", now) >= min_ready
 
     def new_pod(self, owner, name, template, extra_labels, owner_ref, generate_name=None, claims=None,
-                hostname=None, subdomain=None, sim=None):
+                hostname=None, subdomain=None, sim=None, finalizers=None):
         tmeta = template.get("metadata") or {}
         spec = copy.deepcopy(template.get("spec") or {})
         default_pod_spec(spec)
@@ -3295,6 +3717,8 @@ class Sim:
         if tmeta.get("annotations"):
             meta["annotations"] = dict(tmeta["annotations"])
         meta["ownerReferences"] = [owner_ref]
+        if finalizers:
+            meta["finalizers"] = list(finalizers)
         obj = {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec,
                "status": {"phase": "Pending", "qosClass": qos_class(spec)}}
         s = {"owner": (owner.res.kind, owner.name), "scheduled_at": None, "conds": {}}
@@ -3674,6 +4098,205 @@ class Sim:
                 status[k] = v
         self.write_status(st, status, "kube-controller-manager")
 
+    @staticmethod
+    def job_condition(ctype, reason, message, ts, status="True"):
+        c = {"type": ctype, "status": status, "lastProbeTime": ts, "lastTransitionTime": ts}
+        if reason:
+            c["reason"] = reason
+        if message:
+            c["message"] = message
+        return c
+
+    def ctl_job(self, st, now):
+        """The Job controller (NonIndexed), as 1.33 runs it: pods <job>-<5 chars> with the
+        batch.kubernetes.io/job-tracking finalizer until counted; up to parallelism of them, fewer when
+        fewer completions are left; a failed pod is replaced after a backoff that doubles per failure since
+        the last success (10 s on a real cluster, ready_ms here, at most 60 times that); failed >
+        backoffLimit (OnFailure: restarts >= backoffLimit) or activeDeadlineSeconds ends the Job:
+        FailureTarget at once and the active pods deleted, Failed once none runs; success is
+        SuccessCriteriaMet, then Complete with completionTime.  Status with Go's omitempty: active,
+        succeeded, failed when non-zero; terminating, ready and uncountedTerminatedPods always."""
+        j = st.obj
+        spec = j.get("spec") or {}
+        sim = st.sim
+        if st.terminating:
+            self.gc_job(st, now)
+            return
+        if now < st.changed_at + self.ms("observe_ms"):
+            return
+        old_status = j.get("status") or {}
+        conds = [dict(c) for c in old_status.get("conditions") or []]
+        ts = wall_ts()
+
+        def has(t):
+            return any(c.get("type") == t and c.get("status") == "True" for c in conds)
+
+        def cond(t):
+            return next(c for c in conds if c.get("type") == t)
+
+        # account for pods that finished (or went) since the last sync; their finalizer comes off then
+        counted = sim.setdefault("counted", {})
+        known = sim.setdefault("known", set())
+        pods = sorted(self.owned_pods(st), key=lambda x: x.created_at)
+        present = set()
+        news = []
+        for p in pods:
+            uid = p.obj["metadata"]["uid"]
+            present.add(uid)
+            if uid in counted:
+                continue
+            phase = (p.obj.get("status") or {}).get("phase")
+            if phase == "Succeeded":
+                counted[uid] = "s"
+            elif phase == "Failed" or (p.terminating and spec.get("podReplacementPolicy") != "Failed"):
+                counted[uid] = "f"        # isPodFailed: a deleted, unfinished pod counts as failed
+            else:
+                continue
+            news.append(counted[uid])
+            if self.drop_sys_finalizer(p, JOB_TRACKING_FINALIZER):
+                self.commit(p)
+        for uid in known - present:       # gone before it was seen to finish
+            if uid not in counted:
+                counted[uid] = "f"
+                news.append("f")
+        sim["known"] = present
+        for r in news:
+            if r == "s":
+                sim["fails_since_success"] = 0
+            else:
+                sim["fails_since_success"] = sim.get("fails_since_success", 0) + 1
+                sim["last_fail_at"] = now
+        succeeded = sum(1 for v in counted.values() if v == "s")
+        failed = sum(1 for v in counted.values() if v == "f")
+
+        def phase_of(p):
+            return (p.obj.get("status") or {}).get("phase")
+
+        def active_pods():
+            return [p for p in self.owned_pods(st) if not p.terminating and
+                    phase_of(p) not in ("Succeeded", "Failed")]
+
+        start = old_status.get("startTime")
+        completion = old_status.get("completionTime")
+        finished = has("Complete") or has("Failed")
+        active = active_pods()
+        if not finished and spec.get("suspend"):
+            for p in active:
+                self.terminate_pod(p, now)
+            if not has("Suspended"):
+                conds = [c for c in conds if c.get("type") != "Suspended"]
+                conds.append(self.job_condition("Suspended", "JobSuspended", "Job suspended", ts))
+        elif not finished:
+            if has("Suspended"):
+                conds = [c if c.get("type") != "Suspended" else
+                         self.job_condition("Suspended", "JobResumed", "Job resumed", ts, "False") for c in conds]
+                start = None
+            if start is None:
+                start = ts
+                sim["start_mono"] = now
+            if not (has("FailureTarget") or has("SuccessCriteriaMet")):
+                limit = spec.get("backoffLimit", 6)
+                restart_policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+                restarts = 0
+                if restart_policy == "OnFailure":
+                    for p in active:
+                        pstat = p.obj.get("status") or {}
+                        restarts += sum(c.get("restartCount", 0) for c in (pstat.get("containerStatuses") or []) +
+                                        (pstat.get("initContainerStatuses") or []))
+                ads = spec.get("activeDeadlineSeconds")
+                why = None
+                if failed > limit or (restart_policy == "OnFailure" and
+                                      (restarts > 0 if limit == 0 else restarts >= limit)):
+                    why = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                elif ads is not None and now - sim.get("start_mono", now) >= ads:
+                    why = ("DeadlineExceeded", "Job was active longer than specified deadline")
+                completions = spec.get("completions")
+                if why:
+                    conds.append(self.job_condition("FailureTarget", why[0], why[1], ts))
+                    for p in active:
+                        self.terminate_pod(p, now)
+                elif (succeeded >= completions if completions is not None else succeeded > 0) and not active:
+                    conds.append(self.job_condition("SuccessCriteriaMet", "CompletionsReached",
+                                                    "Reached expected number of succeeded pods", ts))
+                else:
+                    parallelism = spec.get("parallelism", 1)
+                    if completions is not None:
+                        want = min(parallelism, max(0, completions - succeeded))
+                    else:
+                        want = len(active) if succeeded else parallelism
+                    n = sim.get("fails_since_success", 0)
+                    backoff = self.ms("ready_ms") * min(2 ** (n - 1), 60) if n else 0
+                    if len(active) < want and now >= sim.get("last_fail_at", 0) + backoff:
+                        tmpl = spec.get("template") or {}
+                        for _ in range(want - len(active)):
+                            pst = self.new_pod(st, "%s-%s" % (st.name, rand_suffix()), tmpl, {},
+                                               self.owner_ref(st, api_version="batch/v1"),
+                                               generate_name=st.name + "-", finalizers=[JOB_TRACKING_FINALIZER])
+                            sim["known"].add(pst.obj["metadata"]["uid"])
+                    elif len(active) > want:
+                        for p in sorted(active, key=lambda x: x.created_at, reverse=True)[:len(active) - want]:
+                            self.terminate_pod(p, now)
+            # the terminal condition once no pod of the Job runs any more
+            pods = self.owned_pods(st)
+            if not any(phase_of(p) not in ("Succeeded", "Failed") for p in pods):
+                if has("FailureTarget") and not has("Failed"):
+                    ft = cond("FailureTarget")
+                    conds.append(self.job_condition("Failed", ft.get("reason"), ft.get("message"), ts))
+                elif has("SuccessCriteriaMet") and not has("Complete"):
+                    sc = cond("SuccessCriteriaMet")
+                    conds.append(self.job_condition("Complete", sc.get("reason"), sc.get("message"), ts))
+                    completion = ts
+        pods = self.owned_pods(st)
+        active = [p for p in pods if not p.terminating and phase_of(p) not in ("Succeeded", "Failed")]
+        status = {}
+        if conds:
+            status["conditions"] = conds
+        if start:
+            status["startTime"] = start
+        if completion:
+            status["completionTime"] = completion
+        if active:
+            status["active"] = len(active)
+        if succeeded:
+            status["succeeded"] = succeeded
+        if failed:
+            status["failed"] = failed
+        status["terminating"] = sum(1 for p in pods if p.terminating and phase_of(p) not in ("Succeeded", "Failed"))
+        status["uncountedTerminatedPods"] = {}
+        status["ready"] = sum(1 for p in active if self.pod_ready(p))
+        self.write_status(st, status, "kube-controller-manager")
+        ttl = spec.get("ttlSecondsAfterFinished")
+        if ttl is not None and (has("Complete") or has("Failed")):
+            # the TTL-after-finished controller deletes the Job, with Background propagation
+            sim.setdefault("finished_at", now)
+            if now >= sim["finished_at"] + ttl:
+                self.remove(st)
+                self.delete_dependents(st, now)
+
+    def gc_job(self, st, now):
+        """The garbage collector's part of a Job deleted with propagationPolicy Orphan (batch/v1's default)
+        or Foreground: orphan its pods (owner reference and tracking finalizer off, they run on), or
+        delete them and wait until they are gone; then the Job goes."""
+        pods = self.owned_pods(st)
+        if st.sim.get("gc") == "Foreground":
+            for p in pods:
+                if not p.terminating:
+                    self.terminate_pod(p, now)
+            if pods:
+                return
+        else:
+            uid = st.obj["metadata"]["uid"]
+            for p in pods:
+                refs = [r for r in p.obj["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+                if refs:
+                    p.obj["metadata"]["ownerReferences"] = refs
+                else:
+                    p.obj["metadata"].pop("ownerReferences", None)
+                self.drop_sys_finalizer(p, JOB_TRACKING_FINALIZER)
+                p.sim["owner"] = None
+                self.commit(p)
+        self.remove(st)
+
     def sync_node_gpus(self):
         """A GPU node advertises nvidia.com/gpu while a device plugin pod is ready on it (or always, with
         gpu_plugin_preinstalled), the way the kubelet's device manager shows a registered plugin's devices."""
@@ -3786,7 +4409,8 @@ class Sim:
         if cap is None or need == 0:
             return True
         used = sum(pod_gpus(o.obj) for o in self.objects.values()
-                   if o.res is R_POD and o is not pst and o.sim.get("scheduled_at") is not None)
+                   if o.res is R_POD and o is not pst and o.sim.get("scheduled_at") is not None and
+                   not o.sim.get("final"))
         return used + need <= cap
 
     def config_problem(self, pst):
@@ -3825,7 +4449,7 @@ class Sim:
         alloc = parse_quantity(((node_st.obj.get("status") or {}).get("allocatable") or {}).get(GPU, "0")) or 0
         used = sum(pod_gpus(o.obj) for o in self.objects.values()
                    if o.res is R_POD and o is not pst and o.sim.get("scheduled_at") is not None and
-                   o.sim.get("node") == node_st.name)
+                   not o.sim.get("final") and o.sim.get("node") == node_st.name)
         return alloc - used
 
     def node_reject(self, pst, node_st):
@@ -3886,6 +4510,8 @@ class Sim:
             if now >= sim.get("delete_at", 0):
                 self.remove(pst)
             return
+        if sim.get("final"):          # Succeeded or Failed: the kubelet is done with it
+            return
         hold = self.pod_hold(pst)
         ts = wall_ts()
         spec = pst.obj.get("spec") or {}
@@ -3919,6 +4545,15 @@ class Sim:
             state = "ready"
         else:
             state = "pending"
+        restart_policy = spec.get("restartPolicy", "Always")
+        if hold == "fail" and state == "ready" and restart_policy != "Never":
+            state = "crashloop"       # the kubelet restarts a container that exits 1
+        if state == "ready" and restart_policy != "Always" and hold != "ready" and "ready_since" in sim and \
+                now >= sim["ready_since"] + self.ms("ready_ms"):
+            # a Job's container runs ready_ms and exits: 0, or 1 under the fail hold (restartPolicy Never);
+            # the ready hold keeps it running
+            self.finish_pod(pst, "Failed" if hold == "fail" else "Succeeded")
+            return
         if state == "ready" and "ready_since" not in sim:
             sim["ready_since"] = now
             sim["ready_wall"] = time.time()
@@ -3999,6 +4634,44 @@ class Sim:
         status["qosClass"] = qos_class(spec)
         self.write_status(pst, status, "kubelet")
 
+    def finish_pod(self, pst, phase):
+        """The terminal status the kubelet writes when every container of a pod that does not restart
+        them has exited: phase Succeeded (exit 0, Completed) or Failed (exit 1, Error), nothing ready."""
+        sim, spec = pst.sim, pst.obj.get("spec") or {}
+        sim["final"] = phase
+        sim["finished_wall"] = time.time()
+        sim.pop("ready_since", None)
+        ts = wall_ts(sim["finished_wall"])
+        started = wall_ts(sim.get("ready_wall") or sim.get("start_wall"))
+        code, why = (0, "Completed") if phase == "Succeeded" else (1, "Error")
+        cstatuses = []
+        for c in spec.get("containers") or []:
+            cid = "containerd://" + hashlib.sha256((pst.obj["metadata"]["uid"] + c.get("name", "") + "0")
+                                                   .encode()).hexdigest()
+            cstatuses.append({"name": c.get("name"),
+                              "state": {"terminated": {"exitCode": code, "reason": why, "startedAt": started,
+                                                       "finishedAt": ts, "containerID": cid}},
+                              "lastState": {}, "ready": False, "restartCount": 0,
+                              "image": normalize_image(c.get("image", "")),
+                              "imageID": normalize_image(c.get("image", "")).rsplit(":", 1)[0] + "@sha256:" +
+                              hashlib.sha256(c.get("image", "").encode()).hexdigest(),
+                              "containerID": cid, "started": False})
+        reason = "PodCompleted" if phase == "Succeeded" else "PodFailed"
+        conds = [("PodReadyToStartContainers", "False", "", ""),
+                 ("Initialized", "True", "PodCompleted" if phase == "Succeeded" else "", ""),
+                 ("Ready", "False", reason, ""), ("ContainersReady", "False", reason, ""),
+                 ("PodScheduled", "True", "", "")]
+        status = {"phase": phase, "conditions": self.conditions(pst, conds, ts),
+                  "hostIP": sim["node_ip"], "hostIPs": [{"ip": sim["node_ip"]}],
+                  "podIP": sim["pod_ip"], "podIPs": [{"ip": sim["pod_ip"]}],
+                  "startTime": wall_ts(sim["start_wall"])}
+        old = pst.obj.get("status") or {}
+        if old.get("initContainerStatuses"):
+            status["initContainerStatuses"] = old["initContainerStatuses"]
+        status["containerStatuses"] = cstatuses
+        status["qosClass"] = qos_class(spec)
+        self.write_status(pst, status, "kubelet")
+
     # -- logs ---------------------------------------------------------------------
 
     def log_lines(self, pst, container, previous):
@@ -4012,6 +4685,9 @@ class Sim:
         lines = [(t, "kube-sim: container %s of pod %s started (image %s)" % (container, pst.name, image))]
         if previous or pst.sim.get("restarts"):
             lines.append((t + 0.001, "kube-sim: container %s exited with code 1 (crashloop hold)" % container))
+        elif pst.sim.get("final"):
+            lines.append((pst.sim.get("finished_wall") or t + 0.001, "kube-sim: container %s exited with code %d"
+                          % (container, 0 if pst.sim["final"] == "Succeeded" else 1)))
         return lines
 
     # -- request log and faults --------------------------------------------------
@@ -4161,6 +4837,7 @@ FIELD_SELECTABLE = {
     "Namespace": {"status.phase"},
     "ReplicaSet": {"status.replicas"},
     "Node": {"spec.unschedulable"},
+    "Job": {"status.successful"},
 }
 
 
@@ -4180,6 +4857,13 @@ def parse_field_selector(s, res):
 
 def match_field_selector(reqs, obj):
     for field, eq, value in reqs:
+        if field == "status.successful":          # job.GetAttrs: status.succeeded under another name
+            if str((obj.get("status") or {}).get("succeeded", 0)) != value:
+                if eq:
+                    return False
+            elif not eq:
+                return False
+            continue
         cur = obj
         for part in field.split("."):
             cur = cur.get(part) if isinstance(cur, dict) else None
@@ -4465,8 +5149,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 opts["gracePeriodSeconds"] = int(params["gracePeriodSeconds"][0])
             if "propagationPolicy" in params:
                 opts["propagationPolicy"] = params["propagationPolicy"][0]
-            code, obj = sim.delete(res, ns, name, opts, bool(dry_run) or "All" in (opts.get("dryRun") or []))
-            self.send_json(code, obj)
+            code, obj, headers = sim.delete(res, ns, name, opts, bool(dry_run) or "All" in (opts.get("dryRun") or []))
+            self.send_json(code, obj, headers)
             return code
         verb = {"POST": "create", "PUT": "update"}.get(method, method.lower())
         raise err_method_not_allowed(res, verb, "kube-sim: %s is not implemented by this stand-in; linode-ai "

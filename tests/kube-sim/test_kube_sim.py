@@ -124,6 +124,32 @@ def gpu_deployment(name, ns, replicas=1, **spec_extra):
     return deployment(name, ns, replicas=replicas, containers=[gpu], **spec_extra)
 
 
+def job(name, ns, restart_policy="Never", image="busybox:1.36", containers=None, **spec_extra):
+    pod_spec = {"containers": containers or [{"name": "task", "image": image}]}
+    if restart_policy is not None:
+        pod_spec["restartPolicy"] = restart_policy
+    spec = {"template": {"spec": pod_spec}}
+    spec.update(spec_extra)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def job_path(ns, name):
+    return "/apis/batch/v1/namespaces/%s/jobs/%s" % (ns, name)
+
+
+def job_with(ns, name, ctype):
+    """The Job once it has condition ctype True."""
+    status, j = K.get(job_path(ns, name))
+    if status == 200 and any(c["type"] == ctype and c["status"] == "True"
+                             for c in (j.get("status") or {}).get("conditions") or []):
+        return j
+    return None
+
+
+def container_state(pod):
+    return (pod["status"].get("containerStatuses") or [{}])[0].get("state") or {}
+
+
 # deployments/static/nvidia-device-plugin.yml of NVIDIA/k8s-device-plugin, as a cluster admin applies it
 DEVICE_PLUGIN = {
     "apiVersion": "apps/v1", "kind": "DaemonSet",
@@ -950,6 +976,317 @@ class DaemonSets(unittest.TestCase):
         self.assertEqual(status, 422)
         self.assertIn("spec.selector: Invalid value: ", err["message"])
         self.assertIn("field is immutable", err["message"])
+
+
+class Jobs(unittest.TestCase):
+    def test_discovery_apply_defaults_generated_selector_get_list(self):
+        groups = {g["name"]: g for g in K.get("/apis")[1]["groups"]}
+        self.assertEqual(groups["batch"]["preferredVersion"], {"groupVersion": "batch/v1", "version": "v1"})
+        self.assertEqual([g["name"] for g in K.get("/apis")[1]["groups"]], ["apps", "batch", "storage.k8s.io"])
+        self.assertEqual(K.get("/apis/batch")[1]["kind"], "APIGroup")
+        batch = K.get("/apis/batch/v1")[1]
+        self.assertEqual(batch["groupVersion"], "batch/v1")
+        res = {r["name"]: r for r in batch["resources"]}
+        self.assertEqual(res["jobs"], {"name": "jobs", "singularName": "job", "namespaced": True, "kind": "Job",
+                                       "verbs": ["create", "delete", "deletecollection", "get", "list", "patch",
+                                                 "update", "watch"], "categories": ["all"]})
+        self.assertEqual(res["jobs/status"], {"name": "jobs/status", "singularName": "", "namespaced": True,
+                                              "kind": "Job", "verbs": ["get", "patch", "update"]})
+        make_ns("job-basics")
+        path = job_path("job-basics", "migrate")
+        status, j = K.apply(path, job("migrate", "job-basics"))
+        self.assertEqual(status, 201, j)
+        uid = j["metadata"]["uid"]
+        generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": "migrate",
+                     "controller-uid": uid, "job-name": "migrate"}
+        spec = j["spec"]
+        self.assertEqual({k: v for k, v in spec.items() if k not in ("template", "selector")},
+                         {"parallelism": 1, "completions": 1, "backoffLimit": 6, "manualSelector": False,
+                          "completionMode": "NonIndexed", "suspend": False,
+                          "podReplacementPolicy": "TerminatingOrFailed"})
+        self.assertEqual(spec["selector"], {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+        self.assertEqual(spec["template"]["metadata"]["labels"], generated)
+        self.assertEqual(j["metadata"]["labels"], generated)        # copied from the template
+        self.assertEqual(spec["template"]["spec"]["restartPolicy"], "Never")
+        self.assertEqual(spec["template"]["spec"]["containers"][0]["terminationMessagePath"], "/dev/termination-log")
+        self.assertEqual((j["metadata"]["generation"], j["status"]), (1, {}))
+        # parallelism alone: completions stays unset
+        status, par = K.apply(job_path("job-basics", "workers"), job("workers", "job-basics", parallelism=2))
+        self.assertEqual(status, 201, par)
+        self.assertNotIn("completions", par["spec"])
+        self.assertEqual(par["spec"]["parallelism"], 2)
+        # the same manifest again changes nothing
+        status, again = K.apply(path, job("migrate", "job-basics"))
+        self.assertEqual((status, again["metadata"]["resourceVersion"]), (200, j["metadata"]["resourceVersion"]))
+        status, one = K.get(path)
+        self.assertEqual((status, one["kind"], one["apiVersion"]), (200, "Job", "batch/v1"))
+        self.assertEqual(K.get(path + "/status")[1]["metadata"]["uid"], uid)
+        lst = K.get("/apis/batch/v1/namespaces/job-basics/jobs")[1]
+        self.assertEqual((lst["kind"], lst["apiVersion"]), ("JobList", "batch/v1"))
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["migrate", "workers"])
+        self.assertNotIn("kind", lst["items"][0])
+        everywhere = K.get("/apis/batch/v1/jobs", query={"labelSelector": "job-name=workers"})[1]["items"]
+        self.assertIn(("job-basics", "workers"), [(i["metadata"]["namespace"], i["metadata"]["name"])
+                                                  for i in everywhere])
+        self.assertEqual({i["metadata"]["name"] for i in everywhere}, {"workers"})
+        status, err = K.get(job_path("job-basics", "ghost"))
+        self.assertEqual((status, err["message"], err["details"]), (404, 'jobs.batch "ghost" not found',
+                                                                    {"name": "ghost", "group": "batch",
+                                                                     "kind": "jobs"}))
+
+    def test_restart_policy_containers_and_selector_are_validated(self):
+        make_ns("job-errs")
+        path = job_path("job-errs", "bad")
+        for rp in ("Always", None):       # a template without restartPolicy defaults to Always
+            status, err = K.apply(path, job("bad", "job-errs", restart_policy=rp))
+            self.assertEqual(status, 422, err)
+            self.assertEqual(err["message"], 'Job.batch "bad" is invalid: spec.template.spec.restartPolicy: '
+                                             'Required value: valid values: "OnFailure", "Never"')
+            self.assertEqual(err["details"]["causes"], [{"reason": "FieldValueRequired",
+                                                         "message": 'Required value: valid values: "OnFailure", '
+                                                                    '"Never"',
+                                                         "field": "spec.template.spec.restartPolicy"}])
+            self.assertEqual((err["details"]["group"], err["details"]["kind"]), ("batch", "Job"))
+        status, err = K.apply(path, job("bad", "job-errs", restart_policy="Sometimes"))
+        self.assertIn('spec.template.spec.restartPolicy: Unsupported value: "Sometimes": supported values: '
+                      '"OnFailure", "Never"', err["message"])
+        bad = job("bad", "job-errs")
+        bad["spec"]["template"]["spec"]["containers"] = []
+        status, err = K.apply(path, bad)
+        self.assertEqual((status, err["message"]), (422, 'Job.batch "bad" is invalid: spec.template.spec.containers: '
+                                                         'Required value'))
+        status, err = K.apply(path, job("bad", "job-errs", selector={"matchLabels": {"app": "x"}}))
+        self.assertEqual(status, 422)
+        self.assertEqual([c["field"] for c in err["details"]["causes"]],
+                         ["spec.selector", "spec.template.metadata.labels"])
+        self.assertIn("`selector` not auto-generated", err["message"])
+        status, err = K.apply(path, job("bad", "job-errs", backoffLimit=-1))
+        self.assertIn("spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0", err["message"])
+        self.assertEqual(K.get(path)[0], 404)
+        manual = job("bad", "job-errs", manualSelector=True, selector={"matchLabels": {"app": "x"}})
+        manual["spec"]["template"]["metadata"] = {"labels": {"app": "x"}}
+        status, ok = K.apply(path, manual)              # manualSelector: the selector is the user's
+        self.assertEqual(status, 201, ok)
+        self.assertEqual(ok["spec"]["template"]["metadata"]["labels"], {"app": "x"})
+        self.assertEqual(ok["metadata"]["labels"], {"app": "x"})
+
+    def test_the_template_is_immutable(self):
+        make_ns("job-immut")
+        path = job_path("job-immut", "once")
+        status, j = K.apply(path, job("once", "job-immut", suspend=True))
+        self.assertEqual(status, 201, j)
+        status, err = K.apply(path, job("once", "job-immut", image="busybox:1.37", suspend=True))
+        self.assertEqual(status, 422)
+        self.assertEqual(err["details"]["causes"], [{"reason": "FieldValueInvalid",
+                                                     "message": "Invalid value: core.PodTemplateSpec{...}: "
+                                                                "field is immutable",
+                                                     "field": "spec.template"}])
+        self.assertTrue(err["message"].startswith('Job.batch "once" is invalid: spec.template: Invalid value: '))
+        self.assertTrue(err["message"].endswith(": field is immutable"))
+        self.assertEqual(K.get(path)[1]["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:1.36")
+        # a suspended Job that never ran may get another node selector; other spec fields are mutable
+        sel = job("once", "job-immut", suspend=True, activeDeadlineSeconds=600)
+        sel["spec"]["template"]["spec"]["nodeSelector"] = {"node.kubernetes.io/instance-type": "g6-standard-2"}
+        status, j2 = K.apply(path, sel)
+        self.assertEqual((status, j2["metadata"]["generation"]), (200, 2), j2)
+        status, err = K.apply(path, job("once", "job-immut", suspend=True, completions=3))
+        self.assertEqual(status, 422)
+        self.assertIn("spec.completions: Invalid value: 3: field is immutable", err["message"])
+
+    def test_a_job_runs_its_pod_to_completion(self):
+        make_ns("job-ok")
+        hold = {"namespace": "job-ok", "kind": "Job", "name": "migrate", "state": "ready"}
+        K.admin("POST", "/hold", hold)                  # ready: running, and kept running while held
+        K.apply(job_path("job-ok", "migrate"), job("migrate", "job-ok"))
+
+        def running():
+            ps = pods("job-ok")
+            j = K.get(job_path("job-ok", "migrate"))[1]
+            if ps and ps[0]["status"].get("phase") == "Running" and j["status"].get("ready") == 1:
+                return ps[0], j
+        pod, j = wait_for(running, what="the job's pod running")
+        self.assertEqual((j["status"]["active"], j["status"]["terminating"]), (1, 0))
+        self.assertNotIn("conditions", j["status"])
+        self.assertIn("startTime", j["status"])
+        self.assertEqual(pod["metadata"]["finalizers"], ["batch.kubernetes.io/job-tracking"])
+        self.assertTrue(pod["status"]["containerStatuses"][0]["ready"])
+        time.sleep(0.3)                                 # twice ready_ms: held, it does not finish
+        self.assertEqual(running()[0]["metadata"]["name"], pod["metadata"]["name"])
+        K.admin("POST", "/hold", dict(hold, state="auto"))
+        j = wait_for(lambda: job_with("job-ok", "migrate", "Complete"), what="Complete")
+        st = j["status"]
+        self.assertEqual([(c["type"], c["status"], c["reason"], c["message"]) for c in st["conditions"]],
+                         [("SuccessCriteriaMet", "True", "CompletionsReached",
+                           "Reached expected number of succeeded pods"),
+                          ("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods")])
+        self.assertEqual({k: v for k, v in st.items() if k not in ("conditions", "startTime", "completionTime")},
+                         {"succeeded": 1, "terminating": 0, "uncountedTerminatedPods": {}, "ready": 0})
+        self.assertTrue(st["completionTime"] >= st["startTime"])
+        ps = pods("job-ok", "batch.kubernetes.io/job-name=migrate")
+        self.assertEqual(len(ps), 1)                      # the finished pod stays
+        p = ps[0]
+        self.assertRegex(p["metadata"]["name"], r"^migrate-%s{5}$" % SAFE)
+        self.assertEqual(p["metadata"]["generateName"], "migrate-")
+        ref = p["metadata"]["ownerReferences"][0]
+        self.assertEqual((ref["apiVersion"], ref["kind"], ref["name"], ref["uid"], ref["controller"]),
+                         ("batch/v1", "Job", "migrate", j["metadata"]["uid"], True))
+        self.assertNotIn("finalizers", p["metadata"])     # counted: the tracking finalizer is off
+        self.assertEqual(p["status"]["phase"], "Succeeded")
+        term = container_state(p)["terminated"]
+        self.assertEqual((term["exitCode"], term["reason"]), (0, "Completed"))
+        self.assertEqual({c["type"]: (c["status"], c.get("reason")) for c in p["status"]["conditions"]}["Ready"],
+                         ("False", "PodCompleted"))
+        self.assertEqual(len(K.get("/api/v1/namespaces/job-ok/pods",
+                                   query={"fieldSelector": "status.phase=Succeeded"})[1]["items"]), 1)
+        done = K.get("/apis/batch/v1/namespaces/job-ok/jobs", query={"fieldSelector": "status.successful=1"})[1]
+        self.assertEqual([i["metadata"]["name"] for i in done["items"]], ["migrate"])
+
+    def test_a_held_failing_job_retries_then_reaches_its_backoff_limit(self):
+        make_ns("job-fail")
+        K.admin("POST", "/hold", {"namespace": "job-fail", "kind": "Job", "name": "broken", "state": "fail"})
+        K.admin("POST", "/config", {"ready_ms": 300})    # the backoff is ready_ms: a window polling can't miss
+        try:
+            K.apply(job_path("job-fail", "broken"), job("broken", "job-fail", backoffLimit=1))
+
+            def backing_off():
+                st = K.get(job_path("job-fail", "broken"))[1]["status"]
+                return st.get("failed") == 1 and "active" not in st and len(pods("job-fail")) == 1
+            wait_for(backing_off, what="the backoff between the failure and the retry")
+            j = wait_for(lambda: job_with("job-fail", "broken", "Failed"), what="Failed")
+        finally:
+            K.admin("POST", "/config", {"ready_ms": FAST["ready_ms"]})
+        st = j["status"]
+        want = ("True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+        self.assertEqual([(c["type"], c["status"], c["reason"], c["message"]) for c in st["conditions"]],
+                         [("FailureTarget",) + want, ("Failed",) + want])
+        self.assertEqual(st["failed"], 2)                 # the first try and one retry
+        for k in ("succeeded", "active", "completionTime"):
+            self.assertNotIn(k, st)
+        self.assertEqual((st["ready"], st["terminating"]), (0, 0))
+        ps = pods("job-fail")
+        self.assertEqual(len(ps), 2)                      # a new pod for the retry; both stay
+        self.assertEqual(len({p["metadata"]["name"] for p in ps}), 2)
+        for p in ps:
+            self.assertEqual(p["status"]["phase"], "Failed")
+            term = container_state(p)["terminated"]
+            self.assertEqual((term["exitCode"], term["reason"]), (1, "Error"))
+        time.sleep(0.3)
+        self.assertEqual(len(pods("job-fail")), 2)        # a failed Job starts nothing more
+
+    def test_a_pods_own_fail_hold_fails_that_pod_only(self):
+        make_ns("job-podfail")
+        hold = {"namespace": "job-podfail", "kind": "Job", "name": "once", "state": "pending"}
+        K.admin("POST", "/hold", hold)                  # keep the first pod from running while it is held
+        K.apply(job_path("job-podfail", "once"), job("once", "job-podfail"))
+        first = wait_for(lambda: pods("job-podfail"), what="the first pod")[0]["metadata"]["name"]
+        K.admin("POST", "/hold", {"namespace": "job-podfail", "kind": "Pod", "name": first, "state": "fail"})
+        K.admin("POST", "/hold", dict(hold, state="auto"))
+        j = wait_for(lambda: job_with("job-podfail", "once", "Complete"), what="Complete after one retry")
+        self.assertEqual((j["status"]["failed"], j["status"]["succeeded"]), (1, 1))
+        phases = {p["metadata"]["name"]: p["status"]["phase"] for p in pods("job-podfail")}
+        self.assertEqual(phases.pop(first), "Failed")
+        self.assertEqual(list(phases.values()), ["Succeeded"])
+
+    def test_suspend_resume_and_ttl_seconds_after_finished(self):
+        make_ns("job-susp")
+        path = job_path("job-susp", "later")
+        K.apply(path, job("later", "job-susp", suspend=True, ttlSecondsAfterFinished=0))
+        j = wait_for(lambda: job_with("job-susp", "later", "Suspended"), what="Suspended")
+        c = j["status"]["conditions"][0]
+        self.assertEqual((c["reason"], c["message"]), ("JobSuspended", "Job suspended"))
+        self.assertNotIn("startTime", j["status"])
+        self.assertEqual(pods("job-susp"), [])
+        hold = {"namespace": "job-susp", "kind": "Job", "name": "later", "state": "pending"}
+        K.admin("POST", "/hold", hold)                  # its pod waits until the resumed state is seen
+        status, j = K.apply(path, job("later", "job-susp", suspend=False, ttlSecondsAfterFinished=0))
+        self.assertEqual((status, j["metadata"]["generation"]), (200, 2))
+        j = wait_for(lambda: (lambda o: o if o["status"].get("active") else None)(K.get(path)[1]), what="resumed")
+        self.assertIn("startTime", j["status"])
+        self.assertEqual({c["type"]: (c["status"], c["reason"]) for c in j["status"]["conditions"]},
+                         {"Suspended": ("False", "JobResumed")})
+        self.assertEqual(len(pods("job-susp")), 1)
+        K.admin("POST", "/hold", dict(hold, state="auto"))
+        # ttlSecondsAfterFinished 0: the finished Job goes at once, and its pods with it
+        wait_for(lambda: K.get(path)[0] == 404, what="the finished Job deleted")
+        wait_for(lambda: pods("job-susp") == [], what="its pod deleted")
+
+    def test_fail_with_restart_policy_on_failure_counts_restarts(self):
+        make_ns("job-onfail")
+        K.admin("POST", "/hold", {"namespace": "job-onfail", "kind": "Job", "name": "flaky", "state": "fail"})
+        K.apply(job_path("job-onfail", "flaky"), job("flaky", "job-onfail", restart_policy="OnFailure",
+                                                     backoffLimit=2))
+        j = wait_for(lambda: job_with("job-onfail", "flaky", "Failed"), what="Failed")
+        self.assertEqual({c["type"]: c["reason"] for c in j["status"]["conditions"]},
+                         {"FailureTarget": "BackoffLimitExceeded", "Failed": "BackoffLimitExceeded"})
+        self.assertEqual(j["status"]["failed"], 1)        # the one pod, deleted while it crash-looped
+        wait_for(lambda: pods("job-onfail") == [], what="the crash-looping pod deleted")
+
+    def test_a_missing_secret_keeps_the_job_pod_waiting(self):
+        make_ns("job-secret")
+        j = job("needs", "job-secret", containers=[{"name": "task", "image": "x:1", "env": [
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}]}])
+        K.apply(job_path("job-secret", "needs"), j)
+        wait_for(lambda: any(container_state(p).get("waiting", {}).get("reason") == "CreateContainerConfigError"
+                             for p in pods("job-secret")), what="CreateContainerConfigError")
+        time.sleep(0.4)
+        st = K.get(job_path("job-secret", "needs"))[1]["status"]
+        self.assertEqual((st.get("active"), st.get("ready"), st.get("conditions")), (1, 0, None))
+        K.apply("/api/v1/namespaces/job-secret/secrets/creds",
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"token": "t"}})
+        wait_for(lambda: job_with("job-secret", "needs", "Complete"), what="Complete once the secret exists")
+
+    def test_logs_of_a_job_pod(self):
+        make_ns("job-logs")
+        K.admin("POST", "/logs", {"namespace": "job-logs", "workload": "report", "container": "task",
+                                  "lines": ["rows: 42", "done"]})
+        K.apply(job_path("job-logs", "report"), job("report", "job-logs"))
+        K.apply(job_path("job-logs", "plain"), job("plain", "job-logs"))
+        wait_for(lambda: job_with("job-logs", "report", "Complete") and job_with("job-logs", "plain", "Complete"),
+                 what="both Complete")
+        pod = pods("job-logs", "job-name=report")[0]["metadata"]["name"]
+        status, _, text = K.request("GET", "/api/v1/namespaces/job-logs/pods/%s/log" % pod)
+        self.assertEqual((status, text), (200, b"rows: 42\ndone\n"))
+        plain = pods("job-logs", "job-name=plain")[0]["metadata"]["name"]
+        text = K.request("GET", "/api/v1/namespaces/job-logs/pods/%s/log?container=task" % plain)[2].decode()
+        self.assertIn("kube-sim: container task of pod %s started (image busybox:1.36)" % plain, text)
+        self.assertTrue(text.endswith("kube-sim: container task exited with code 0\n"), text)
+        K.admin("POST", "/logs", {"namespace": "job-logs", "pod": plain, "container": "task", "lines": ["mine"]})
+        self.assertEqual(K.request("GET", "/api/v1/namespaces/job-logs/pods/%s/log" % plain)[2], b"mine\n")
+        status, err = K.get("/api/v1/namespaces/job-logs/pods/%s/log?previous=true" % plain)
+        self.assertEqual((status, err["message"]), (400, 'previous terminated container "task" in pod "%s" not '
+                                                         'found' % plain))
+
+    def test_delete_background_deletes_the_pods_the_default_orphans_them(self):
+        make_ns("job-rm")
+        for name in ("bg", "orphaned"):
+            K.apply(job_path("job-rm", name), job(name, "job-rm"))
+        wait_for(lambda: job_with("job-rm", "bg", "Complete") and job_with("job-rm", "orphaned", "Complete"),
+                 what="both Complete")
+        uid = K.get(job_path("job-rm", "bg"))[1]["metadata"]["uid"]
+        status, headers, raw = K.request("DELETE", job_path("job-rm", "bg") + "?propagationPolicy=Background")
+        self.assertEqual((status, json.loads(raw)), (200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                                           "status": "Success",
+                                                           "details": {"name": "bg", "group": "batch",
+                                                                       "kind": "jobs", "uid": uid}}))
+        self.assertNotIn("warning", headers)
+        self.assertEqual(K.get(job_path("job-rm", "bg"))[0], 404)
+        wait_for(lambda: pods("job-rm", "job-name=bg") == [], what="bg's pod deleted")
+        # batch/v1's default is Orphan, with a warning: the Job lingers with the orphan finalizer, its pod stays
+        status, headers, raw = K.request("DELETE", job_path("job-rm", "orphaned"))
+        gone = json.loads(raw)
+        self.assertEqual((status, gone["kind"], gone["metadata"]["finalizers"]), (200, "Job", ["orphan"]))
+        self.assertIn("deletionTimestamp", gone["metadata"])
+        self.assertEqual(gone["metadata"]["deletionGracePeriodSeconds"], 0)
+        self.assertEqual(headers["warning"], '299 - "child pods are preserved by default when jobs are deleted; '
+                                             'set propagationPolicy=Background to remove them or set '
+                                             'propagationPolicy=Orphan to suppress this warning"')
+        wait_for(lambda: K.get(job_path("job-rm", "orphaned"))[0] == 404, what="the orphaned Job gone")
+        left = pods("job-rm", "job-name=orphaned")
+        self.assertEqual(len(left), 1)
+        self.assertNotIn("ownerReferences", left[0]["metadata"])
+        status, err = K.delete(job_path("job-rm", "orphaned") + "?propagationPolicy=Sideways")
+        self.assertEqual((status, err["reason"]), (422, "Invalid"))
+        self.assertIn('propagationPolicy: Unsupported value: "Sideways"', err["message"])
 
 
 class GpuNodes(unittest.TestCase):
