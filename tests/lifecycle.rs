@@ -232,8 +232,11 @@ fn bad_settings_fail_before_any_create_call() {
         (&["--region", "ap-west"], "no Metadata service"),
         (&["--replicas", "2"], "--replicas is for --target lke"),
         (&["--cluster", "5"], "--cluster is for --target lke"),
-        // chat-agent's post-start script (pulling the model) runs on a VM only.
-        (&["--target", "lke"], "post-start script"),
+        // Ollama's models volume would be shared by the replicas.
+        (
+            &["--target", "lke", "--replicas", "2"],
+            "keeps state in volumes",
+        ),
         (
             &["--linode-type", "g6-nanode-1"],
             "needs 4096 MB of memory, but g6-nanode-1 has 1024 MB",

@@ -663,3 +663,151 @@ fn a_second_app_on_an_existing_cluster_leaves_the_cluster_and_the_first_app() {
     assert!(env.sim.firewalls().is_empty());
     assert!(env.records().is_empty());
 }
+
+/// chat-webui's post-start scripts run on LKE as its post_start_jobs (the
+/// model pull, the admin account), and the proxy starts only after them,
+/// as on a VM: Open WebUI's first sign-up is its admin, so nobody reaches
+/// the site before the job made it. A job that gives up stops the deploy,
+/// names itself and its log, and the proxy never starts.
+#[test]
+fn chat_webui_on_lke_runs_its_post_start_jobs_before_the_proxy() {
+    let kube = KubeSim::start();
+    let env = lke_env(&kube);
+    let _controllers = Controllers::start(env.sim.clone(), &kube);
+    let ns = "chat-webui-default";
+    let dir = env.project("chat-webui");
+    let jobs_of = || -> Vec<Value> {
+        kube.objects("Job")
+            .into_iter()
+            .filter(|j| j["metadata"]["namespace"] == ns)
+            .collect()
+    };
+    // The Jobs' names (a digest of what they run) from the plan: held
+    // before they exist.
+    let plan = env
+        .run(
+            &["deploy", "--target", "lke", "--dry-run", "--json"],
+            Some(&dir),
+        )
+        .ok()
+        .json();
+    let job_names: Vec<String> = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "Job")
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(job_names.len(), 2, "{job_names:?}");
+    let hold = |name: &str, state: &str| {
+        kube.post(
+            "/hold",
+            serde_json::json!({"namespace": ns, "kind": "Job", "name": name, "state": state}),
+        );
+    };
+    for name in &job_names {
+        hold(name, "pending");
+    }
+    let mut child = spawn(&env, &["deploy", "--target", "lke"], &dir);
+    wait_until(
+        "the post-start jobs applied",
+        Duration::from_secs(60),
+        || {
+            if let Ok(Some(_)) = child.try_wait() {
+                let out = finish(child_take(&mut child), Duration::from_secs(5));
+                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
+            }
+            jobs_of().len() == 2
+        },
+    );
+    // Every other workload is ready well within this; the proxy still waits.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        kube.object("Deployment", ns, "proxy").is_none(),
+        "the proxy started before the post-start jobs finished"
+    );
+    assert!(
+        kube.object("Service", ns, "proxy").is_some(),
+        "its load balancer is up (for the name)"
+    );
+    for name in &job_names {
+        hold(name, "auto");
+    }
+    let out = finish(child, Duration::from_secs(120)).ok();
+    assert!(
+        out.stderr.contains("Post-start: job create-admin 0/1"),
+        "{}",
+        out.stderr
+    );
+    assert!(kube.object("Deployment", ns, "proxy").is_some());
+    let admin = jobs_of()
+        .into_iter()
+        .find(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("create-admin-")
+        })
+        .unwrap();
+    let c = &admin["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/open-webui/open-webui:v0.11.3");
+    assert_eq!(c["command"][0], "/bin/bash");
+    let names: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "WEBUI_ADMIN_EMAIL",
+            "WEBUI_ADMIN_PASSWORD",
+            "LINODE_AI_SERVICE_URL"
+        ]
+    );
+    let st = env.run(&["status", "--json"], Some(&dir)).json();
+    let detail = st["rows"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("job create-admin 1/1") && detail.contains("job pull-model 1/1"),
+        "{st}"
+    );
+    let logs = env
+        .run(&["logs", "--service", "create-admin"], Some(&dir))
+        .ok();
+    assert!(logs.stdout.contains("==> create-admin-"), "{}", logs.stdout);
+    env.run(&["destroy", "--all", "--yes"], None).ok();
+
+    // A job that gives up (the stand-in's backoff compressed to 10 ms doubling).
+    kube.post("/reset", serde_json::json!({}));
+    kube.post("/config", serde_json::json!({"ready_ms": 10}));
+    let env = lke_env(&kube);
+    let _controllers = Controllers::start(env.sim.clone(), &kube);
+    let dir = env.project("chat-webui");
+    let admin = job_names
+        .iter()
+        .find(|n| n.starts_with("create-admin-"))
+        .unwrap();
+    hold(admin, "fail");
+    let out = finish(
+        spawn(&env, &["deploy", "--target", "lke"], &dir),
+        Duration::from_secs(120),
+    )
+    .fails();
+    assert!(
+        out.stderr
+            .contains("job create-admin failed: Job has reached the specified backoff limit")
+            && out
+                .stderr
+                .contains("'linode-ai logs --service create-admin'"),
+        "{}",
+        out.stderr
+    );
+    assert!(kube.object("Deployment", ns, "proxy").is_none(), "no proxy");
+    kube.post("/config", serde_json::json!({"ready_ms": 300}));
+    env.run(&["destroy", "--all", "--yes"], None).ok();
+    assert!(env.sim.lke_clusters().is_empty() && env.sim.firewalls().is_empty());
+}

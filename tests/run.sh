@@ -15,7 +15,9 @@ cargo build --workspace --locked --bins
 cargo test --workspace --locked
 tests/check-user-data.sh "$PWD/target/debug/linode-ai"
 tests/lke/validate_manifests.py "$PWD/target/debug/linode-ai"
-# The Kubernetes API stand-in the LKE target will be tested against (issue 18).
+# ... and that each of its checks catches what it is meant to (a broken copy each).
+tests/lke/validate_manifests.py --self-test "$PWD/target/debug/linode-ai"
+# The Kubernetes API stand-in tests/lke.rs deploys onto (its own tests).
 /usr/bin/python3 tests/kube-sim/test_kube_sim.py
 tests/chroot/boot_test.py "$PWD/target/debug/linode-ai" "$PWD/target/debug/linode-sim"
 # The first boot for real: each stock template on a real Docker engine.

@@ -39,6 +39,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -470,7 +471,9 @@ def check_var_refs(objects):
                 defined.add(e["name"])
             for field in ("command", "args"):
                 for j, a in enumerate(c.get(field) or []):
-                    if "${" in a:
+                    # A Job's script (SHELL -c SCRIPT): its ${VAR} are the shell's.
+                    script = obj["kind"] == "Job" and field == "command" and j == 2
+                    if "${" in a and not script:
                         fail("var-refs", f"{oid(obj)}: {base}.{field}[{j}] keeps a ${{VAR}} form "
                                          f"Kubernetes does not expand: {a!r}")
                     for ref in var_refs(a):
@@ -565,6 +568,34 @@ def check_replicas(plan, ctx):
         fail("replicas", f"cluster.node_pools have {nodes} node(s) for {want} replicas (one node each)")
 
 
+def check_jobs(objects, ctx):
+    """One Job per post_start_jobs entry, never restarted in place, its
+    script as the template gives it (Kubernetes' `$(` escaped), and
+    shellcheck-clean for the shell its command names."""
+    jobs = [o for o in objects if o["kind"] == "Job"]
+    names = sorted(o["metadata"]["labels"]["app.kubernetes.io/name"].removeprefix("job-") for o in jobs)
+    if names != sorted(ctx.get("post_start_jobs") or []):
+        fail("jobs", f"Jobs {names} for post_start_jobs {ctx.get('post_start_jobs')}")
+    for o in jobs:
+        spec = o["spec"]["template"]["spec"]
+        if spec.get("restartPolicy") != "Never":
+            fail("jobs", f"{oid(o)}: restartPolicy {spec.get('restartPolicy')!r}, expected Never (a new pod per try)")
+        cmd = spec["containers"][0]["command"]
+        if len(cmd) != 3 or cmd[1] != "-c":
+            fail("jobs", f"{oid(o)}: command {cmd[:2]} is not SHELL -c SCRIPT")
+        script = re.sub(r"\$\$\(", "$(", cmd[2])
+        if re.search(r"(?<!\$)\$\((?!\()", cmd[2].replace("$$(", "")):
+            fail("jobs", f"{oid(o)}: the script has a `$(` Kubernetes would expand")
+        shell = "bash" if cmd[0].endswith("bash") else "sh"
+        if shutil.which("shellcheck"):
+            with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+                f.write(script if script.startswith("#!") else "#!/bin/sh\n" + script)
+            r = subprocess.run(["shellcheck", "-s", shell, f.name], capture_output=True, text=True)
+            os.unlink(f.name)
+            if r.returncode != 0:
+                fail("jobs", f"{oid(o)}: shellcheck -s {shell}: {r.stdout[:400]}")
+
+
 def check_plan(plan, ctx, raw, kv):
     """Every check of one rendered plan; raises Failure at the first problem."""
     for key in ("objects", "cluster", "namespace", "monthly_usd", "notes"):
@@ -583,6 +614,7 @@ def check_plan(plan, ctx, raw, kv):
     check_load_balancer(objects)
     check_secret(objects, ctx, raw)
     check_replicas(plan, ctx)
+    check_jobs(objects, ctx)
 
 
 # ---------------------------------------------------------------------------
@@ -740,6 +772,10 @@ def template_facts(runner, name):
     owners = [f'service "{s["name"]}"' for s in services if s.get("post_start_script")]
     if linode.get("post_start_script"):
         owners.append("the template's")
+    jobs = [j["name"] for j in linode.get("post_start_jobs") or []]
+    if jobs:
+        # On LKE its post_start_jobs stand for the scripts.
+        owners = []
     front_spec = next(s for s in services if s["name"] == fronted)
     return {
         "name": name,
@@ -750,6 +786,7 @@ def template_facts(runner, name):
         "public": {s["name"] for s in specs if s.get("public")},
         "defaults": {s["name"]: s["default"] for s in specs if s.get("default") is not None},
         "post_start_owners": owners,
+        "post_start_jobs": jobs,
     }
 
 
@@ -773,6 +810,23 @@ def render(runner, facts, directory, replicas, kv_check, kv, label=None):
         except Failure as e:
             die(f"{label}{f' --replicas {replicas}' if replicas else ''}: [{e.check}] {e.msg}")
     return plan, ctx, out
+
+
+def without_jobs(name, work):
+    """A copy of the stock template without its post_start_jobs (its scripts kept): refused on LKE."""
+    import yaml
+    with open(os.path.join(REPO, "templates", "index.yml")) as f:
+        index = yaml.safe_load(f)
+    path = next(t["path"] for t in index["templates"] if t["name"] == name)
+    with open(os.path.join(REPO, "templates", path)) as f:
+        doc = yaml.safe_load(f)
+    doc["deploy"]["linode"].pop("post_start_jobs", None)
+    doc["name"] = f"{name}-nojobs"
+    d = os.path.join(work, "copies", doc["name"])
+    os.makedirs(d)
+    with open(os.path.join(d, "template.yml"), "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    return d, doc["name"]
 
 
 def without_post_start(name, work):
@@ -822,6 +876,16 @@ def validate_all(runner, kv):
             continue
         plan, ctx, _ = render(runner, facts, d, None, True, kv)
         n = len(plan["objects"])
+        if facts["post_start_jobs"]:
+            # Without them, the scripts alone are refused.
+            cd, copy_name = without_jobs(name, runner.work)
+            runner.ok("templates", "add", cd)
+            cfacts = template_facts(runner, copy_name)
+            rc, out, err = runner.lke(runner.project(copy_name))
+            try:
+                check_post_start_refusal(rc, out, err, cfacts["post_start_owners"])
+            except Failure as e:
+                die(f"{name} without its post_start_jobs: [{e.check}] {e.msg}")
         rc, out, err = runner.lke(d, 3)
         if facts["fronted_volumes"] and not facts["fronted_per_replica"]:
             try:
@@ -850,7 +914,7 @@ def self_test(runner, kv):
     """Breaks one thing at a time in copies of good plans; each must be caught by its check."""
     runner.ok("templates", "add", STATELESS_TEMPLATE)
     plans = {}
-    for name, replicas in (("stateless-api", 3), ("llm-api", None)):
+    for name, replicas in (("stateless-api", 3), ("llm-api", None), ("chat-webui", None)):
         facts = template_facts(runner, name)
         d = runner.project(name)
         plans[name] = render(runner, facts, d, replicas, True, kv)
@@ -883,7 +947,11 @@ def self_test(runner, kv):
     def leak_in_annotation(p, ctx):
         api(p)["metadata"]["annotations"] = {"note": ctx["env"]["LKE_TEST_SECRET"]}
 
-    S, L = "stateless-api", "llm-api"
+    def job_c(p, which):
+        return next(o for o in p["objects"] if o["kind"] == "Job"
+                    and o["metadata"]["name"].startswith(which))["spec"]["template"]["spec"]["containers"][0]
+
+    S, L, W = "stateless-api", "llm-api", "chat-webui"
     cases = [
         ("schema", S, "an unknown container field (strict)", lambda p, c: api_c(p).update(bogusField=1)),
         ("schema", S, "replicas as a string", lambda p, c: api(p)["spec"].update(replicas="3")),
@@ -922,6 +990,10 @@ def self_test(runner, kv):
         ("replicas", S, "the fronted Deployment at 1 replica", lambda p, c: api(p)["spec"].update(replicas=1)),
         ("replicas", S, "the stateful service scaled too", lambda p, c: obj(p, "StatefulSet", "cache")["spec"].update(replicas=3)),
         ("replicas", S, "fewer nodes than replicas", lambda p, c: p["cluster"]["node_pools"][0].update(count=1)),
+        ("jobs", W, "a post-start Job missing", lambda p, c: p["objects"].remove(next(o for o in p["objects"] if o["kind"] == "Job"))),
+        ("jobs", W, "a Job restarted in place", lambda p, c: next(o for o in p["objects"] if o["kind"] == "Job")["spec"]["template"]["spec"].update(restartPolicy="OnFailure")),
+        ("jobs", W, "a script's $(VAR) Kubernetes would expand before the shell", lambda p, c: job_c(p, "pull-model").__setitem__("command", ["/bin/sh", "-c", "echo $(OLLAMA_MODEL)\n"])),
+        ("jobs", W, "a script shellcheck refuses", lambda p, c: job_c(p, "pull-model").__setitem__("command", ["/bin/sh", "-c", "cd $HOME\nls [ x\n"])),
     ]
     for check, name, what, mutate in cases:
         plan, ctx, raw = plans[name]

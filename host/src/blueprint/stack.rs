@@ -177,10 +177,7 @@ pub struct Service {
 impl Service {
     /// Whether `var` is one of the project vars this service receives.
     pub fn receives(&self, var: &str) -> bool {
-        self.env.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => var.starts_with(prefix),
-            None => p == var,
-        })
+        receives(&self.env, var)
     }
 }
 
@@ -204,6 +201,44 @@ pub struct Route {
     pub read_only: bool,
 }
 
+/// Whether env patterns (`NAME`, `PREFIX_*`, `*`) take the variable `var`.
+fn receives(patterns: &[String], var: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => var.starts_with(prefix),
+        None => p == var,
+    })
+}
+
+/// A post-start step as a Kubernetes Job (LKE), checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub name: ServiceName,
+    pub image: ImageRef,
+    /// Project env var patterns it receives.
+    pub env: Vec<String>,
+    pub environment: Vec<(String, String)>,
+    pub script: String,
+}
+
+impl Job {
+    /// Whether it receives the project variable `var`.
+    pub fn receives(&self, var: &str) -> bool {
+        receives(&self.env, var)
+    }
+
+    /// The command: the `#!` line's interpreter, else `/bin/sh`, with `-c`.
+    pub fn command(&self) -> Vec<String> {
+        let shell = self
+            .script
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .map(|i| i.split_whitespace().next().unwrap_or("/bin/sh").to_string())
+            .unwrap_or_else(|| "/bin/sh".into());
+        vec![shell, "-c".into(), self.script.clone()]
+    }
+}
+
 /// What the proxy does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proxy {
@@ -223,6 +258,8 @@ pub struct Stack {
     pub proxy: Proxy,
     /// Runs after everything started.
     pub post_start_script: Option<String>,
+    /// On LKE, instead of the post-start scripts.
+    pub post_start_jobs: Vec<Job>,
     /// A key variable the template did not declare (the single-container form).
     pub implicit_key: Option<EnvVarSpec>,
 }
@@ -769,6 +806,42 @@ impl Stack {
             }
         }
 
+        let mut post_start_jobs: Vec<Job> = Vec::new();
+        for j in &l.post_start_jobs {
+            let name = ServiceName::parse(&j.name)
+                .map_err(|e| anyhow::anyhow!("post_start_jobs[].name: {e}"))?;
+            if post_start_jobs.iter().any(|x| x.name == name) {
+                bail!("post_start_jobs: two jobs are named {}", quote(&j.name));
+            }
+            let what = format!("post_start_jobs {}", j.name);
+            for (k, v) in &j.environment {
+                if !is_env_name(k) {
+                    bail!(
+                        "{what}: environment name {} is not a variable name",
+                        quote(k)
+                    );
+                }
+                references(v).map_err(|e| anyhow::anyhow!("{what}: environment {k}: {e}"))?;
+            }
+            for p in &j.env {
+                check_env_pattern(p, &format!("{what}: env"))?;
+            }
+            if j.script.trim().is_empty() {
+                bail!("{what}: the script is empty");
+            }
+            post_start_jobs.push(Job {
+                name,
+                image: ImageRef::parse(&j.image, &format!("{what}: image"))?,
+                env: j.env.clone(),
+                environment: j
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                script: j.script.clone(),
+            });
+        }
+
         Ok(Stack {
             services: boot_order(services)?,
             fronted,
@@ -778,6 +851,7 @@ impl Stack {
                 depends_on: proxy_deps,
             },
             post_start_script: l.post_start_script.clone().or(legacy_post),
+            post_start_jobs,
             implicit_key,
         })
     }

@@ -75,6 +75,11 @@ pub struct LinodeSection {
     /// with the project's env vars exported (e.g. pulling a model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_start_script: Option<String>,
+    /// On LKE, where there is no host to run the post-start scripts on:
+    /// what they do, as Kubernetes Jobs in the app's namespace (each retried
+    /// until it succeeds, e.g. while the service it talks to is starting).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start_jobs: Vec<PostStartJob>,
     /// The model the app serves, for `deploy --model NAME`: the env var that
     /// names it and how names look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +93,25 @@ pub struct LinodeSection {
     /// or `--no-cache` override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_gb: Option<u32>,
+}
+
+/// `deploy.linode.post_start_jobs[]`: one step of the post-start scripts,
+/// on LKE.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PostStartJob {
+    /// A DNS label, unique among the jobs.
+    pub name: String,
+    /// The image it runs in (pinned, as the services' images).
+    pub image: String,
+    /// Project env var patterns it receives (as a service's `env`).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Fixed values; `${NAME}` names a project var.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Run with `/bin/sh -c`, or the interpreter its `#!` line names.
+    pub script: String,
 }
 
 /// Block Storage volume sizes the API takes, GB.

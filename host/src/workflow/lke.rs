@@ -167,15 +167,18 @@ pub async fn wait_load_balancer(
     }
 }
 
-/// One workload's replicas.
+/// One workload's replicas (a post-start Job: 1/1 once it succeeded).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Replicas {
     pub name: String,
     pub ready: u64,
     pub wanted: u64,
+    /// A Job that gave up: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
-/// The namespace's Deployments and StatefulSets.
+/// The namespace's Deployments, StatefulSets and Jobs.
 pub async fn replicas(kube: &Kube, namespace: &str) -> Result<Vec<Replicas>, KubeError> {
     let mut out = Vec::new();
     for kind in ["Deployment", "StatefulSet"] {
@@ -185,8 +188,34 @@ pub async fn replicas(kube: &Kube, namespace: &str) -> Result<Vec<Replicas>, Kub
                 name: w["metadata"]["name"].as_str().unwrap_or("?").to_string(),
                 ready: w["status"]["readyReplicas"].as_u64().unwrap_or(0),
                 wanted: w["spec"]["replicas"].as_u64().unwrap_or(1),
+                failed: None,
             });
         }
+    }
+    let path = resource_path("batch/v1", "Job", Some(namespace)).expect("known kind");
+    for j in kube.list(&path, None).await? {
+        let failed = j["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Failed" && c["status"] == "True")
+            .map(|c| {
+                c["message"]
+                    .as_str()
+                    .or(c["reason"].as_str())
+                    .unwrap_or("failed")
+                    .to_string()
+            });
+        out.push(Replicas {
+            // `job <name>`, as the template names it (`logs --service <name>`).
+            name: match j["metadata"]["labels"]["app.kubernetes.io/name"].as_str() {
+                Some(c) => format!("job {}", c.trim_start_matches("job-")),
+                None => format!("job {}", j["metadata"]["name"].as_str().unwrap_or("?")),
+            },
+            ready: j["status"]["succeeded"].as_u64().unwrap_or(0).min(1),
+            wanted: 1,
+            failed,
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -216,17 +245,24 @@ pub async fn logs(
         .cluster_id
         .ok_or_else(|| anyhow!("the deployment has no cluster yet"))?;
     let kube = kube_for(client, kube_dir, cid).await?;
-    let selector = format!(
-        "app.kubernetes.io/name={},linode-ai/id={}",
-        manifests::dns_label(service),
-        d.deployment_id
-    );
-    let pods = kube
-        .list(
-            &resource_path("v1", "Pod", Some(&l.namespace))?,
-            Some(&selector),
-        )
-        .await?;
+    // A service's pods, else a post-start job's.
+    let mut pods = Vec::new();
+    for component in [service.to_string(), format!("job-{service}")] {
+        let selector = format!(
+            "app.kubernetes.io/name={},linode-ai/id={}",
+            manifests::dns_label(&component),
+            d.deployment_id
+        );
+        pods = kube
+            .list(
+                &resource_path("v1", "Pod", Some(&l.namespace))?,
+                Some(&selector),
+            )
+            .await?;
+        if !pods.is_empty() {
+            break;
+        }
+    }
     if pods.is_empty() {
         bail!(
             "no pod of service {} in namespace {} (services: {})",

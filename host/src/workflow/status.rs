@@ -946,6 +946,16 @@ pub async fn observe(
     let (verdict, http, logs) = check_health(&prober, hooks, &d).await;
     o.http_status = http;
     o.hook_logs = logs;
+    if let Some(f) = o.replicas.iter().find(|w| w.failed.is_some()) {
+        o.status = Status::Degraded;
+        o.detail = Some(format!(
+            "{} failed: {}; 'linode-ai logs --service {}' shows why; replicas {shown}",
+            f.name,
+            f.failed.as_deref().unwrap_or_default(),
+            f.name.trim_start_matches("job ")
+        ));
+        return o;
+    }
     let all_ready = o.replicas.iter().all(|w| w.ready >= w.wanted);
     let some_ready = o.replicas.iter().all(|w| w.ready > 0);
     o.status = match (&verdict, all_ready) {

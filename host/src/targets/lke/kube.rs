@@ -182,6 +182,7 @@ pub fn resource_path(api_version: &str, kind: &str, namespace: Option<&str>) -> 
         "Deployment" => "deployments",
         "StatefulSet" => "statefulsets",
         "DaemonSet" => "daemonsets",
+        "Job" => "jobs",
         other => bail!("linode-ai does not apply objects of kind {other}"),
     };
     let base = if api_version.contains('/') {
@@ -461,6 +462,10 @@ mod tests {
             object_path(&serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"}})).unwrap(),
             "/api/v1/namespaces/n/secrets/s"
         );
-        assert!(resource_path("batch/v1", "Job", None).is_err());
+        assert_eq!(
+            resource_path("batch/v1", "Job", Some("ns")).unwrap(),
+            "/apis/batch/v1/namespaces/ns/jobs"
+        );
+        assert!(resource_path("batch/v1", "CronJob", None).is_err());
     }
 }

@@ -147,7 +147,8 @@ fn container_env(s: &Service, input: &LkeInput<'_>) -> Result<Vec<Value>> {
         env.push(json!({"name": k, "value": k8s_expand(v)}));
     }
     if s.gpus {
-        env.push(json!({"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}));
+        // Not NVIDIA_VISIBLE_DEVICES: the device plugin sets it to the GPU it
+        // gave the container ("all" would hand it every GPU of the node).
         env.push(json!({"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"}));
     }
     Ok(env)
@@ -305,21 +306,84 @@ pub fn render(input: &LkeInput<'_>) -> Result<Vec<Value>> {
         "data": {"LINODE_AI_HOSTNAME": hostname,
                  "LINODE_AI_URL": if hostname.is_empty() { String::new() } else { format!("https://{hostname}") }},
     }));
-    for s in &stack.services {
-        if s.post_start_script.is_some() {
-            // Its script runs `docker exec` on a VM; on a cluster it would be a Job.
+    // The scripts run on the VM's host (`docker exec`); on a cluster the
+    // template's post_start_jobs do what they do.
+    if stack.post_start_jobs.is_empty() {
+        if let Some(s) = stack
+            .services
+            .iter()
+            .find(|s| s.post_start_script.is_some())
+        {
             bail!(
-                "service \"{}\" has a post-start script, which runs on a VM only; LKE does not run it yet",
+                "service \"{}\" has a post-start script, which runs on a VM only; LKE does not run it yet (the template gives no post_start_jobs)",
                 s.name
             );
         }
+        if stack.post_start_script.is_some() {
+            bail!("the template's post-start script runs on a VM only; LKE does not run it yet (the template gives no post_start_jobs)");
+        }
+    }
+    for s in &stack.services {
         out.extend(workload(s, input, s.name == stack.fronted)?);
     }
-    if stack.post_start_script.is_some() {
-        bail!("the template's post-start script runs on a VM only; LKE does not run it yet");
+    for j in &stack.post_start_jobs {
+        out.push(job(j, input)?);
     }
     out.extend(proxy_objects(input)?);
     Ok(out)
+}
+
+/// A post-start step as a Job: the template's script in its image, with the
+/// project variables it receives from the Secret. Its name carries a digest
+/// of what it runs (a Job's pod template cannot change; a new step is a new
+/// Job), and it is retried (backoff 10 s doubling, up to 6 minutes between
+/// tries) while what it talks to starts.
+fn job(j: &crate::blueprint::stack::Job, input: &LkeInput<'_>) -> Result<Value> {
+    let mut env: Vec<Value> = input
+        .env
+        .keys()
+        .filter(|k| j.receives(k))
+        .map(|k| json!({"name": k, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": k}}}))
+        .collect();
+    for (k, v) in &j.environment {
+        if env.iter().any(|e| e["name"] == json!(k)) {
+            bail!(
+                "post_start_jobs {}: sets {k}, and also receives the project's {k}",
+                j.name
+            );
+        }
+        env.push(json!({"name": k, "value": k8s_expand(v)}));
+    }
+    // Kubernetes expands `$(NAME)` in a command: the script's own `$(...)`
+    // is the shell's.
+    let command: Vec<String> = j
+        .command()
+        .into_iter()
+        .map(|a| a.replace("$(", "$$("))
+        .collect();
+    let pod = json!({
+        "restartPolicy": "Never",
+        "enableServiceLinks": false,
+        "containers": [{
+            "name": "step", "image": j.image.as_str(), "command": command, "env": env,
+            "securityContext": {"allowPrivilegeEscalation": false},
+        }],
+    });
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&pod).expect("JSON"));
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let name = dns_label(&format!("{}-{hex}", j.name));
+    let component = format!("job-{}", j.name);
+    Ok(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": meta(input, &name, &component),
+        "spec": {
+            "backoffLimit": 10,
+            // A model download may take long; not forever.
+            "activeDeadlineSeconds": 7200,
+            "template": {"metadata": {"labels": labels(input, &component)}, "spec": pod},
+        },
+    }))
 }
 
 /// The proxy: its Caddyfile and files, its certificate store, the same
@@ -675,6 +739,22 @@ mod tests {
             plan.volume_gb,
             3 * 60 + MIN_VOLUME_GB,
             "a cache per replica"
+        );
+    }
+
+    #[test]
+    fn a_gpu_container_gets_only_the_gpu_the_device_plugin_assigns() {
+        let objs = objects("llm-api", 1).unwrap();
+        let vllm = objs.iter().find(|o| o["kind"] == "StatefulSet").unwrap();
+        let c = &vllm["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], 1);
+        assert!(
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["name"] != "NVIDIA_VISIBLE_DEVICES"),
+            "NVIDIA_VISIBLE_DEVICES=all would bypass the plugin on a multi-GPU node"
         );
     }
 

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Progress;
+use crate::blueprint::stack::PROXY;
 use crate::health::app_url;
 use crate::hooks::TemplateHooks;
 use crate::linode::{CreateLkeCluster, CreatePool, LinodeClient, LkeCluster, NodeBalancer};
@@ -323,8 +324,12 @@ pub async fn deploy(
             volume_gb: lke.cluster.volume_gb,
         })
     };
+    // The proxy's pods come last, once the post-start jobs are done (as on
+    // a VM, where the proxy waits for them): Open WebUI's first sign-up is
+    // its admin, which a job makes before anyone else can reach the site.
+    let is_proxy_pods = |o: &Value| o["kind"] == "Deployment" && o["metadata"]["name"] == PROXY;
     let first = objects(s.domain.as_deref())?;
-    for o in &first {
+    for o in first.iter().filter(|o| !is_proxy_pods(o)) {
         kube.apply(o).await?;
     }
     progress(Progress::Step(format!(
@@ -338,10 +343,19 @@ pub async fn deploy(
     let lb = cluster::wait_load_balancer(&kube, &lke.namespace, opts.poll, opts.timeout).await?;
     let lb_ip = lb.ipv4;
     let hostname = s.domain.clone().unwrap_or(lb.hostname);
+    let last = objects(Some(&hostname))?;
     if s.domain.is_none() {
-        for o in objects(Some(&hostname))? {
-            kube.apply(&o).await?;
+        for o in last.iter().filter(|o| !is_proxy_pods(o)) {
+            kube.apply(o).await?;
         }
+    }
+    if !plan.stack.post_start_jobs.is_empty() {
+        record.last_detail = Some("waiting for the post-start jobs".into());
+        update_record(registry, &record)?;
+        wait_jobs(&kube, &lke.namespace, opts, progress).await?;
+    }
+    for o in last.iter().filter(|o| is_proxy_pods(o)) {
+        kube.apply(o).await?;
     }
     record.hostname = Some(hostname.clone());
     record.ipv4 = lb_ip.clone();
@@ -368,6 +382,47 @@ pub async fn deploy(
         lb_ip.map(|ip| format!(" ({ip})")).unwrap_or_default()
     )));
     Ok(record)
+}
+
+/// Waits until every post-start Job of the namespace succeeded.
+async fn wait_jobs(
+    kube: &Kube,
+    namespace: &str,
+    opts: &LkeOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<()> {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        let jobs: Vec<cluster::Replicas> = cluster::replicas(kube, namespace)
+            .await?
+            .into_iter()
+            .filter(|r| r.name.starts_with("job "))
+            .collect();
+        if let Some(f) = jobs.iter().find(|j| j.failed.is_some()) {
+            bail!(
+                "{} failed: {}; 'linode-ai logs --service {}' shows why, 'linode-ai destroy' removes the deployment",
+                f.name,
+                f.failed.as_deref().unwrap_or_default(),
+                f.name.trim_start_matches("job ")
+            );
+        }
+        if jobs.iter().all(|j| j.ready >= j.wanted) {
+            return Ok(());
+        }
+        let shown = cluster::describe_replicas(&jobs);
+        if shown != last {
+            progress(Progress::Step(format!("Post-start: {shown}")));
+            last = shown;
+        }
+        if start.elapsed() >= opts.timeout {
+            bail!(
+                "the post-start jobs did not finish within {}s ({last}); 'linode-ai status' follows them",
+                opts.timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(opts.poll).await;
+    }
 }
 
 /// The NodeBalancer the cloud controller made for the proxy: the one with
