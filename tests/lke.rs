@@ -78,6 +78,7 @@ struct Proxy {
     _tmp: tempfile::TempDir,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_proxy(
     kube: &KubeSim,
     namespace: &str,

@@ -201,14 +201,15 @@ impl Controllers {
                         }
                         seen.push(key.clone());
                         let mut made = m.lock().unwrap();
-                        if !made.contains_key(&key) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            made.entry(key.clone())
+                        {
                             let tags: Vec<String> = svc["metadata"]["annotations"][TAGS_ANNOTATION]
                                 .as_str()
                                 .map(|t| t.split(',').map(str::to_string).collect())
                                 .unwrap_or_default();
                             let name = key.trim_start_matches("svc/");
-                            let id = sim.ccm_nodebalancer_tagged(cid, name, &tags);
-                            made.insert(key, id);
+                            slot.insert(sim.ccm_nodebalancer_tagged(cid, name, &tags));
                         }
                     }
                     {
