@@ -812,3 +812,52 @@ fn chat_webui_on_lke_runs_its_post_start_jobs_before_the_proxy() {
     env.run(&["destroy", "--all", "--yes"], None).ok();
     assert!(env.sim.lke_clusters().is_empty() && env.sim.firewalls().is_empty());
 }
+
+/// The cluster deleted by hand (its NodeBalancer and the claims' volumes
+/// stay, as on LKE): `status` says `missing`, and `destroy` removes what it
+/// left, the volumes by the labels recorded at deploy.
+#[test]
+fn a_cluster_deleted_by_hand_reads_missing_and_destroy_removes_what_it_left() {
+    let kube = KubeSim::start();
+    let env = lke_env(&kube);
+    let controllers = Controllers::start(env.sim.clone(), &kube);
+    let dir = env.project("embeddings");
+    env.run(&["deploy", "--target", "lke"], Some(&dir)).ok();
+    wait_until(
+        "the NodeBalancer and two volumes",
+        Duration::from_secs(20),
+        || env.sim.nodebalancers().len() == 1 && env.sim.volumes().len() == 2,
+    );
+    let record = env.records()[0].clone();
+    assert_eq!(
+        record["lke"]["volume_labels"].as_array().map(Vec::len),
+        Some(2),
+        "{record}"
+    );
+    controllers.stop();
+    let cid = env.sim.lke_clusters()[0]["id"].as_u64().unwrap();
+    let deleted = reqwest::blocking::Client::new()
+        .delete(format!("{}/lke/clusters/{cid}", env.sim.base_url()))
+        .bearer_auth("test-token")
+        .send()
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let st = env.run(&["status", "--json"], Some(&dir)).code(3).json();
+    assert_eq!(st["rows"][0]["status"], "missing", "{st}");
+    assert!(
+        st["rows"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("LKE cluster {cid} no longer exists")),
+        "{st}"
+    );
+    env.run(&["destroy", "--all", "--yes"], None).ok();
+    assert!(
+        env.sim.nodebalancers().is_empty(),
+        "{:?}",
+        env.sim.nodebalancers()
+    );
+    assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());
+    assert!(env.sim.firewalls().is_empty());
+    assert!(env.records().is_empty());
+}

@@ -150,6 +150,10 @@ pub struct LkeRecord {
     /// The NodeBalancer the cloud controller made for the proxy, once seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodebalancer_id: Option<u64>,
+    /// Labels of the Block Storage volumes its claims got (`pvc-...`), as
+    /// far as seen: destroy deletes them even when the cluster is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_labels: Vec<String>,
 }
 
 /// A deployment's cache volume.

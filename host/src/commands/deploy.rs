@@ -528,7 +528,15 @@ fn run_lke(
             &opts,
             &progress,
         )) {
-            Ok(()) => deploy::record_running(&registry, &mut record)?,
+            Ok(()) => {
+                rt.block_on(deploy::lke::remember_volumes(
+                    client,
+                    &registry,
+                    &opts,
+                    &mut record,
+                ));
+                deploy::record_running(&registry, &mut record)?
+            }
             Err(e) => wait_error = Some(e),
         }
     }

@@ -396,6 +396,7 @@ pub fn lke_records_from_tags(
             nodes: 0,
             volume_gb: 0,
             nodebalancer_id: None,
+            volume_labels: Vec::new(),
         });
         out.push(d);
     };

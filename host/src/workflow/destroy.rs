@@ -323,6 +323,8 @@ pub enum Outcome {
     /// Neither the account nor the registry has it any more (destroyed
     /// elsewhere meanwhile): nothing to do.
     NotFound,
+    /// Destroyed, but something could not be told apart or was left: what.
+    DestroyedLeaving(String),
 }
 
 /// What acting on one target did (`destroy`, `park`): said in a line, and
@@ -351,6 +353,7 @@ impl Outcome {
                 "not found in the account or the registry any more (destroyed elsewhere?); nothing to destroy".into()
             }
             Outcome::StillCreating(d) | Outcome::Failed(d) => d.clone(),
+            Outcome::DestroyedLeaving(d) => format!("destroyed; {d}"),
         }
     }
     pub fn is_failure(&self) -> bool {
@@ -501,12 +504,21 @@ async fn destroy_lke(
             crate::sanitize::line(&p.host)
         ));
     }
-    let removed =
-        crate::workflow::lke::destroy(client, &paths.kube, record, DETACH_WAIT, poll, &|_| {})
-            .await;
-    if let Err(e) = removed {
-        return Outcome::Failed(format!("{e:#} (kept in the registry; run destroy again)"));
-    }
+    let removed = match crate::workflow::lke::destroy(
+        client,
+        &paths.kube,
+        record,
+        DETACH_WAIT,
+        poll,
+        &|_| {},
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome::Failed(format!("{e:#} (kept in the registry; run destroy again)"))
+        }
+    };
     for fw in firewalls {
         if let Err(e) = client.delete_firewall_after(*fw, None, DETACH_WAIT).await {
             return Outcome::Failed(format!(
@@ -522,6 +534,7 @@ async fn destroy_lke(
         }
     }
     match record.lke.as_ref().and_then(|l| l.cluster_id) {
+        Some(_) if !removed.left.is_empty() => Outcome::DestroyedLeaving(removed.left.join("; ")),
         Some(_) => Outcome::Destroyed,
         None => Outcome::NothingCreated,
     }

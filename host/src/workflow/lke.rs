@@ -302,7 +302,7 @@ pub struct Removed {
 /// claims: `pvc-` and the claim's UID without dashes, cut to 16
 /// (external-provisioner `--volume-name-uuid-length=16`); and the names of
 /// their PersistentVolumes.
-async fn claim_volumes(
+pub async fn claim_volumes(
     kube: &Kube,
     namespace: &str,
 ) -> Result<(Vec<String>, Vec<String>), KubeError> {
@@ -343,7 +343,7 @@ pub async fn destroy(
         .lke
         .clone()
         .ok_or_else(|| anyhow!("not an LKE deployment"))?;
-    let mut volume_labels = Vec::new();
+    let mut volume_labels = l.volume_labels.clone();
     if let Some(cid) = l.cluster_id {
         let exists = match client.get_lke_cluster(cid).await {
             Ok(_) => true,
@@ -355,7 +355,11 @@ pub async fn destroy(
                 Ok(kube) => {
                     let (labels, pvs) =
                         claim_volumes(&kube, &l.namespace).await.unwrap_or_default();
-                    volume_labels = labels;
+                    for label in labels {
+                        if !volume_labels.contains(&label) {
+                            volume_labels.push(label);
+                        }
+                    }
                     progress(format!("Deleting namespace {}...", l.namespace));
                     let ns = format!("/api/v1/namespaces/{}", l.namespace);
                     out.namespace = kube.delete(&ns).await?;
@@ -386,6 +390,11 @@ pub async fn destroy(
                 )),
                 Err(e) => return Err(e.context("cannot reach the cluster to delete the namespace")),
             }
+        }
+        if !exists && volume_labels.is_empty() {
+            out.left.push(format!(
+                "cluster {cid} was already gone, so the Block Storage volumes its claims made (labelled pvc-..., unattached) could not be told apart; 'linode-cli volumes list' shows them"
+            ));
         }
         // The NodeBalancer: the cloud controller removes it with the Service.
         let ours = |nb: &NodeBalancer| {

@@ -193,6 +193,7 @@ pub async fn deploy(
         nodes,
         volume_gb: lke.cluster.volume_gb,
         nodebalancer_id: None,
+        volume_labels: Vec::new(),
     });
     record.last_detail = Some("recorded before the cluster's create call".into());
     update_record(registry, &record)?;
@@ -377,11 +378,43 @@ pub async fn deploy(
         }
     }
     update_record(registry, &record)?;
+    remember_volumes(client, registry, opts, &mut record).await;
     progress(Progress::Step(format!(
         "Load balancer: {hostname}{}",
         lb_ip.map(|ip| format!(" ({ip})")).unwrap_or_default()
     )));
     Ok(record)
+}
+
+/// Writes the labels of the volumes its claims have so far into the record
+/// (best effort): `destroy` then finds them even when the cluster is gone.
+pub async fn remember_volumes(
+    client: &LinodeClient,
+    registry: &Registry,
+    opts: &LkeOptions,
+    record: &mut Deployment,
+) {
+    let Some((cid, ns)) = record
+        .lke
+        .as_ref()
+        .and_then(|l| Some((l.cluster_id?, l.namespace.clone())))
+    else {
+        return;
+    };
+    let Ok(kube) = cluster::kube_for(client, &opts.kube_dir, cid).await else {
+        return;
+    };
+    let Ok((labels, _)) = cluster::claim_volumes(&kube, &ns).await else {
+        return;
+    };
+    if let Some(l) = record.lke.as_mut() {
+        for label in labels {
+            if !l.volume_labels.contains(&label) {
+                l.volume_labels.push(label);
+            }
+        }
+    }
+    let _ = update_record(registry, record);
 }
 
 /// Waits until every post-start Job of the namespace succeeded.
