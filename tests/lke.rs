@@ -213,6 +213,18 @@ fn embeddings_on_lke_from_create_to_destroy() {
     );
     let fw_posts = env.posts_to("/v4/networking/firewalls");
     assert!(spec_errors("POST /networking/firewalls", &fw_posts[0]).is_empty());
+    // Made before the cluster, then tagged with it.
+    let tag_put = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.path.starts_with("/v4/networking/firewalls/"))
+        .expect("the firewall's cluster tag");
+    let errors = spec_errors(
+        "PUT /networking/firewalls/{firewallId}",
+        tag_put.body.as_ref().unwrap(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
     let (fw, _) = env.sim.firewalls().into_iter().next().unwrap();
     let fw_tags: Vec<String> = serde_json::from_value(fw["tags"].clone()).unwrap();
     assert!(
@@ -859,5 +871,69 @@ fn a_cluster_deleted_by_hand_reads_missing_and_destroy_removes_what_it_left() {
     );
     assert!(env.sim.volumes().is_empty(), "{:?}", env.sim.volumes());
     assert!(env.sim.firewalls().is_empty());
+    assert!(env.records().is_empty());
+}
+
+/// What LKE cannot take is refused before anything is made; a cluster
+/// create the API refuses leaves nothing (its firewall is deleted again).
+#[test]
+fn refused_lke_deploys_leave_nothing() {
+    let kube = KubeSim::start();
+    let env = lke_env(&kube);
+    let dir = env.project("embeddings");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--region", "ap-west"],
+            "region \"ap-west\" has no LKE (Kubernetes)",
+        ),
+        (
+            &["--cluster", "999"],
+            "--cluster 999: no LKE cluster 999 in this account",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["deploy", "--target", "lke"];
+        args.extend_from_slice(flags);
+        let out = env.run(&args, Some(&dir)).fails();
+        assert!(out.stderr.contains(want), "{flags:?}: {}", out.stderr);
+    }
+    let llm = env.project("llm-api");
+    let out = env
+        .run(
+            &[
+                "deploy",
+                "--target",
+                "lke",
+                "--linode-type",
+                "g1-gpu-rtx6000-1",
+            ],
+            Some(&llm),
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("cannot be an LKE node"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.sim.firewalls().is_empty() && env.records().is_empty());
+    assert!(env.posts_to("/v4/lke/clusters").is_empty());
+
+    env.sim.add_fault(Fault {
+        method: "POST".into(),
+        path: "/v4/lke/clusters".into(),
+        status: 400,
+        reason: "Too many clusters".into(),
+        ..Default::default()
+    });
+    let out = env.run(&["deploy", "--target", "lke"], Some(&dir)).fails();
+    assert!(
+        out.stderr.contains("creating LKE cluster")
+            && out.stderr.contains("failed; nothing is left")
+            && out.stderr.contains("Too many clusters"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.posts_to("/v4/networking/firewalls").len(), 1);
+    assert!(env.sim.firewalls().is_empty(), "its firewall deleted again");
     assert!(env.records().is_empty());
 }

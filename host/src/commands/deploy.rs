@@ -15,7 +15,7 @@ use crate::sanitize;
 use crate::state::Status;
 use crate::targets::vm::firewall::FirewallChoice;
 use crate::workflow::deploy::{
-    self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, PlanContext, Progress,
+    self, DeployOptions, DeployPlan, DryRunCheck, FirewallPlan, Place, PlanContext, Progress,
 };
 
 /// The plan's options from the flags. Every field is named (uv's style): a
@@ -315,13 +315,13 @@ fn run_with(
     }
     if args.target == crate::cli::TargetKind::Lke {
         if args.dry_run {
-            let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+            let check = rt.block_on(deploy::dry_run_preflight(&client, &plan, Place::Lke))?;
             return print_lke_plan(&plan, &check, args.replicas, args.json, out);
         }
         return run_lke(ctx, args, &plan, &client, out);
     }
     if args.dry_run {
-        let check = rt.block_on(deploy::dry_run_preflight(&client, &plan))?;
+        let check = rt.block_on(deploy::dry_run_preflight(&client, &plan, Place::Vm))?;
         if let DryRunCheck::Passed(offer) = &check {
             gpu_base_note(&mut plan, offer, client.has_token());
         }
@@ -330,7 +330,7 @@ fn run_with(
     if !client.has_token() {
         bail!(crate::settings::missing_token_message());
     }
-    let offer = rt.block_on(deploy::preflight_create(&client, &plan))?;
+    let offer = rt.block_on(deploy::preflight_create(&client, &plan, Place::Vm))?;
     gpu_base_note(&mut plan, &offer, true);
     let registry = ctx.registry();
     // This app/env is ours until we create it or stop (no other run here can pass the check below).
@@ -468,7 +468,7 @@ fn run_lke(
         bail!(crate::settings::missing_token_message());
     }
     let rt = runtime()?;
-    let offer = rt.block_on(deploy::preflight_create(client, plan))?;
+    let offer = rt.block_on(deploy::preflight_create(client, plan, Place::Lke))?;
     let lke = deploy::lke::lke_plan(plan, args.replicas, offer.price.as_ref())?;
     let registry = ctx.registry();
     let reservation = deploy::reserve(&registry, plan, args.new)?;
@@ -506,8 +506,6 @@ fn run_lke(
         }
     }
     let progress = progress_printer(ctx.style.for_stderr(), quiet);
-    let record = crate::workflow::deploy::execute::pending_record(plan);
-    reservation.hand_over();
     let opts = deploy::lke::LkeOptions {
         cluster: args.cluster,
         replicas: args.replicas,
@@ -516,8 +514,10 @@ fn run_lke(
         poll: ctx.tuning.poll,
         timeout: std::time::Duration::from_secs(args.timeout),
     };
+    let start = rt.block_on(deploy::lke::prepare(client, &opts))?;
+    reservation.hand_over();
     let mut record = rt.block_on(deploy::lke::deploy(
-        client, &registry, plan, &lke, &opts, record, &progress,
+        client, &registry, plan, &lke, &opts, start, &progress,
     ))?;
     let mut wait_error = None;
     if args.wait {

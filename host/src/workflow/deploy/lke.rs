@@ -166,20 +166,55 @@ pub fn create_body(lke: &LkePlan, k8s_version: &str, tags: Vec<String>) -> Creat
     }
 }
 
+/// What a deploy reads before it makes anything: `--cluster`'s cluster, or
+/// the Kubernetes version a new one gets (the newest LKE offers).
+pub struct Start {
+    existing: Option<LkeCluster>,
+    version: Option<String>,
+}
+
+/// Reads what [`deploy`] starts from: a wrong `--cluster` leaves nothing.
+pub async fn prepare(client: &LinodeClient, opts: &LkeOptions) -> Result<Start> {
+    let existing = match opts.cluster {
+        Some(id) => Some(client.get_lke_cluster(id).await.map_err(|e| {
+            if e.is_not_found() {
+                anyhow!("--cluster {id}: no LKE cluster {id} in this account ('linode-cli lke clusters-list' lists them)")
+            } else {
+                anyhow!(e)
+            }
+        })?),
+        None => None,
+    };
+    let version = match existing {
+        Some(_) => None,
+        None => Some(
+            client
+                .lke_versions()
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("the API lists no LKE Kubernetes version"))?,
+        ),
+    };
+    Ok(Start { existing, version })
+}
+
 /// Creates what the plan says and applies the objects; the record it
-/// returns has the URL and is `booting`. `record` is the pending record
-/// (already in the registry).
+/// returns has the URL and is `starting`. The run's reservation (a pending
+/// record of the plan's id) is in the registry already.
 pub async fn deploy(
     client: &LinodeClient,
     registry: &Registry,
     plan: &DeployPlan,
     lke: &LkePlan,
     opts: &LkeOptions,
-    mut record: Deployment,
+    start: Start,
     progress: &dyn Fn(Progress),
 ) -> Result<Deployment> {
+    let mut record = super::execute::pending_record(plan);
     let s = &plan.settings;
     let nodes: u32 = lke.cluster.node_pools.iter().map(|p| p.count).sum();
+    let Start { existing, version } = start;
     record.target = DeployTarget::Lke;
     record.label = Some(lke.cluster.label.clone());
     record.cache_volume = None;
@@ -227,37 +262,51 @@ pub async fn deploy(
     update_record(registry, &record)?;
 
     // The cluster.
-    let cluster: LkeCluster = match opts.cluster {
-        Some(id) => {
-            let c = client.get_lke_cluster(id).await.map_err(|e| {
-                if e.is_not_found() {
-                    anyhow!("--cluster {id}: no LKE cluster {id} in this account ('linode-cli lke clusters-list' lists them)")
-                } else {
-                    anyhow!(e)
-                }
-            })?;
+    let cluster: LkeCluster = match (existing, version) {
+        (Some(c), _) => {
             progress(Progress::Step(format!(
-                "Using LKE cluster {id} ({})",
+                "Using LKE cluster {} ({})",
+                c.id,
                 c.label.as_deref().unwrap_or("")
             )));
             c
         }
-        None => {
-            let version = client
-                .lke_versions()
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| anyhow!("the API lists no LKE Kubernetes version"))?;
+        (None, version) => {
+            let version = version.unwrap_or_default();
             progress(Progress::Step(format!(
                 "Creating LKE cluster {} (Kubernetes {version}, {nodes} x {})...",
                 lke.cluster.label, s.linode_type
             )));
-            let c = client
-                .create_lke_cluster(&create_body(lke, &version, plan.request.tags.clone()))
-                .await?;
-            progress(Progress::Step(format!("Created LKE cluster {}", c.id)));
-            c
+            let body = create_body(lke, &version, plan.request.tags.clone());
+            match client.create_lke_cluster(&body).await {
+                Ok(c) => {
+                    progress(Progress::Step(format!("Created LKE cluster {}", c.id)));
+                    c
+                }
+                Err(e) if e.nothing_created() => {
+                    // Refused: nothing but the firewall exists; it goes too.
+                    let kept = match client.delete_firewall(fw.id).await {
+                        Ok(()) => {
+                            registry.remove(&record.deployment_id)?;
+                            "nothing is left".to_string()
+                        }
+                        Err(fe) => format!(
+                            "its firewall {} could not be deleted ({fe}); 'linode-ai destroy' retries",
+                            fw.id
+                        ),
+                    };
+                    return Err(anyhow!(e).context(format!(
+                        "creating LKE cluster {} failed; {kept}",
+                        body.label
+                    )));
+                }
+                Err(e) => {
+                    return Err(anyhow!(e).context(format!(
+                        "creating LKE cluster {} may not have completed; the record stays so 'linode-ai status' and 'linode-ai destroy' find it by its tags",
+                        body.label
+                    )))
+                }
+            }
         }
     };
     if let Some(l) = record.lke.as_mut() {

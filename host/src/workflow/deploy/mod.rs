@@ -16,6 +16,7 @@ pub use plan::{
 };
 pub use preflight::{
     dry_run_preflight, format_price, preflight, preflight_create, use_gpu_base, DryRunCheck, Offer,
+    Place,
 };
 pub use replace::{replace_old, Replaced};
 pub use wait::{record_running, wait_until_healthy, WaitError};

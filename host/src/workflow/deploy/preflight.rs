@@ -37,27 +37,52 @@ fn with_capability<'a>(regions: &'a [Region], cap: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Where the plan goes: what the region must offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// One Linode configured by cloud-init (Metadata).
+    Vm,
+    /// An LKE cluster (Kubernetes).
+    Lke,
+}
+
+impl Place {
+    /// The capability, what lacking it means, how lists name it.
+    fn capability(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Place::Vm => (
+                "Metadata",
+                "no Metadata service, so cloud-init cannot configure the instance",
+                "cloud-init (Metadata)",
+            ),
+            Place::Lke => ("Kubernetes", "no LKE (Kubernetes)", "LKE (Kubernetes)"),
+        }
+    }
+}
+
 /// Checks region and plan against the API's lists.
 pub fn check_against_catalog(
     plan: &DeployPlan,
+    place: Place,
     regions: &[Region],
     types: &[LinodeType],
 ) -> Result<Offer> {
     let s = &plan.settings;
     let linode = plan.template.linode();
+    let (needs, lacking, listed) = place.capability();
     let Some(region) = regions.iter().find(|r| r.id == s.region) else {
         bail!(
-            "region {} does not exist.{} Regions with cloud-init (Metadata): {}",
+            "region {} does not exist.{} Regions with {listed}: {}",
             quote(&s.region),
             did_you_mean(&s.region, regions.iter().map(|r| r.id.as_str())),
-            with_capability(regions, "Metadata").join(", ")
+            with_capability(regions, needs).join(", ")
         );
     };
-    if !region.has("Metadata") {
+    if !region.has(needs) {
         bail!(
-            "region \"{}\" has no Metadata service, so cloud-init cannot configure the instance; choose one of: {}",
+            "region \"{}\" has {lacking}; choose one of: {}",
             s.region,
-            with_capability(regions, "Metadata").join(", ")
+            with_capability(regions, needs).join(", ")
         );
     }
     if matches!(
@@ -78,6 +103,13 @@ pub fn check_against_catalog(
             did_you_mean(&s.linode_type, types.iter().map(|t| t.id.as_str()))
         );
     };
+    if place == Place::Lke && ty.id.starts_with("g1-gpu-rtx6000") {
+        // techdocs.akamai.com/cloud-computing/docs/gpus-on-lke
+        bail!(
+            "{} (Quadro RTX 6000) cannot be an LKE node (Akamai: GPUs on LKE); RTX 4000 Ada plans (g2-gpu-rtx4000a...) can",
+            ty.id
+        );
+    }
     let hourly = |t: &LinodeType| t.price_in(&s.region).and_then(|p| p.hourly);
     if let Some(min) = plan.min_memory_mb {
         if ty.memory < min {
@@ -164,9 +196,12 @@ impl PreflightError {
 pub async fn preflight(
     client: &LinodeClient,
     plan: &DeployPlan,
+    place: Place,
 ) -> std::result::Result<Offer, PreflightError> {
     let linode = plan.template.linode();
-    let wants_base = plan.stack.needs_gpu() && linode.gpu && client.has_token();
+    // (A GPU base Image is for a Linode's disk; LKE nodes boot LKE's own.)
+    let wants_base =
+        place == Place::Vm && plan.stack.needs_gpu() && linode.gpu && client.has_token();
     let images = async {
         if wants_base {
             client.list_images().await.map(Some)
@@ -175,7 +210,8 @@ pub async fn preflight(
         }
     };
     let (regions, types, images) = tokio::try_join!(client.regions(), client.types(), images)?;
-    let mut offer = check_against_catalog(plan, &regions, &types).map_err(PreflightError::Plan)?;
+    let mut offer =
+        check_against_catalog(plan, place, &regions, &types).map_err(PreflightError::Plan)?;
     offer.gpu_base = images.as_deref().and_then(|all| {
         crate::workflow::image::find_gpu_base(all, &linode.nvidia_driver, &plan.settings.base_image)
             .cloned()
@@ -198,8 +234,12 @@ pub fn use_gpu_base(plan: &mut DeployPlan, offer: &Offer) -> Option<String> {
 
 /// `preflight` before a real create: also checks that the firewall given
 /// with `--firewall ID` exists and is this token's to use.
-pub async fn preflight_create(client: &LinodeClient, plan: &DeployPlan) -> Result<Offer> {
-    let offer = preflight(client, plan).await?;
+pub async fn preflight_create(
+    client: &LinodeClient,
+    plan: &DeployPlan,
+    place: Place,
+) -> Result<Offer> {
+    let offer = preflight(client, plan, place).await?;
     if let FirewallPlan::Existing(id) = plan.firewall {
         client
             .get_firewall(id)
@@ -215,11 +255,20 @@ pub enum DryRunCheck {
     Skipped(String),
 }
 
-pub async fn dry_run_preflight(client: &LinodeClient, plan: &DeployPlan) -> Result<DryRunCheck> {
+pub async fn dry_run_preflight(
+    client: &LinodeClient,
+    plan: &DeployPlan,
+    place: Place,
+) -> Result<DryRunCheck> {
     let quick = client
         .clone()
         .with_retry(crate::linode::RetryPolicy::once());
-    match tokio::time::timeout(std::time::Duration::from_secs(10), preflight(&quick, plan)).await {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        preflight(&quick, plan, place),
+    )
+    .await
+    {
         Ok(Ok(offer)) => Ok(DryRunCheck::Passed(Box::new(offer))),
         // Rate limits and outages say nothing about the plan.
         Ok(Err(e)) if e.is_outage() => Ok(DryRunCheck::Skipped(match &e {
