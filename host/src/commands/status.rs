@@ -90,6 +90,10 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
                     r.deployment
                         .linode_id
                         .map(|i| i.to_string())
+                        .or_else(|| {
+                            let id = r.deployment.lke.as_ref()?.cluster_id?;
+                            Some(format!("lke{id}"))
+                        })
                         .unwrap_or_else(|| "-".into()),
                     r.deployment.linode_type.clone().unwrap_or_default(),
                     r.deployment

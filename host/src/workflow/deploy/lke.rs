@@ -107,7 +107,18 @@ pub fn lke_plan(plan: &DeployPlan, replicas: u32, node: Option<&Price>) -> Resul
         ),
     ];
     if plan.stack.needs_gpu() {
-        notes.push("GPU nodes need NVIDIA's device plugin (Akamai: GPUs on LKE); the GPU services ask for nvidia.com/gpu: 1".into());
+        notes.push("the GPU services ask for nvidia.com/gpu: 1; when no node advertises it, linode-ai installs NVIDIA's device plugin (as Akamai's 'Using GPUs on LKE' does)".into());
+    }
+    if !plan.stack.post_start_jobs.is_empty() {
+        notes.push(format!(
+            "the post-start steps run as Jobs ({}); the proxy starts once they succeeded, as on a VM",
+            plan.stack
+                .post_start_jobs
+                .iter()
+                .map(|j| j.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     notes.extend(lke::manifests::order_notes(&plan.stack));
     Ok(LkePlan {
