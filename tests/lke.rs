@@ -317,7 +317,13 @@ fn embeddings_on_lke_from_create_to_destroy() {
     assert_eq!(st["cost"]["linodes"], 2);
     assert_eq!(row["price"]["monthly"], 2.0 * 24.0 + 10.0 + 3.0);
     let plain = env.run(&["status"], Some(&dir)).ok();
-    assert!(plain.stdout.contains("embeddings"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains(
+            "Cost: 2 Linodes, 1 NodeBalancer and 30 GB of Block Storage (LKE) at $0.090/h ($61.00/month)"
+        ),
+        "{}",
+        plain.stdout
+    );
 
     // Another machine sees it from the tags (and the cluster's kubeconfig).
     let other = env.other_machine();

@@ -203,10 +203,20 @@ fn render(ctx: &Ctx, args: &StatusArgs, report: &StatusReport, out: &mut dyn Wri
         )?;
     }
     let c = &report.cost;
-    if c.linodes > 0 {
+    if c.linodes > 0 || c.nodebalancers > 0 {
+        let lke = if c.nodebalancers > 0 {
+            format!(
+                ", {} NodeBalancer{} and {} GB of Block Storage (LKE)",
+                c.nodebalancers,
+                if c.nodebalancers == 1 { "" } else { "s" },
+                c.claim_gb
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "\nCost: {} Linode{} at {}; about ${:.2} since they were created{}",
+            "\nCost: {} Linode{}{lke} at {}; about ${:.2} since they were created{}",
             c.linodes,
             if c.linodes == 1 { "" } else { "s" },
             format_price(&crate::linode::Price {

@@ -167,6 +167,10 @@ pub struct Cost {
     pub unpriced: usize,
     /// GB of cache volumes (the listed deployments' and the orphaned ones).
     pub volume_gb: u64,
+    /// LKE deployments' NodeBalancers (in the prices above).
+    pub nodebalancers: usize,
+    /// GB their claims asked for (in the prices above).
+    pub claim_gb: u64,
 }
 
 /// What a status check found, as a whole.
@@ -707,6 +711,10 @@ pub async fn status(
                 hourly: p.hourly.map(|h| h * nodes + extra / 730.0),
                 monthly: p.monthly.map(|m| m * nodes + extra),
             });
+        }
+        if let Some(l) = lke_nodes {
+            cost.nodebalancers += 1;
+            cost.claim_gb += u64::from(l.volume_gb);
         }
         // An LKE deployment's nodes are Linodes (those of a cluster it made).
         cost.linodes += match lke_nodes {
