@@ -480,7 +480,7 @@ fn run_lke(
     ))?;
     if !existing.is_empty() && !args.new {
         bail!(
-            "{} (env: {}) is already deployed ({}); 'linode-ai destroy --app {} --env {}' first, another --env, or --new to deploy beside it",
+            "{} (env: {}) is already deployed ({}); on LKE 'deploy --replace' is not offered yet: 'linode-ai destroy --app {} --env {}' first, another --env, or --new to deploy beside it",
             plan.settings.app_name,
             plan.settings.env_name,
             existing
