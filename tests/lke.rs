@@ -325,6 +325,14 @@ fn embeddings_on_lke_from_create_to_destroy() {
         plain.stdout
     );
 
+    // A kubeconfig reset in Cloud Manager (its token no longer taken): the
+    // new one is fetched and kept.
+    let kept = std::fs::read_to_string(&kc).unwrap();
+    std::fs::write(&kc, kept.replace(&kube.token, "revoked-token")).unwrap();
+    let st = env.run(&["status", "--json"], Some(&dir)).ok().json();
+    assert_eq!(st["rows"][0]["status"], "running", "{st}");
+    assert_eq!(std::fs::read_to_string(&kc).unwrap(), kept);
+
     // Another machine sees it from the tags (and the cluster's kubeconfig).
     let other = env.other_machine();
     std::fs::write(other.home().join("probe-ca.pem"), &proxy.root).unwrap();

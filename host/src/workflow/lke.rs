@@ -21,14 +21,19 @@ pub fn kubeconfig_path(dir: &Path, cluster: u64) -> PathBuf {
     dir.join(format!("lke{cluster}.yaml"))
 }
 
-/// A client for `cluster`: from the kept kubeconfig, else fetched from the
-/// API (another machine's deployment) and kept.
+/// A client for `cluster`: from the kept kubeconfig, else (none here: another
+/// machine's deployment; or its token no longer works: the kubeconfig was
+/// reset in Cloud Manager) fetched from the API and kept.
 pub async fn kube_for(client: &LinodeClient, dir: &Path, cluster: u64) -> Result<Kube> {
     let path = kubeconfig_path(dir, cluster);
     let what = path.display().to_string();
     if let Ok(text) = crate::files::read_text(&path, "kubeconfig", 1 << 20) {
         if let Ok(access) = KubeAccess::parse(&text, &what) {
-            return Kube::new(&access);
+            let kube = Kube::new(&access)?;
+            match kube.authenticated().await {
+                Err(e) if e.code() == Some(401) => {}
+                _ => return Ok(kube),
+            }
         }
     }
     match client.lke_kubeconfig(cluster).await? {

@@ -329,6 +329,14 @@ impl Kube {
         }
     }
 
+    /// `GET /api` (discovery, which needs a valid token): whether the
+    /// token is still taken.
+    pub async fn authenticated(&self) -> Result<(), KubeError> {
+        self.json(reqwest::Method::GET, "/api", None)
+            .await
+            .map(|_| ())
+    }
+
     /// `GET /version`: the server's Kubernetes version.
     pub async fn version(&self) -> Result<String, KubeError> {
         let v = self.json(reqwest::Method::GET, "/version", None).await?;
