@@ -134,6 +134,73 @@ fn start_proxy(
     }
 }
 
+/// Waits for `cond` while `child` runs (its output, if it stops first).
+fn wait_while_running(child: &mut std::process::Child, what: &str, mut cond: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(90), || {
+        if let Ok(Some(_)) = child.try_wait() {
+            let out = finish(child_take(child), Duration::from_secs(5));
+            panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
+        }
+        cond()
+    });
+}
+
+/// `deploy --target lke --wait` in `dir` (and `extra` flags) while the test
+/// plays the cluster's side: once the load balancer's name is applied, the
+/// proxy runs the applied Caddyfile in front of `upstream` (standing in for
+/// `service`) with a Pebble certificate. The deploy's output, the proxy, and
+/// its HTTPS port (the deployment's `--port`).
+fn deploy_served(
+    env: &Env,
+    kube: &KubeSim,
+    dir: &std::path::Path,
+    extra: &[&str],
+    (service, upstream): (&str, u16),
+    key_env: &str,
+) -> (Run, Proxy, u16) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (http, https) = (free_port(), free_port());
+    let acme = Acme::start(tmp.path(), http, https);
+    // The probes trust what Pebble issues (as the real ones trust Let's Encrypt).
+    std::fs::write(env.home().join("probe-ca.pem"), acme.issuing_root()).unwrap();
+    let port = https.to_string();
+    let mut args = vec![
+        "deploy",
+        "--target",
+        "lke",
+        "--port",
+        &port,
+        "--wait",
+        "--timeout",
+        "120",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = spawn(env, &args, dir);
+    let plan = env
+        .run(
+            &["deploy", "--target", "lke", "--dry-run", "--json"],
+            Some(dir),
+        )
+        .ok()
+        .json();
+    let ns = plan["namespace"].as_str().unwrap().to_string();
+    wait_while_running(&mut child, "the load balancer's name applied", || {
+        kube.object("ConfigMap", &ns, "app-boot")
+            .is_some_and(|c| c["data"]["LINODE_AI_HOSTNAME"] == LB_NAME)
+    });
+    let proxy = start_proxy(
+        kube,
+        &ns,
+        acme,
+        tmp,
+        http,
+        https,
+        &[(service, upstream)],
+        key_env,
+    );
+    (finish(child, Duration::from_secs(180)), proxy, https)
+}
+
 /// The embeddings template on a new cluster with two replicas: the
 /// requests the Linode API and the cluster's API get, the proxy serving the
 /// load balancer's name with a certificate, status here and on another
@@ -143,57 +210,19 @@ fn embeddings_on_lke_from_create_to_destroy() {
     let kube = KubeSim::start();
     let env = lke_env(&kube);
     let dir = env.project("embeddings");
-    let tmp = tempfile::tempdir().unwrap();
-    let (http, https) = (free_port(), free_port());
-    let acme = Acme::start(tmp.path(), http, https);
-    // The probes trust what Pebble issues (as the real ones trust Let's Encrypt).
-    std::fs::write(env.home().join("probe-ca.pem"), acme.issuing_root()).unwrap();
     let tei = Upstream::start(Kind::Echo);
     let controllers = Controllers::start(env.sim.clone(), &kube);
-
-    let port = https.to_string();
-    let child = spawn(
+    let (out, proxy, https) = deploy_served(
         &env,
-        &[
-            "deploy",
-            "--target",
-            "lke",
-            "--replicas",
-            "2",
-            "--port",
-            &port,
-            "--wait",
-            "--timeout",
-            "120",
-        ],
-        &dir,
-    );
-    // The cluster's side: once the name is applied, the proxy runs it.
-    let ns = "embeddings-default";
-    let mut child = child;
-    wait_until(
-        "the load balancer's name applied",
-        Duration::from_secs(90),
-        || {
-            if let Ok(Some(_)) = child.try_wait() {
-                let out = finish(child_take(&mut child), Duration::from_secs(5));
-                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
-            }
-            kube.object("ConfigMap", ns, "app-boot")
-                .is_some_and(|c| c["data"]["LINODE_AI_HOSTNAME"] == LB_NAME)
-        },
-    );
-    let proxy = start_proxy(
         &kube,
-        ns,
-        acme,
-        tmp,
-        http,
-        https,
-        &[("tei", tei.port)],
+        &dir,
+        &["--replicas", "2"],
+        ("tei", tei.port),
         "API_KEY",
     );
-    let out = finish(child, Duration::from_secs(180)).ok();
+    let out = out.ok();
+    let port = https.to_string();
+    let ns = "embeddings-default";
     let url = format!("https://{LB_NAME}:{https}");
     assert!(out.stdout.contains(&url), "{}", out.stdout);
     assert!(out.stdout.contains("running"), "{}", out.stdout);
@@ -393,51 +422,11 @@ fn llm_api_on_gpu_nodes(preinstalled: bool) -> (Run, Vec<Value>, Value) {
     kube.post("/reset", serde_json::json!({}));
     let env = lke_env(&kube);
     let dir = env.project("llm-api");
-    let tmp = tempfile::tempdir().unwrap();
-    let (http, https) = (free_port(), free_port());
-    let acme = Acme::start(tmp.path(), http, https);
-    std::fs::write(env.home().join("probe-ca.pem"), acme.issuing_root()).unwrap();
     let vllm = Upstream::start(Kind::Echo);
     let _controllers = Controllers::start(env.sim.clone(), &kube);
-    let port = https.to_string();
-    let mut child = spawn(
-        &env,
-        &[
-            "deploy",
-            "--target",
-            "lke",
-            "--port",
-            &port,
-            "--wait",
-            "--timeout",
-            "120",
-        ],
-        &dir,
-    );
+    let (out, _proxy, _) =
+        deploy_served(&env, &kube, &dir, &[], ("vllm", vllm.port), "VLLM_API_KEY");
     let ns = "llm-api-default";
-    wait_until(
-        "the load balancer's name applied",
-        Duration::from_secs(90),
-        || {
-            if let Ok(Some(_)) = child.try_wait() {
-                let out = finish(child_take(&mut child), Duration::from_secs(5));
-                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
-            }
-            kube.object("ConfigMap", ns, "app-boot")
-                .is_some_and(|c| c["data"]["LINODE_AI_HOSTNAME"] == LB_NAME)
-        },
-    );
-    let _proxy = start_proxy(
-        &kube,
-        ns,
-        acme,
-        tmp,
-        http,
-        https,
-        &[("vllm", vllm.port)],
-        "VLLM_API_KEY",
-    );
-    let out = finish(child, Duration::from_secs(180));
     let sets = kube.objects("DaemonSet");
     let vllm_set = kube.object("StatefulSet", ns, "vllm").unwrap();
     (out, sets, vllm_set["status"]["readyReplicas"].clone())
@@ -736,17 +725,9 @@ fn chat_webui_on_lke_runs_its_post_start_jobs_before_the_proxy() {
         hold(name, "pending");
     }
     let mut child = spawn(&env, &["deploy", "--target", "lke"], &dir);
-    wait_until(
-        "the post-start jobs applied",
-        Duration::from_secs(60),
-        || {
-            if let Ok(Some(_)) = child.try_wait() {
-                let out = finish(child_take(&mut child), Duration::from_secs(5));
-                panic!("deploy stopped early:\n{}\n{}", out.stdout, out.stderr);
-            }
-            jobs_of().len() == 2
-        },
-    );
+    wait_while_running(&mut child, "the post-start jobs applied", || {
+        jobs_of().len() == 2
+    });
     // Every other workload is ready well within this; the proxy still waits.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(

@@ -812,41 +812,36 @@ def render(runner, facts, directory, replicas, kv_check, kv, label=None):
     return plan, ctx, out
 
 
-def without_jobs(name, work):
-    """A copy of the stock template without its post_start_jobs (its scripts kept): refused on LKE."""
+def template_copy(name, work, suffix, edit):
+    """A copy of the stock template `name`, changed by `edit(doc)`, to install as `name-suffix`."""
     import yaml
     with open(os.path.join(REPO, "templates", "index.yml")) as f:
         index = yaml.safe_load(f)
     path = next(t["path"] for t in index["templates"] if t["name"] == name)
     with open(os.path.join(REPO, "templates", path)) as f:
         doc = yaml.safe_load(f)
-    doc["deploy"]["linode"].pop("post_start_jobs", None)
-    doc["name"] = f"{name}-nojobs"
+    edit(doc)
+    doc["name"] = f"{name}-{suffix}"
     d = os.path.join(work, "copies", doc["name"])
     os.makedirs(d)
     with open(os.path.join(d, "template.yml"), "w") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
     return d, doc["name"]
+
+
+def without_jobs(name, work):
+    """A copy without its post_start_jobs (its scripts kept): refused on LKE."""
+    return template_copy(name, work, "nojobs", lambda doc: doc["deploy"]["linode"].pop("post_start_jobs", None))
 
 
 def without_post_start(name, work):
-    """A copy of the stock template without its post-start scripts, to install."""
-    import yaml
-    with open(os.path.join(REPO, "templates", "index.yml")) as f:
-        index = yaml.safe_load(f)
-    path = next(t["path"] for t in index["templates"] if t["name"] == name)
-    with open(os.path.join(REPO, "templates", path)) as f:
-        doc = yaml.safe_load(f)
-    linode = doc["deploy"]["linode"]
-    linode.pop("post_start_script", None)
-    for s in linode["services"]:
-        s.pop("post_start_script", None)
-    doc["name"] = f"{name}-nopost"
-    d = os.path.join(work, "copies", doc["name"])
-    os.makedirs(d)
-    with open(os.path.join(d, "template.yml"), "w") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
-    return d, doc["name"]
+    """A copy without its post-start scripts, to install."""
+    def edit(doc):
+        linode = doc["deploy"]["linode"]
+        linode.pop("post_start_script", None)
+        for s in linode["services"]:
+            s.pop("post_start_script", None)
+    return template_copy(name, work, "nopost", edit)
 
 
 # ---------------------------------------------------------------------------

@@ -184,14 +184,13 @@ impl LinodeClient {
     /// Deletes a cluster (its nodes go with it; its NodeBalancers and
     /// volumes may not: see `workflow::lke`). Gone already counts as done.
     pub async fn delete_lke_cluster(&self, id: u64) -> Result<(), ApiError> {
+        self.delete_if_there(&format!("/lke/clusters/{id}")).await
+    }
+
+    /// `DELETE path`; a 404 (gone already) counts as done.
+    async fn delete_if_there(&self, path: &str) -> Result<(), ApiError> {
         match self
-            .request::<serde_json::Value, ()>(
-                Method::DELETE,
-                &format!("/lke/clusters/{id}"),
-                None,
-                None,
-                true,
-            )
+            .request::<serde_json::Value, ()>(Method::DELETE, path, None, None, true)
             .await
         {
             Ok(_) => Ok(()),
@@ -258,19 +257,6 @@ impl LinodeClient {
 
     /// Deletes a NodeBalancer; gone already counts as done.
     pub async fn delete_nodebalancer(&self, id: u64) -> Result<(), ApiError> {
-        match self
-            .request::<serde_json::Value, ()>(
-                Method::DELETE,
-                &format!("/nodebalancers/{id}"),
-                None,
-                None,
-                true,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_if_there(&format!("/nodebalancers/{id}")).await
     }
 }
