@@ -546,16 +546,7 @@ fn kill_9_at_each_lke_deploy_step_leaves_nothing_unseen() {
         child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(3500)); // the held request lands (or not)
         kube.delete_faults();
-        for e in [&env, &env.other_machine()] {
-            let out = e.run(&["status", "--json"], None);
-            assert_ne!(
-                out.code, 1,
-                "{what}: status could not check:\n{}{}",
-                out.stdout, out.stderr
-            );
-            let j = out.json();
-            assert_eq!(j["rows"].as_array().unwrap().len(), 1, "{what}: {j}");
-        }
+        assert_status_sees_one(&env, &what);
         let out = env.run(&["destroy", "--all", "--yes"], None);
         assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
         assert!(

@@ -86,20 +86,8 @@ impl KubeSim {
 
     /// Every object of `kind` (all namespaces), as the admin API lists them.
     pub fn objects(&self, kind: &str) -> Vec<Value> {
-        let v: Value = Self::http()
-            .get(format!("{}/objects?kind={kind}", self.admin))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        match v {
-            Value::Array(a) => a,
-            other => other["items"]
-                .as_array()
-                .or_else(|| other["objects"].as_array())
-                .cloned()
-                .unwrap_or_default(),
-        }
+        let url = format!("{}/objects?kind={kind}", self.admin);
+        admin_items(&Self::http(), &url).unwrap_or_else(|| panic!("kube-sim: GET {url}"))
     }
 
     /// The object of `kind` named `name` in `namespace`, if any.
@@ -111,16 +99,8 @@ impl KubeSim {
 
     /// The request log.
     pub fn requests(&self) -> Vec<Value> {
-        let v: Value = Self::http()
-            .get(format!("{}/requests", self.admin))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        match v {
-            Value::Array(a) => a,
-            other => other["items"].as_array().cloned().unwrap_or_default(),
-        }
+        let url = format!("{}/requests", self.admin);
+        admin_items(&Self::http(), &url).unwrap_or_else(|| panic!("kube-sim: GET {url}"))
     }
 
     /// Clears the injected faults.
@@ -140,6 +120,13 @@ impl KubeSim {
             .json()
             .unwrap_or(Value::Null)
     }
+}
+
+/// The `items` of an admin API answer (`{"items": [...]}`); `None` when
+/// kube-sim did not answer.
+fn admin_items(http: &reqwest::blocking::Client, url: &str) -> Option<Vec<Value>> {
+    let v: Value = http.get(url).send().ok()?.json().ok()?;
+    Some(v["items"].as_array().cloned().unwrap_or_default())
 }
 
 /// What the cluster's cloud controller and CSI driver do in the account:
@@ -172,15 +159,9 @@ impl Controllers {
         let (s, m) = (stop.clone(), made.clone());
         let thread = std::thread::spawn(move || {
             let http = KubeSim::http();
+            // Nothing while kube-sim is going away at the test's end.
             let list = |kind: &str| -> Vec<Value> {
-                let Ok(r) = http.get(format!("{admin}/objects?kind={kind}")).send() else {
-                    return vec![];
-                };
-                match r.json::<Value>() {
-                    Ok(Value::Array(a)) => a,
-                    Ok(v) => v["items"].as_array().cloned().unwrap_or_default(),
-                    Err(_) => vec![],
-                }
+                admin_items(&http, &format!("{admin}/objects?kind={kind}")).unwrap_or_default()
             };
             while !s.load(Ordering::SeqCst) {
                 let cluster = sim.lke_clusters().first().and_then(|c| c["id"].as_u64());

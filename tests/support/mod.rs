@@ -295,6 +295,21 @@ pub fn user_data(post: &serde_json::Value) -> String {
     .unwrap()
 }
 
+/// After a run was killed mid-way: `status` on this machine and on another
+/// sees exactly one deployment, and never says it could not check (exit 1).
+pub fn assert_status_sees_one(env: &Env, what: &str) {
+    for e in [env, &env.other_machine()] {
+        let out = e.run(&["status", "--json"], None);
+        assert_ne!(
+            out.code, 1,
+            "{what}: status could not check:\n{}{}",
+            out.stdout, out.stderr
+        );
+        let j = out.json();
+        assert_eq!(j["rows"].as_array().unwrap().len(), 1, "{what}: {j}");
+    }
+}
+
 /// Writes `.env` in `dir`.
 pub fn write_env(dir: &Path, text: &str) {
     std::fs::write(dir.join(".env"), text).unwrap();
